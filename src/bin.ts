@@ -1,0 +1,4 @@
+// Runs the CLI: the bin imports this module and nothing else.
+import { main } from './cli.js';
+
+await main();

@@ -1,0 +1,55 @@
+// What the app is told about the original request: X-Forwarded-* and RFC 7239 Forwarded, set by
+// us and never taken from the client, plus removal of hop-by-hop headers meant for us alone.
+import type { IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
+
+export interface ForwardedInfo {
+  /** Scheme the client used to reach dev-https. */
+  proto: 'http' | 'https';
+  /** Port of the dev-https listener that took the request. */
+  port: number;
+  /** The client's address as the socket reports it. */
+  clientAddress: string | undefined;
+}
+
+// Headers some framework trusts to learn the original scheme, host or client address. A client
+// could send any of them to make a plain-HTTP request look secure (Rails reads X-Forwarded-Ssl,
+// Werkzeug X-Forwarded-Prefix, ...), so every one of them is dropped before ours are set.
+const CLIENT_CONTROLLED = /^(forwarded|x-forwarded-.*|x-real-ip|x-client-ip|true-client-ip|front-end-https|x-url-scheme)$/;
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade']);
+
+/** Rewrites `headers` in place into what the app receives. */
+export function setForwardedHeaders(headers: IncomingHttpHeaders, info: ForwardedInfo): void {
+  const connection = String(headers.connection ?? '').toLowerCase();
+  const listed = connection.split(',').map((t) => t.trim()).filter(Boolean);
+  const upgrade = listed.includes('upgrade') && headers.upgrade !== undefined ? headers.upgrade : undefined;
+  for (const name of Object.keys(headers)) {
+    if (CLIENT_CONTROLLED.test(name) || HOP_BY_HOP.has(name) || listed.includes(name)) delete headers[name];
+  }
+  // The pooled connection to the app is ours to keep alive; only a protocol upgrade passes through.
+  if (upgrade !== undefined) {
+    headers.connection = 'upgrade';
+    headers.upgrade = upgrade;
+  }
+  const client = normalizeAddress(info.clientAddress);
+  const host = headers.host;
+  headers['x-forwarded-proto'] = info.proto;
+  if (host) headers['x-forwarded-host'] = host;
+  headers['x-forwarded-port'] = String(info.port);
+  if (client) headers['x-forwarded-for'] = client;
+  const forwarded = [];
+  if (client) forwarded.push(`for=${net.isIPv6(client) ? `"[${client}]"` : client}`);
+  if (host) forwarded.push(`host=${quote(host)}`);
+  forwarded.push(`proto=${info.proto}`);
+  headers.forwarded = forwarded.join(';');
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) is reported as 127.0.0.1. */
+function normalizeAddress(address: string | undefined): string | undefined {
+  return address?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+}
+
+/** RFC 7239 values that are not a plain token (a host with a port has a colon) are quoted. */
+function quote(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}

@@ -1,0 +1,208 @@
+// Options of startDevHttps: the public type with its defaults, and the one resolver that
+// validates it into the fully-populated type the rest of the code works with.
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DevHttpsError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface DevHttpsOptions {
+  /**
+   * The plain-HTTP app to proxy to: a port (`8000`), `host:port` or `http://host:port`.
+   * Without it, a built-in demo app is served that shows what an app behind dev-https receives.
+   * @default undefined (the demo app)
+   */
+  target?: string | number;
+  /**
+   * HTTPS port. `0` picks a free port (see `handle.urls`).
+   * @default 8443
+   */
+  port?: string | number;
+  /**
+   * Also serve plain HTTP on this port, proxied with `X-Forwarded-Proto: http`.
+   * @default undefined (no HTTP listener)
+   */
+  httpPort?: string | number;
+  /**
+   * Make the HTTP listener answer every request with a redirect to the HTTPS listener.
+   * Needs `httpPort`.
+   * @default false
+   */
+  redirectHttp?: boolean;
+  /**
+   * Address to listen on. `localhost` means both loopback addresses, 127.0.0.1 and ::1.
+   * @default 'localhost'
+   */
+  host?: string;
+  /**
+   * Directory where the certificate and its key are cached, relative to `cwd`.
+   * @default './certs'
+   */
+  certDir?: string;
+  /**
+   * Extra host names or IP addresses the certificate must cover (localhost, 127.0.0.1 and ::1
+   * always are).
+   * @default []
+   */
+  names?: string[];
+  /**
+   * Open the HTTPS URL in the default browser once listening. Failure only warns.
+   * @default false
+   */
+  open?: boolean;
+  /**
+   * Where messages go.
+   * @default a logger writing info to stdout and warnings to stderr
+   */
+  logger?: Logger;
+  /**
+   * Directory that a relative `certDir` is resolved against.
+   * @default process.cwd()
+   */
+  cwd?: string;
+}
+
+export interface ResolvedTarget {
+  /** Normalized origin, e.g. `http://localhost:8000`. */
+  origin: string;
+  /** Host name or address to connect to, without IPv6 brackets. */
+  hostname: string;
+  port: number;
+}
+
+export interface ResolvedOptions {
+  /** null: serve the built-in demo app. */
+  target: ResolvedTarget | null;
+  port: number;
+  httpPort: number | null;
+  redirectHttp: boolean;
+  /** Addresses to bind, without brackets. */
+  listenAddresses: string[];
+  /** Host name used in the printed URLs and in redirects without a usable Host header. */
+  publicHost: string;
+  /** True when the listeners are reachable from other machines. */
+  exposed: boolean;
+  certDir: string;
+  /** Every name the certificate must cover, defaults first. */
+  certNames: string[];
+  open: boolean;
+  logger: Logger;
+}
+
+export const DEFAULT_PORT = 8443;
+export const DEFAULT_CERT_DIR = './certs';
+export const DEFAULT_CERT_NAMES = ['localhost', '127.0.0.1', '::1'];
+const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'];
+
+export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
+  const port = options.port === undefined ? DEFAULT_PORT : resolvePort(options.port, '--port');
+  const httpPort = options.httpPort === undefined ? null : resolvePort(options.httpPort, '--http-port');
+  if (httpPort !== null && httpPort !== 0 && httpPort === port) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid --http-port "${httpPort}": it is the same as --port; choose another port`);
+  }
+  const redirectHttp = options.redirectHttp ?? false;
+  if (redirectHttp && httpPort === null) {
+    throw new DevHttpsError('E_BAD_OPTION', 'Invalid --redirect-http: it needs --http-port <n>, the HTTP listener that redirects');
+  }
+  const target = options.target === undefined ? null : resolveTarget(options.target);
+  if (target && isLoopbackName(target.hostname) && (target.port === port || target.port === httpPort)) {
+    const flag = target.port === port ? '--port' : '--http-port';
+    throw new DevHttpsError('E_BAD_TARGET', `Invalid --target "${options.target}": that is dev-https's own ${flag}; point --target at your app's port`);
+  }
+  const { listenAddresses, publicHost, exposed } = resolveHost(options.host);
+  const certNames = uniq([
+    ...DEFAULT_CERT_NAMES,
+    ...(options.names ?? []).map(resolveName),
+    ...listenAddresses.filter((a) => !isUnspecified(a)),
+  ]);
+  if (options.certDir === '') {
+    throw new DevHttpsError('E_BAD_OPTION', 'Invalid --cert-dir "": expected a directory path, e.g. --cert-dir ./certs');
+  }
+  return {
+    target,
+    port,
+    httpPort,
+    redirectHttp,
+    listenAddresses,
+    publicHost,
+    exposed,
+    certDir: path.resolve(options.cwd ?? process.cwd(), options.certDir ?? DEFAULT_CERT_DIR),
+    certNames,
+    open: options.open ?? false,
+    logger: options.logger ?? createLogger(),
+  };
+}
+
+export function resolvePort(value: string | number, flag: string): number {
+  const text = String(value).trim();
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 0 && n <= 65535)) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${value}": expected a port number from 1 to 65535 (0 picks a free port)`);
+  }
+  return n;
+}
+
+export function resolveTarget(value: string | number): ResolvedTarget {
+  const text = String(value).trim();
+  const bad = () =>
+    new DevHttpsError('E_BAD_TARGET', `Invalid --target "${value}": expected a port, host:port or http://host:port`);
+  if (/^:?\d+$/.test(text)) {
+    const port = Number(text.replace(':', ''));
+    if (!(port >= 1 && port <= 65535)) throw bad();
+    return { origin: `http://localhost:${port}`, hostname: 'localhost', port };
+  }
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+  if (!hasScheme && !/:\d+$/.test(text)) throw bad();
+  let url: URL;
+  try {
+    url = new URL(hasScheme ? text : `http://${text}`);
+  } catch {
+    throw bad();
+  }
+  if (url.protocol !== 'http:' || url.username || url.password || url.search || url.hash || url.pathname !== '/' || !url.hostname) {
+    throw bad();
+  }
+  const port = url.port ? Number(url.port) : 80;
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { origin: `http://${url.host}`, hostname, port };
+}
+
+function resolveHost(value: string | undefined): Pick<ResolvedOptions, 'listenAddresses' | 'publicHost' | 'exposed'> {
+  const text = (value ?? 'localhost').trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (text === 'localhost') return { listenAddresses: LOOPBACK_ADDRESSES, publicHost: 'localhost', exposed: false };
+  if (!net.isIP(text)) {
+    throw new DevHttpsError('E_BAD_HOST', `Invalid --host "${value}": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)`);
+  }
+  const exposed = !isLoopbackName(text);
+  if (exposed && !isUnspecified(text) && !machineAddresses().includes(text)) {
+    throw new DevHttpsError('E_BAD_HOST', `Invalid --host "${value}": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`);
+  }
+  const publicHost = isUnspecified(text) ? 'localhost' : net.isIPv6(text) ? `[${text}]` : text;
+  return { listenAddresses: [text], publicHost, exposed };
+}
+
+export function resolveName(value: string): string {
+  const text = value.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  if (net.isIP(text)) return text;
+  const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+  if (text.length <= 253 && new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`).test(text)) return text;
+  throw new DevHttpsError('E_BAD_OPTION', `Invalid --name "${value}": expected a host name (myapp.test) or an IP address`);
+}
+
+/** localhost, *.localhost, 127.0.0.0/8 and ::1: names that never leave the machine. */
+export function isLoopbackName(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function machineAddresses(): string[] {
+  return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.toLowerCase()));
+}
+
+function isUnspecified(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
+}
+
+function uniq<T>(items: T[]): T[] {
+  return [...new Set(items)];
+}

@@ -1,0 +1,51 @@
+// Pages dev-https itself answers with (never the app's): the 502 page when the app is unreachable.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'nothing is listening there (connection refused)',
+  ECONNRESET: 'the app closed the connection before answering',
+  EPIPE: 'the app closed the connection before answering',
+  ENOTFOUND: 'that host name does not resolve',
+  EAI_AGAIN: 'that host name does not resolve',
+  ETIMEDOUT: 'the connection timed out',
+  EHOSTUNREACH: 'that host is unreachable',
+  ENETUNREACH: 'that network is unreachable',
+  EADDRNOTAVAIL: 'that address is not available',
+};
+
+export function describeUpstreamError(code: string | undefined): string {
+  return (code && REASONS[code]) || `the connection failed (${code ?? 'unknown error'})`;
+}
+
+/** Whether the client is a browser that would rather see a page than text. */
+export function wantsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/.test(String(req.headers.accept ?? ''));
+}
+
+/** 502 Bad Gateway naming the target and what to check; HTML for browsers, text otherwise. */
+export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target: string, code: string | undefined): void {
+  const reason = describeUpstreamError(code);
+  const hint = `Is the app running and listening on ${target}? Start it, or point --target at the port it uses. This page will work again as soon as it answers; dev-https needs no restart.`;
+  let body: string;
+  let type: string;
+  if (wantsHtml(req)) {
+    type = 'text/html; charset=utf-8';
+    body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>502 Bad Gateway: app not reachable</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1em .3em;border-radius:3px}</style></head>
+<body><h1>502 Bad Gateway</h1>
+<p>dev-https could not reach the app at <code>${escapeHtml(target)}</code>: ${escapeHtml(reason)}.</p>
+<p>${escapeHtml(hint)}</p>
+</body></html>
+`;
+  } else {
+    type = 'text/plain; charset=utf-8';
+    body = `502 Bad Gateway: dev-https could not reach the app at ${target}: ${reason}.\n${hint}\n`;
+  }
+  res.writeHead(502, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

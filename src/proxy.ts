@@ -1,0 +1,108 @@
+// Forwards requests and WebSocket upgrades to the app over a keep-alive pool, through the
+// http-proxy API, and answers 502 while the app is unreachable.
+import dns from 'node:dns';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import { errnoCode } from './errors.js';
+import { setForwardedHeaders } from './forwarded.js';
+import type { Logger } from './logger.js';
+import type { ResolvedTarget } from './options.js';
+import { describeUpstreamError, sendBadGateway } from './pages.js';
+
+export interface Proxy {
+  web(req: http.IncomingMessage, res: http.ServerResponse, proto: 'http' | 'https', port: number): void;
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: 'http' | 'https', port: number): void;
+  /** Destroys pooled and upgraded connections. */
+  close(): void;
+}
+
+/** Idle pooled sockets are closed before common app servers' own keep-alive timeouts (Node: 5 s). */
+const POOL_IDLE_MS = 4000;
+
+export function createProxy(target: ResolvedTarget, logger: Logger): Proxy {
+  const agent = new http.Agent({
+    keepAlive: true,
+    timeout: POOL_IDLE_MS,
+    scheduling: 'lifo',
+    // Try every address of the target (happy eyeballs) so `localhost` reaches an app that
+    // listens on 127.0.0.1 only as well as one on ::1 only, whatever /etc/hosts says.
+    autoSelectFamily: true,
+    lookup: lookupLoopbackAware,
+  } as http.AgentOptions);
+  const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
+  const upgradeSockets = new Set<Duplex>();
+  // Client sockets whose upgrade the app accepted: from then on they carry WebSocket frames.
+  const switched = new WeakSet<Duplex>();
+  let down = false;
+
+  const markUp = () => {
+    if (!down) return;
+    down = false;
+    logger.info(`The app at ${target.origin} is answering again`);
+  };
+  const markDown = (code: string | undefined) => {
+    if (down) return;
+    down = true;
+    logger.warn(`cannot reach the app at ${target.origin}: ${describeUpstreamError(code)}; answering 502 until it is back`);
+  };
+
+  proxy.on('proxyRes', markUp);
+  proxy.on('open', markUp);
+  proxy.on('econnreset', () => undefined);
+  proxy.on('proxyReqWs', (proxyReq, _req, socket) => proxyReq.once('upgrade', () => switched.add(socket)));
+  proxy.on('error', (err, req, res) => {
+    const code = errnoCode(err);
+    if (res instanceof http.ServerResponse) {
+      // Nothing was sent yet: the app was not reached. Otherwise the app broke mid-response.
+      if (!res.headersSent) {
+        markDown(code);
+        sendBadGateway(req, res, target.origin, code);
+      } else {
+        res.destroy();
+      }
+      return;
+    }
+    const socket = res as Duplex;
+    if (!socket.destroyed && socket.writable && !switched.has(socket)) {
+      markDown(code);
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+    socket.destroy();
+  });
+
+  return {
+    web(req, res, proto, port) {
+      setForwardedHeaders(req.headers, { proto, port, clientAddress: req.socket.remoteAddress });
+      proxy.web(req, res);
+    },
+    ws(req, socket, head, proto, port) {
+      socket.on('error', () => socket.destroy());
+      upgradeSockets.add(socket);
+      socket.on('close', () => upgradeSockets.delete(socket));
+      setForwardedHeaders(req.headers, { proto, port, clientAddress: req.socket.remoteAddress });
+      proxy.ws(req, socket, head);
+    },
+    close() {
+      for (const socket of upgradeSockets) socket.destroy();
+      agent.destroy();
+    },
+  };
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+
+/** RFC 6761: localhost and *.localhost are loopback, on both address families. */
+function lookupLoopbackAware(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
+  const name = hostname.toLowerCase();
+  if (name !== 'localhost' && !name.endsWith('.localhost')) {
+    (dns.lookup as (h: string, o: dns.LookupOptions, cb: LookupCallback) => void)(hostname, options, callback);
+    return;
+  }
+  const all: dns.LookupAddress[] = [
+    { address: '127.0.0.1', family: 4 },
+    { address: '::1', family: 6 },
+  ].filter((a) => !options.family || a.family === options.family);
+  if (options.all) callback(null, all);
+  else callback(null, all[0]!.address, all[0]!.family);
+}

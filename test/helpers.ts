@@ -1,0 +1,135 @@
+// Shared test tools: temp dirs, real upstream apps on ephemeral ports, real HTTP(S) requests.
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Logger } from '../src/logger.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+
+/** Registers something to undo in afterEach (see runCleanups). */
+export function onCleanup(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
+
+export async function runCleanups(): Promise<void> {
+  while (cleanups.length) await cleanups.pop()!();
+}
+
+export async function tempDir(prefix = 'dev-https-test-'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  onCleanup(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface CapturingLogger extends Logger {
+  lines: string[];
+  text(): string;
+}
+
+/** A logger that records `info: ...`, `warn: ...` and `error: ...` lines. */
+export function captureLogger(): CapturingLogger {
+  const lines: string[] = [];
+  return {
+    lines,
+    text: () => lines.join('\n'),
+    info: (m) => lines.push(`info: ${m}`),
+    warn: (m) => lines.push(`warn: ${m}`),
+    error: (m) => lines.push(`error: ${m}`),
+  };
+}
+
+export interface Upstream {
+  server: http.Server;
+  port: number;
+  /** TCP connections the app has accepted so far. */
+  connections: () => number;
+  close: () => Promise<void>;
+}
+
+/** A real plain-HTTP app on an ephemeral port (or `port`), closed in afterEach. */
+export async function startUpstream(handler: http.RequestListener, host = '127.0.0.1', port = 0): Promise<Upstream> {
+  const server = http.createServer(handler);
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s) => {
+    connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host, ipv6Only: host === '::1' }, () => resolve());
+  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  onCleanup(close);
+  return { server, port: (server.address() as net.AddressInfo).port, connections: () => connections, close };
+}
+
+/** An app that answers every request with JSON of what it received. */
+export function echoHandler(): http.RequestListener {
+  return (req, res) => {
+    const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: http.OutgoingHttpHeaders;
+  body?: string | Buffer;
+  /** PEM to trust (the generated certificate): proves the SANs, verification stays on. */
+  ca?: string;
+  agent?: http.Agent | false;
+  /** Connect to this address instead of resolving the URL's host (the Host header stays). */
+  lookupAddress?: string;
+}
+
+/** One real request over HTTP or HTTPS; resolves with the whole body. */
+export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      u,
+      {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        ca: options.ca,
+        agent: options.agent ?? false,
+        ...(options.lookupAddress ? { lookup: (_h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, options.lookupAddress!, options.lookupAddress!.includes(':') ? 6 : 4) } : {}),
+      } as https.RequestOptions,
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** A port that nothing listens on right now (bound then released). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
