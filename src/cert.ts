@@ -5,7 +5,6 @@ import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 import { DevHttpsError, errnoCode } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -38,6 +37,8 @@ export async function createCertificate(names: string[], options: CreateCertific
   // An hour of slack for clocks that disagree slightly (VMs, containers).
   const notBefore = options.notBefore ?? new Date(Date.now() - 60 * 60 * 1000);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
+  // Loaded only when a certificate is made: a warm start with a cached one does not pay for it.
+  const { generate } = await import('selfsigned');
   const pems = await generate(
     [
       { name: 'commonName', value: names[0] ?? 'localhost' },

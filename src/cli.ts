@@ -40,7 +40,7 @@ export function parseCli(argv: string[]): CliCommand {
     .example('dev-https', 'Serve the demo app on https://localhost:8443/')
     .example('dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)')
     .strictOptions()
-    .parserConfiguration({ 'duplicate-arguments-array': false, 'strip-aliased': true })
+    .parserConfiguration({ 'strip-aliased': true })
     .help('help')
     .alias('help', 'h')
     .version('version', 'Show the version number', VERSION)
@@ -59,20 +59,22 @@ export function parseCli(argv: string[]): CliCommand {
   if (positional.length) {
     throw new DevHttpsError('E_BAD_OPTION', `Unexpected argument "${positional[0]}": options start with --, e.g. --target ${positional[0]}`);
   }
-  const str = (key: string): string | undefined => (args[key] === undefined ? undefined : String(args[key]));
+  // A flag given twice: the last one wins (--name collects every value instead).
+  const last = (value: unknown) => (Array.isArray(value) ? value[value.length - 1] : value);
+  const str = (key: string): string | undefined => (args[key] === undefined ? undefined : String(last(args[key])));
   const names = ((args.name as string[] | undefined) ?? []).flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter(Boolean);
   return {
     kind: 'run',
-    quiet: args.quiet === true,
+    quiet: last(args.quiet) === true,
     options: {
       target: str('target'),
       port: str('port'),
       httpPort: str('http-port'),
-      redirectHttp: args['redirect-http'] === true,
+      redirectHttp: last(args['redirect-http']) === true,
       host: str('host'),
       certDir: str('cert-dir'),
       names,
-      open: args.open === true,
+      open: last(args.open) === true,
     },
   };
 }

@@ -163,6 +163,7 @@ export function resolveTarget(value: string | number): ResolvedTarget {
     throw bad();
   }
   const port = url.port ? Number(url.port) : 80;
+  if (port < 1) throw bad();
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return { origin: `http://${url.host}`, hostname, port };
 }

@@ -9,10 +9,19 @@ import { setForwardedHeaders } from './forwarded.js';
 import type { Logger } from './logger.js';
 import type { ResolvedTarget } from './options.js';
 import { describeUpstreamError, sendBadGateway } from './pages.js';
+import { rewriteLocation } from './redirect.js';
+
+/** The dev-https listener that took a request. */
+export interface Listener {
+  proto: 'http' | 'https';
+  port: number;
+  /** The HTTPS listener's port, where redirects to HTTPS must land. */
+  httpsPort: number;
+}
 
 export interface Proxy {
-  web(req: http.IncomingMessage, res: http.ServerResponse, proto: 'http' | 'https', port: number): void;
-  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, proto: 'http' | 'https', port: number): void;
+  web(req: http.IncomingMessage, res: http.ServerResponse, listener: Listener): void;
+  ws(req: http.IncomingMessage, socket: Duplex, head: Buffer, listener: Listener): void;
   /** Destroys pooled and upgraded connections. */
   close(): void;
 }
@@ -47,7 +56,30 @@ export function createProxy(target: ResolvedTarget, logger: Logger): Proxy {
     logger.warn(`cannot reach the app at ${target.origin}: ${describeUpstreamError(code)}; answering 502 until it is back`);
   };
 
-  proxy.on('proxyRes', markUp);
+  const contexts = new WeakMap<http.IncomingMessage, { listener: Listener; clientClose: boolean }>();
+  proxy.on('proxyRes', (proxyRes, req, res) => {
+    markUp();
+    // The app cut its response short: cut the client's too, never pass a truncated body off as whole.
+    proxyRes.on('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+    const context = contexts.get(req);
+    if (!context) return;
+    const headers = proxyRes.headers;
+    // The app's hop-by-hop headers describe its connection to us, not ours to the client.
+    const listed = String(headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
+    for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
+    headers.connection = context.clientClose ? 'close' : 'keep-alive';
+    if (headers.location) {
+      headers.location = rewriteLocation(proxyRes.statusCode ?? 0, headers.location, {
+        proto: context.listener.proto,
+        host: req.headers.host,
+        listenerPort: context.listener.port,
+        httpsPort: context.listener.httpsPort,
+        target,
+      });
+    }
+  });
   proxy.on('open', markUp);
   proxy.on('econnreset', () => undefined);
   proxy.on('proxyReqWs', (proxyReq, _req, socket) => proxyReq.once('upgrade', () => switched.add(socket)));
@@ -72,15 +104,17 @@ export function createProxy(target: ResolvedTarget, logger: Logger): Proxy {
   });
 
   return {
-    web(req, res, proto, port) {
-      setForwardedHeaders(req.headers, { proto, port, clientAddress: req.socket.remoteAddress });
+    web(req, res, listener) {
+      const clientClose = /\bclose\b/i.test(String(req.headers.connection ?? '')) || (req.httpVersion === '1.0' && !/\bkeep-alive\b/i.test(String(req.headers.connection ?? '')));
+      contexts.set(req, { listener, clientClose });
+      setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
       proxy.web(req, res);
     },
-    ws(req, socket, head, proto, port) {
+    ws(req, socket, head, listener) {
       socket.on('error', () => socket.destroy());
       upgradeSockets.add(socket);
       socket.on('close', () => upgradeSockets.delete(socket));
-      setForwardedHeaders(req.headers, { proto, port, clientAddress: req.socket.remoteAddress });
+      setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
       proxy.ws(req, socket, head);
     },
     close() {

@@ -1,5 +1,6 @@
 // The HTTP listener's --redirect-http mode: every request goes to the same path over HTTPS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isLoopbackName } from './options.js';
 import { escapeHtml } from './pages.js';
 
 /**
@@ -47,4 +48,55 @@ function safeUrl(raw: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+export interface LocationContext {
+  /** Scheme of the listener that carried the request. */
+  proto: 'http' | 'https';
+  /** The request's Host header (the public host and port the client used). */
+  host: string | undefined;
+  /** Port of the listener that carried the request. */
+  listenerPort: number;
+  httpsPort: number;
+  /** The app's own address. */
+  target: { hostname: string; port: number };
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * The Location a client should follow for an app's redirect:
+ * - to the app's own address (http://127.0.0.1:8000/x): the same path on the listener that
+ *   carried the request;
+ * - on the HTTP listener, to https://<host>:<http-port>/x (Django's SECURE_SSL_REDIRECT, Rails'
+ *   force_ssl build it from the Host header): the same path on the HTTPS port.
+ * Relative locations and other hosts are left alone.
+ */
+export function rewriteLocation(status: number, location: string, ctx: LocationContext): string {
+  if (!REDIRECTS.has(status) || !/^https?:\/\//i.test(location)) return location;
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    return location;
+  }
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  // The path is kept byte for byte (URL would re-encode it).
+  const afterAuthority = location.slice(location.indexOf('//') + 2);
+  const cut = afterAuthority.search(/[/?#]/);
+  const tail = cut < 0 ? '' : afterAuthority.slice(cut);
+  const pathAndQuery = tail.startsWith('/') ? tail : `/${tail}`;
+  const isApp = url.protocol === 'http:' && port === ctx.target.port && (hostname === ctx.target.hostname.toLowerCase() || isLoopbackName(hostname));
+  if (isApp && ctx.host) return `${ctx.proto}://${ctx.host}${pathAndQuery}`;
+  const requestHostname = ctx.host ? hostOnly(ctx.host) : undefined;
+  if (ctx.proto === 'http' && url.protocol === 'https:' && port === ctx.listenerPort && (hostname === requestHostname || isLoopbackName(hostname))) {
+    url.port = ctx.httpsPort === 443 ? '' : String(ctx.httpsPort);
+    return `https://${url.host}${pathAndQuery}`;
+  }
+  return location;
+}
+
+function hostOnly(host: string): string | undefined {
+  return hostnameOf(host)?.replace(/^\[(.*)\]$/, '$1').toLowerCase();
 }

@@ -49,8 +49,9 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
   let demo: http.Server | null = null;
   let proxy: Proxy | null = null;
   const closeAll = async () => {
-    await Promise.all(servers.map((s) => closeServer(s)));
+    // Upgraded sockets first: server.close() would wait for them.
     proxy?.close();
+    await Promise.all(servers.map((s) => closeServer(s)));
     if (demo) await closeServer(demo);
   };
 
@@ -72,9 +73,8 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       create: () => {
         const server = https.createServer({ key: certificate.key, cert: certificate.cert });
         servers.push(server);
-        return withHandlers(server, (req, res) => p.web(req, res, 'https', httpsListening.port), (req, socket, head) =>
-          p.ws(req, socket, head, 'https', httpsListening.port),
-        );
+        const listener = () => ({ proto: 'https' as const, port: httpsListening.port, httpsPort: httpsListening.port });
+        return withHandlers(server, (req, res) => p.web(req, res, listener()), (req, socket, head) => p.ws(req, socket, head, listener()));
       },
     });
     const httpsPort = httpsListening.port;
@@ -88,11 +88,10 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
         create: () => {
           const server = http.createServer();
           servers.push(server);
+          const listener = () => ({ proto: 'http' as const, port: httpListening.port, httpsPort });
           return opts.redirectHttp
-            ? withHandlers(server, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), (_req, socket) => socket.destroy())
-            : withHandlers(server, (req, res) => p.web(req, res, 'http', httpListening.port), (req, socket, head) =>
-                p.ws(req, socket, head, 'http', httpListening.port),
-              );
+            ? withHandlers(server, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade)
+            : withHandlers(server, (req, res) => p.web(req, res, listener()), (req, socket, head) => p.ws(req, socket, head, listener()));
         },
       });
       httpPort = httpListening.port;
@@ -140,6 +139,13 @@ function withHandlers<S extends http.Server>(server: S, web: WebHandler, upgrade
   server.on('upgrade', upgrade);
   server.on('error', () => undefined);
   return server;
+}
+
+/** WebSocket clients do not follow redirects: tell them where to go instead. */
+function refuseUpgrade(_req: http.IncomingMessage, socket: Duplex): void {
+  const body = 'This HTTP listener redirects to HTTPS (--redirect-http): connect with wss:// to the HTTPS port.\n';
+  socket.on('error', () => socket.destroy());
+  socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 function closeServer(server: net.Server): Promise<void> {

@@ -99,6 +99,13 @@ export interface RequestOptions {
   lookupAddress?: string;
 }
 
+/** A dns.lookup stand-in that always answers `address` (Node asks with { all: true }). */
+function fixedLookup(address: string) {
+  const family = address.includes(':') ? 6 : 4;
+  return (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+    opts.all ? cb(null, [{ address, family }]) : cb(null, address, family);
+}
+
 /** One real request over HTTP or HTTPS; resolves with the whole body. */
 export function request(url: string, options: RequestOptions = {}): Promise<Reply> {
   const u = new URL(url);
@@ -111,7 +118,7 @@ export function request(url: string, options: RequestOptions = {}): Promise<Repl
         headers: options.headers,
         ca: options.ca,
         agent: options.agent ?? false,
-        ...(options.lookupAddress ? { lookup: (_h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, options.lookupAddress!, options.lookupAddress!.includes(':') ? 6 : 4) } : {}),
+        ...(options.lookupAddress ? { lookup: fixedLookup(options.lookupAddress) } : {}),
       } as https.RequestOptions,
       (res) => {
         const chunks: Buffer[] = [];

@@ -1,0 +1,78 @@
+// A quick benchmark a contributor can run (`npm run bench`, after `npm run build`): requests per
+// second and latency straight to a plain-HTTP app and through dev-https, with a Node keep-alive
+// client. For the side-by-side comparison with Caddy, nginx and local-ssl-proxy, run
+// ../shared/bench/proxies.mjs (see README "Performance").
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const SECONDS = opt('secs', 3);
+const CONNS = opt('conns', 32);
+const here = path.dirname(new URL(import.meta.url).pathname);
+
+const app = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 12 });
+  res.end('hello world\n');
+});
+await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+const appPort = app.address().port;
+
+const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-bench-'));
+const child = spawn(process.execPath, [path.join(here, '../bin/dev-https.js'), '--target', String(appPort), '--port', '0', '--cert-dir', certDir], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise((resolve, reject) => {
+  let out = '';
+  child.stdout.on('data', (c) => {
+    out += c;
+    const m = /➜ (https:\/\/localhost:\d+\/)/.exec(out);
+    if (m) resolve(m[1]);
+  });
+  child.on('exit', () => reject(new Error('dev-https exited: ' + out)));
+});
+const ca = fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8');
+
+async function load(target, mod, agentOptions) {
+  const agent = new mod.Agent({ keepAlive: true, maxSockets: CONNS, ...agentOptions });
+  const latencies = [];
+  let count = 0;
+  const end = Date.now() + SECONDS * 1000;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const t0 = process.hrtime.bigint();
+      await new Promise((resolve, reject) => {
+        mod.get(target, { agent }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        }).on('error', reject);
+      });
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      count++;
+    }
+  };
+  const started = Date.now();
+  await Promise.all(Array.from({ length: CONNS }, worker));
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { rps: count / ((Date.now() - started) / 1000), p50: latencies[Math.floor(latencies.length / 2)], p99: latencies[Math.floor(latencies.length * 0.99)] };
+}
+
+const rows = [
+  ['direct http', await load(`http://127.0.0.1:${appPort}/`, http, {})],
+  ['dev-https', await load(url, https, { ca })],
+];
+console.log(`${SECONDS}s, ${CONNS} keep-alive connections, Node client (client and servers share ${os.cpus().length} cores)`);
+console.log('target'.padEnd(14), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8));
+for (const [name, r] of rows) console.log(name.padEnd(14), r.rps.toFixed(0).padStart(9), r.p50.toFixed(2).padStart(8), r.p99.toFixed(2).padStart(8));
+
+child.kill('SIGTERM');
+app.close();
+fs.rmSync(certDir, { recursive: true, force: true });

@@ -1,0 +1,196 @@
+// The real bin as a user runs it: a child process, real signals, real exit codes.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, expect, test } from 'vitest';
+import { echoHandler, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+
+const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
+const VERSION = JSON.parse(await fs.readFile(path.resolve(import.meta.dirname, '../package.json'), 'utf8')).version;
+
+afterEach(runCleanups);
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves with the first stdout match of `re`, or rejects with what the process printed. */
+function waitFor(r: Run, re: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = re.exec(r.stdout());
+      if (m) {
+        r.child.stdout!.off('data', check);
+        resolve(m);
+      }
+    };
+    r.child.stdout!.on('data', check);
+    r.exited.then(() => reject(new Error(`exited before ${re}: ${r.stdout()} ${r.stderr()}`)));
+    check();
+  });
+}
+
+test('with no --target it serves the demo app over HTTPS, caches the certificate in ./certs, and exits 0 on SIGTERM', async () => {
+  const cwd = await tempDir();
+  const r = run(['--port', '0'], { cwd });
+  const [, url] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)  →  the built-in demo app/);
+  const certDir = path.join(cwd, 'certs');
+  const cert = await fs.readFile(path.join(certDir, 'cert.pem'), 'utf8');
+
+  const reply = await request(url + 'json', { ca: cert });
+  expect(reply.status).toBe(200);
+  expect(JSON.parse(reply.body).scheme).toBe('https');
+
+  expect(r.stdout()).toContain(`SHA-256 ${new X509Certificate(cert).fingerprint256}\n`);
+  expect(r.stdout()).toContain(`certificate ${path.join(certDir, 'cert.pem')} (new, valid until `);
+  expect((await fs.stat(certDir)).mode & 0o777).toBe(0o700);
+  expect((await fs.stat(path.join(certDir, 'key.pem'))).mode & 0o777).toBe(0o600);
+  expect(await fs.readFile(path.join(certDir, '.gitignore'), 'utf8')).toBe('*\n');
+  expect(r.stdout()).not.toContain('PRIVATE KEY');
+
+  r.child.kill('SIGTERM');
+  expect(await r.exited).toEqual({ code: 0, signal: null });
+  expect(r.stderr()).toBe('');
+});
+
+test('proxies --target with X-Forwarded-Proto on HTTPS and HTTP, reuses the cached certificate, and exits 0 on SIGINT', async () => {
+  const cwd = await tempDir();
+  const app = await startUpstream(echoHandler());
+  const first = run(['--target', String(app.port), '--port', '0'], { cwd });
+  await waitFor(first, /➜ https:/);
+  first.child.kill('SIGINT');
+  expect((await first.exited).code).toBe(0);
+
+  const r = run(['-t', `localhost:${app.port}`, '-p', '0', '--http-port', '0'], { cwd });
+  const [, httpsUrl] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
+  const [, httpUrl] = await waitFor(r, /➜ (http:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
+  expect(r.stdout()).toContain('(cached, valid until ');
+  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+
+  const overHttps = JSON.parse((await request(httpsUrl + 'p?q=1', { ca: cert })).body);
+  expect(overHttps.url).toBe('/p?q=1');
+  expect(overHttps.headers['x-forwarded-proto']).toBe('https');
+  const overHttp = JSON.parse((await request(httpUrl, { headers: { 'x-forwarded-proto': 'https' } })).body);
+  expect(overHttp.headers['x-forwarded-proto']).toBe('http');
+
+  r.child.kill('SIGINT');
+  expect(await r.exited).toEqual({ code: 0, signal: null });
+});
+
+test.each([
+  [['--target', 'foo'], 'error: Invalid --target "foo": expected a port, host:port or http://host:port\n'],
+  [['--port', 'abc'], 'error: Invalid --port "abc": expected a port number from 1 to 65535 (0 picks a free port)\n'],
+  [['--frobnicate'], 'error: Unknown option --frobnicate: run dev-https --help to see the options\n'],
+  [['--redirect-http'], 'error: Invalid --redirect-http: it needs --http-port <n>, the HTTP listener that redirects\n'],
+  [['--cert-dir', '/proc/dev-https-test'], 'error: Cannot use --cert-dir "/proc/dev-https-test": it cannot be created there; pass a directory you can write to\n'],
+])('bad input %j: one line naming the flag and value, exit 1, no stack trace', async (args, message) => {
+  const r = run(args, { cwd: await tempDir() });
+  expect((await r.exited).code).toBe(1);
+  expect(r.stderr()).toBe(message);
+  expect(r.stdout()).toBe('');
+});
+
+test('a port in use is one line naming --port, exit 1', async () => {
+  const cwd = await tempDir();
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+  onCleanup(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as net.AddressInfo).port;
+  const r = run(['--port', String(port), '--quiet'], { cwd });
+  expect((await r.exited).code).toBe(1);
+  expect(r.stderr()).toBe(
+    `error: Cannot listen on --port ${port}: the port is already in use on 127.0.0.1; stop what uses it or choose another, e.g. --port ${port + 1}\n`,
+  );
+});
+
+test('--version and --help', async () => {
+  const cwd = await tempDir();
+  const v = run(['--version'], { cwd });
+  expect((await v.exited).code).toBe(0);
+  expect(v.stdout()).toBe(`${VERSION}\n`);
+  const h = run(['--help'], { cwd });
+  expect((await h.exited).code).toBe(0);
+  for (const flag of ['--target', '--port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--open', '--quiet', '--help', '--version']) {
+    expect(h.stdout()).toContain(flag);
+  }
+});
+
+test('--open hands the HTTPS URL to the browser; --quiet prints nothing', async () => {
+  const cwd = await tempDir();
+  const opened = path.join(cwd, 'opened.txt');
+  const browser = path.join(cwd, 'browser.sh');
+  await fs.writeFile(browser, `#!/bin/sh\necho "$@" > "${opened}"\n`, { mode: 0o755 });
+  const app = await startUpstream(echoHandler());
+  const r = run(['--target', String(app.port), '--port', '0', '--open', '--quiet'], { cwd, env: { BROWSER: browser } });
+  const url = await new Promise<string>((resolve) => {
+    const poll = setInterval(() => {
+      fs.readFile(opened, 'utf8').then((text) => {
+        clearInterval(poll);
+        resolve(text.trim());
+      }, () => undefined);
+    }, 50);
+    onCleanup(() => clearInterval(poll));
+  });
+  expect(url).toMatch(/^https:\/\/localhost:\d+\/$/);
+  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  expect((await request(url, { ca: cert })).status).toBe(200);
+  r.child.kill('SIGTERM');
+  expect((await r.exited).code).toBe(0);
+  expect(r.stdout()).toBe('');
+  expect(r.stderr()).toBe('');
+});
+
+test('--open without any browser only warns and keeps serving', async () => {
+  const cwd = await tempDir();
+  const r = run(['--port', '0', '--open'], { cwd, env: { BROWSER: path.join(cwd, 'no-such-browser'), DISPLAY: '', WAYLAND_DISPLAY: '' } });
+  const [, url] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)/);
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (r.stderr().includes('could not open a browser')) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 50);
+  });
+  expect(r.stderr()).toMatch(new RegExp(`^warning: could not open a browser \\(.+\\): open ${url.replace(/[/.]/g, '\\$&')} yourself\n$`));
+  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  expect((await request(url + 'json', { ca: cert })).status).toBe(200);
+  r.child.kill('SIGTERM');
+  expect((await r.exited).code).toBe(0);
+});
+
+test('--host 0.0.0.0 warns that the app is reachable from the network', async () => {
+  const cwd = await tempDir();
+  const r = run(['--port', '0', '--host', '0.0.0.0'], { cwd });
+  const [, url] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)/);
+  expect(r.stderr()).toBe('warning: --host 0.0.0.0: dev-https and your app are now reachable from the network, not only from this machine\n');
+  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  expect((await request(url + 'json', { ca: cert })).status).toBe(200);
+  r.child.kill('SIGTERM');
+  expect((await r.exited).code).toBe(0);
+});
