@@ -99,25 +99,6 @@ function parse(reply: Reply): Seen {
   return JSON.parse(reply.body) as Seen;
 }
 
-/**
- * GET `url` over HTTPS but connect to `address`: the Host header and certificate check keep the
- * URL's name. (Node 20 asks lookup for all addresses, so the callback answers in both shapes.)
- */
-function requestPinned(url: string, address: string, ca: string): Promise<Reply> {
-  const family = net.isIPv6(address) ? 6 : 4;
-  const lookup = (_host: string, options: { all?: boolean }, cb: (...args: unknown[]) => void) =>
-    options.all ? cb(null, [{ address, family }]) : cb(null, address, family);
-  return new Promise((resolve, reject) => {
-    const req = https.get(url, { ca, agent: false, lookup } as https.RequestOptions, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
-
 /** Header names as they arrived on the wire, lowercased, once per header line. */
 function rawNames(seen: Seen): string[] {
   return seen.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
@@ -329,7 +310,7 @@ describe('what the app receives', () => {
     const { port, ca } = await start({ target: upstream.port, names: ['myapp.test'] });
 
     // Certificate verification against myapp.test stays on; only the address is pinned.
-    const seen = parse(await requestPinned(`https://myapp.test:${port}/`, '127.0.0.1', ca));
+    const seen = parse(await request(`https://myapp.test:${port}/`, { ca, lookupAddress: '127.0.0.1' }));
     expect(seen.headers.host).toBe(`myapp.test:${port}`);
     expect(seen.headers['x-forwarded-host']).toBe(`myapp.test:${port}`);
     expect(seen.headers.forwarded).toBe(`for=127.0.0.1;host="myapp.test:${port}";proto=https`);
@@ -362,8 +343,8 @@ describe('connection pool to the app', () => {
     expect(upstream.connections()).toBe(1);
   });
 
-  // BUG (reported): the app's hop-by-hop `Connection: keep-alive` / `Keep-Alive: timeout=5` reach
-  // the client, and Node then keeps a connection open that the client asked to close.
+  // The app's Connection / Keep-Alive describe the pooled connection; passed on, they would keep
+  // open a client connection the client asked to close.
   test('a client sending Connection: close is answered with Connection: close, not the app\'s keep-alive', async () => {
     const upstream = await startUpstream((_req, res) => res.end('app'));
     const { port, ca } = await start({ target: upstream.port });
@@ -372,6 +353,22 @@ describe('connection pool to the app', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers.connection).toBe('close');
     expect(reply.headers).not.toHaveProperty('keep-alive');
+  });
+
+  test('headers the app lists in its Connection header stay between the app and dev-https', async () => {
+    const upstream = await startUpstream((_req, res) => {
+      res.writeHead(200, { connection: 'keep-alive, x-hop', 'x-hop': 'secret', 'x-end-to-end': 'kept', 'content-length': 3 });
+      res.end('app');
+    });
+    const { port, ca } = await start({ target: upstream.port });
+
+    const reply = await request(`https://localhost:${port}/`, { ca });
+    expect(reply).toMatchObject({ status: 200, body: 'app' });
+    expect(reply.headers).not.toHaveProperty('x-hop');
+    expect(reply.headers).not.toHaveProperty('keep-alive');
+    expect(reply.headers['x-end-to-end']).toBe('kept');
+    // agent:false sends Connection: close, so that is what the client is answered.
+    expect(reply.headers.connection).toBe('close');
   });
 });
 
@@ -569,9 +566,9 @@ describe('when the app is unreachable', () => {
     expect(logger.lines).toContain(`info: The app at http://localhost:${appPort} is answering again`);
   });
 
-  // BUG (reported): http-proxy pipes the app's response into the client's and nothing ends or
-  // destroys the client's when the app's is cut, so the client waits forever (requestTimeout 0).
-  // The timeout only turns that hang into a failure; nothing here measures time.
+  // http-proxy pipes the app's response into the client's and, on its own, leaves the client's
+  // open forever when the app's is cut (requestTimeout is 0). The short timeout only turns such a
+  // hang into a quick failure; nothing here measures time.
   test('an app that breaks mid-response: the client sees an incomplete response, the next request works', { timeout: 5000 }, async () => {
     const upstream = await startUpstream((req, res) => {
       if (req.url === '/ok') {
@@ -822,9 +819,9 @@ describe('close()', () => {
     expect(keepAliveSocket.destroyed).toBe(true);
   });
 
-  // BUG (reported): close() waits for server.close(), which waits for the upgraded socket, which
-  // only proxy.close() destroys, after that wait: close() never resolves while a WebSocket is open.
-  // The timeout only turns that hang into a failure; nothing here measures time.
+  // server.close() waits for upgraded sockets, which closeAllConnections() does not cut: unless
+  // dev-https destroys them first, close() never resolves while a WebSocket is open. The short
+  // timeout only turns such a hang into a quick failure; nothing here measures time.
   test('closes an idle keep-alive client connection and an upgraded connection', { timeout: 5000 }, async () => {
     const app = await startEchoUpgradeApp();
     const { handle, port, ca } = await start({ target: app.port });
