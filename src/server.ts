@@ -5,7 +5,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { openBrowser } from './browser.js';
-import { ensureCertificate } from './cert.js';
+import { ensureCertificate, type CertificateFiles } from './cert.js';
 import { createDemoApp } from './demo.js';
 import { listenAll } from './listen.js';
 import { resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
@@ -27,15 +27,8 @@ export interface DevHttpsHandle {
   redirectHttp: boolean;
   /** Addresses the listeners are bound to. */
   addresses: string[];
-  certificate: {
-    certPath: string;
-    keyPath: string;
-    fingerprint256: string;
-    validTo: Date;
-    generated: boolean;
-    /** PEM text, e.g. to trust it as `ca` in a client. */
-    cert: string;
-  };
+  /** The certificate served (its PEM text too, e.g. to trust it as `ca` in a client); never the key. */
+  certificate: Omit<CertificateFiles, 'key'>;
   /** Stops listening, destroys open client, upgraded and pooled connections. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -113,20 +106,17 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       demo: demo !== null,
       redirectHttp: opts.redirectHttp,
       addresses: [...new Set(servers.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
-      certificate: {
-        certPath: certificate.certPath,
-        keyPath: certificate.keyPath,
-        fingerprint256: certificate.fingerprint256,
-        validTo: certificate.validTo,
-        generated: certificate.generated,
-        cert: certificate.cert,
-      },
+      certificate: publicPart(certificate),
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+function publicPart({ key: _key, ...rest }: CertificateFiles): Omit<CertificateFiles, 'key'> {
+  return rest;
 }
 
 type WebHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
