@@ -1,5 +1,5 @@
 // The real bin as a user runs it: a child process, real signals, real exit codes.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -193,4 +193,46 @@ test('--host 0.0.0.0 warns that the app is reachable from the network', async ()
   expect((await request(url + 'json', { ca: cert })).status).toBe(200);
   r.child.kill('SIGTERM');
   expect((await r.exited).code).toBe(0);
+});
+
+// As root (CI) these run the bin as `nobody`, as a developer's shell would; otherwise as the user.
+const asUser = (args: string[]) =>
+  process.getuid?.() === 0 ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args] : null;
+
+function runUnprivileged(args: string[], cwd: string): Run {
+  const wrapped = asUser(args);
+  if (!wrapped) return run(args, { cwd });
+  const child = spawn('setpriv', wrapped, { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+// `nobody` must be able to read the checkout (not so under a 0700 home directory).
+const canRunUnprivileged = !asUser([]) || spawnSync('setpriv', asUser(['--version'])!, { stdio: 'ignore' }).status === 0;
+
+test.skipIf(!canRunUnprivileged)('a port below 1024 without privileges: one line naming --port and a port that works, exit 1', async () => {
+  const cwd = await tempDir();
+  await fs.chmod(cwd, 0o777);
+  const r = runUnprivileged(['--port', '443', '--quiet'], cwd);
+  expect((await r.exited).code).toBe(1);
+  expect(r.stderr()).toBe('error: Cannot listen on --port 443: permission denied (ports below 1024 need root); use a port from 1024 up, e.g. --port 8443\n');
+});
+
+test.skipIf(!canRunUnprivileged)('an unwritable --cert-dir: one line naming the flag and the directory, exit 1, nothing created', async () => {
+  const cwd = await tempDir();
+  await fs.chmod(cwd, 0o777);
+  const locked = path.join(cwd, 'locked');
+  await fs.mkdir(locked, { mode: 0o755 });
+  const r = runUnprivileged(['--port', '0', '--cert-dir', path.join(locked, 'certs')], cwd);
+  expect((await r.exited).code).toBe(1);
+  expect(r.stderr()).toBe(`error: Cannot use --cert-dir "${path.join(locked, 'certs')}": permission denied; pass a directory you can write to\n`);
+  expect(await fs.readdir(locked)).toEqual([]);
 });
