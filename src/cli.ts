@@ -34,6 +34,7 @@ export function parseCli(argv: string[]): CliCommand {
       host: { type: 'string', describe: 'Address to listen on [default: localhost = 127.0.0.1 and ::1]' },
       'cert-dir': { type: 'string', describe: 'Where the certificate is cached [default: ./certs]' },
       name: { type: 'string', array: true, describe: 'Extra host name or IP the certificate covers (repeatable, or comma-separated)' },
+      'keep-hsts': { type: 'boolean', describe: "Pass the app's Strict-Transport-Security header through on localhost names (removed by default)" },
       open: { type: 'boolean', describe: 'Open the HTTPS URL in the default browser' },
       quiet: { alias: 'q', type: 'boolean', describe: 'Print only warnings and errors' },
     })
@@ -74,6 +75,7 @@ export function parseCli(argv: string[]): CliCommand {
       host: str('host'),
       certDir: str('cert-dir'),
       names,
+      keepHsts: last(args['keep-hsts']) === true,
       open: last(args.open) === true,
     },
   };

@@ -46,6 +46,13 @@ export interface DevHttpsOptions {
    */
   names?: string[];
   /**
+   * Pass the app's Strict-Transport-Security header through on localhost, *.localhost and *.test
+   * names. Off: it is removed (with a warning), because browsers would apply it to every app on
+   * that host name, whatever the port.
+   * @default false
+   */
+  keepHsts?: boolean;
+  /**
    * Open the HTTPS URL in the default browser once listening. Failure only warns.
    * @default false
    */
@@ -85,6 +92,7 @@ export interface ResolvedOptions {
   certDir: string;
   /** Every name the certificate must cover, defaults first. */
   certNames: string[];
+  keepHsts: boolean;
   open: boolean;
   logger: Logger;
 }
@@ -128,6 +136,7 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     exposed,
     certDir: path.resolve(options.cwd ?? process.cwd(), options.certDir ?? DEFAULT_CERT_DIR),
     certNames,
+    keepHsts: options.keepHsts ?? false,
     open: options.open ?? false,
     logger: options.logger ?? createLogger(),
   };

@@ -1,5 +1,8 @@
-// Pages dev-https itself answers with (never the app's): the 502 page when the app is unreachable.
+// Pages dev-https itself answers with (never the app's): the 502 page when the app is
+// unreachable, the redirect-loop page.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RedirectLoop } from './diagnose.js';
+import { fixesFor } from './stacks.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -47,5 +50,27 @@ export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target
     body = `502 Bad Gateway: dev-https could not reach the app at ${target}: ${reason}.\n${hint}\n`;
   }
   res.writeHead(502, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * Shown to a browser instead of ERR_TOO_MANY_REDIRECTS: what the loop is and how to fix it.
+ * 508 Loop Detected, never cached: the page is gone as soon as the app is fixed.
+ */
+export function sendRedirectLoopPage(req: IncomingMessage, res: ServerResponse, loop: RedirectLoop): void {
+  const fixes = fixesFor(loop.stack)
+    .map((f) => `<tr><th>${escapeHtml(f.name)}${f.stack === loop.stack ? ' <em>(detected)</em>' : ''}</th><td><code>${escapeHtml(f.fix)}</code></td></tr>`)
+    .join('\n');
+  const body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Redirect loop: the app does not trust X-Forwarded-Proto</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1em .3em;border-radius:3px}th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #ddd}</style></head>
+<body><h1>Redirect loop</h1>
+<p>dev-https stopped a redirect loop: ${escapeHtml(loop.urls.join(' → '))}.</p>
+<p>The app does not believe this request came over HTTPS, so it keeps redirecting to HTTPS. dev-https terminates TLS and tells the app with the header <code>X-Forwarded-Proto: https</code>, which the app does not trust yet. Tell it to (only ever behind a proxy that sets the header itself, as dev-https does):</p>
+<table>${fixes}</table>
+<p>Then <a href="${escapeHtml(loop.urls[0]!)}">try again</a>. Clients other than browsers get the app's own redirect.</p>
+</body></html>
+`;
+  res.writeHead(508, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

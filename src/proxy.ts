@@ -8,7 +8,8 @@ import { errnoCode } from './errors.js';
 import { setForwardedHeaders } from './forwarded.js';
 import type { Logger } from './logger.js';
 import type { ResolvedTarget } from './options.js';
-import { describeUpstreamError, sendBadGateway } from './pages.js';
+import { createDiagnostics } from './diagnose.js';
+import { describeUpstreamError, sendBadGateway, sendRedirectLoopPage, wantsHtml } from './pages.js';
 import { rewriteLocation } from './redirect.js';
 
 /** The dev-https listener that took a request. */
@@ -29,7 +30,12 @@ export interface Proxy {
 /** Idle pooled sockets are closed before common app servers' own keep-alive timeouts (Node: 5 s). */
 const POOL_IDLE_MS = 4000;
 
-export function createProxy(target: ResolvedTarget, logger: Logger): Proxy {
+export interface ProxyOptions {
+  /** Pass the app's Strict-Transport-Security through on localhost names. */
+  keepHsts: boolean;
+}
+
+export function createProxy(target: ResolvedTarget, logger: Logger, options: ProxyOptions): Proxy {
   const agent = new http.Agent({
     keepAlive: true,
     timeout: POOL_IDLE_MS,
@@ -56,6 +62,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger): Proxy {
     logger.warn(`cannot reach the app at ${target.origin}: ${describeUpstreamError(code)}; answering 502 until it is back`);
   };
 
+  const diagnostics = createDiagnostics(logger, options.keepHsts);
   const contexts = new WeakMap<http.IncomingMessage, { listener: Listener; clientClose: boolean }>();
   proxy.on('proxyRes', (proxyRes, req, res) => {
     markUp();
@@ -78,6 +85,13 @@ export function createProxy(target: ResolvedTarget, logger: Logger): Proxy {
         httpsPort: context.listener.httpsPort,
         target,
       });
+    }
+    const loop = diagnostics.inspect({ req, proto: context.listener.proto, statusCode: proxyRes.statusCode ?? 0, headers });
+    if (loop && wantsHtml(req)) {
+      // http-proxy sees the response sent and pipes nothing; the app's body is drained so its
+      // connection goes back to the pool.
+      sendRedirectLoopPage(req, res, loop);
+      proxyRes.resume();
     }
   });
   proxy.on('open', markUp);

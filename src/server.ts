@@ -57,7 +57,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       const { port } = await listenAll({ create: () => demo!, addresses: ['127.0.0.1'], port: 0, flag: 'demo app' });
       target = { origin: `http://127.0.0.1:${port}`, hostname: '127.0.0.1', port };
     }
-    const p = (proxy = createProxy(target, logger));
+    const p = (proxy = createProxy(target, logger, { keepHsts: opts.keepHsts }));
 
     const httpsListening = await listenAll({
       addresses: opts.listenAddresses,

@@ -204,6 +204,7 @@ describe('resolveOptions', () => {
       exposed: false,
       certDir: '/srv/app/certs',
       certNames: ['localhost', '127.0.0.1', '::1'],
+      keepHsts: false,
       open: false,
       logger,
     });
@@ -229,6 +230,7 @@ describe('resolveOptions', () => {
         host: '127.0.0.1',
         certDir: '../shared/certs',
         names: ['MyApp.test', 'localhost', '[::1]', 'api.myapp.test', 'myapp.test'],
+        keepHsts: true,
         open: true,
         logger,
         cwd: '/srv/app',
@@ -243,6 +245,7 @@ describe('resolveOptions', () => {
       exposed: false,
       certDir: '/srv/shared/certs',
       certNames: ['localhost', '127.0.0.1', '::1', 'myapp.test', 'api.myapp.test'],
+      keepHsts: true,
       open: true,
       logger,
     });

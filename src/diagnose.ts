@@ -1,0 +1,129 @@
+// Reads the app's responses for the traps of production security settings on localhost: the
+// HTTPS redirect loop, HSTS that would pin every localhost app to HTTPS, and cookies that
+// browsers drop over plain HTTP. Each is explained once in the terminal.
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Logger } from './logger.js';
+import { isLoopbackName } from './options.js';
+import { detectStack, fixesFor, type Stack } from './stacks.js';
+
+export interface Exchange {
+  req: IncomingMessage;
+  proto: 'http' | 'https';
+  statusCode: number;
+  /** The response headers, after Location rewriting; HSTS may be removed from them. */
+  headers: IncomingHttpHeaders;
+}
+
+export interface RedirectLoop {
+  /** The URLs of the loop, the first one repeated at the end. */
+  urls: string[];
+  stack: Stack | null;
+}
+
+export interface Diagnostics {
+  /** Inspects (and may strip HSTS from) one response; returns the loop it closes, if any. */
+  inspect(exchange: Exchange): RedirectLoop | null;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+// Browsers give up after about 20 redirects; a loop shows long before. Old edges are forgotten.
+const LOOP_WINDOW_MS = 10_000;
+const MAX_EDGES_PER_CLIENT = 32;
+
+export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostics {
+  const warned = new Set<string>();
+  const once = (key: string, message: () => string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    logger.warn(message());
+  };
+  const edges = new Map<string, Array<{ from: string; to: string; at: number }>>();
+
+  const findLoop = (client: string, from: string, to: string): string[] | null => {
+    if (from === to) return [from, to];
+    const now = Date.now();
+    const recent = (edges.get(client) ?? []).filter((e) => now - e.at < LOOP_WINDOW_MS);
+    recent.push({ from, to, at: now });
+    edges.set(client, recent.slice(-MAX_EDGES_PER_CLIENT));
+    // Follow the client's recent redirects from `to`: reaching `from` again closes a loop.
+    const next = new Map(recent.map((e) => [e.from, e.to]));
+    const path = [from, to];
+    for (let url = to; next.has(url) && path.length <= MAX_EDGES_PER_CLIENT; ) {
+      url = next.get(url)!;
+      path.push(url);
+      if (url === from) return path;
+    }
+    return null;
+  };
+
+  return {
+    inspect({ req, proto, statusCode, headers }) {
+      const host = req.headers.host ?? '';
+      const hostname = hostnameOf(host);
+      if (headers['strict-transport-security'] !== undefined && !keepHsts && hostname && isSharedDevName(hostname)) {
+        delete headers['strict-transport-security'];
+        once('hsts', () =>
+          `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
+        );
+      }
+      if (proto === 'http') warnAboutCookies(headers, host, once);
+
+      const location = headers.location;
+      // Only GETs: a browser follows a loop with GETs, while POST → redirect → GET → redirect back
+      // to the form is an ordinary login flow.
+      if (proto !== 'https' || !REDIRECTS.has(statusCode) || typeof location !== 'string' || !['GET', 'HEAD'].includes(req.method ?? '')) return null;
+      const here = `https://${host}${req.url ?? '/'}`;
+      let there: string;
+      try {
+        there = new URL(location, here).href;
+      } catch {
+        return null;
+      }
+      const client = req.socket.remoteAddress ?? '';
+      const urls = findLoop(client, new URL(here).href, there);
+      if (!urls) return null;
+      const loop = { urls, stack: detectStack(headers) };
+      once('loop', () => describeLoop(loop));
+      return loop;
+    },
+  };
+}
+
+export function describeLoop(loop: RedirectLoop): string {
+  const [first] = loop.urls;
+  const what =
+    loop.urls.length === 2
+      ? `the app answered ${first} with a redirect to that same URL`
+      : `the app keeps redirecting: ${loop.urls.join(' → ')}`;
+  const fixes = fixesFor(loop.stack)
+    .map((f) => `    ${f.name}${f.stack === loop.stack ? ' (detected)' : ''}: ${f.fix}`)
+    .join('\n');
+  return `redirect loop: ${what}. It does not believe the request came over HTTPS, because it does not trust the X-Forwarded-Proto: https header that dev-https sets. Tell it to trust dev-https (only ever set this behind a proxy that sets the header itself, as dev-https does):\n${fixes}`;
+}
+
+function warnAboutCookies(headers: IncomingHttpHeaders, host: string, once: (key: string, message: () => string) => void): void {
+  for (const cookie of ([] as string[]).concat(headers['set-cookie'] ?? [])) {
+    const [pair, ...attributes] = cookie.split(';');
+    // Only the name is ever logged: cookie values are secrets.
+    const name = pair!.split('=')[0]!.trim();
+    const secure = attributes.some((a) => a.trim().toLowerCase() === 'secure');
+    if (/^__(Host|Secure)-/.test(name)) {
+      once(`prefix:${name}`, () => `the app set the cookie ${name} over plain HTTP (http://${host}): browsers reject __Host- and __Secure- cookies that do not come over HTTPS. Use the HTTPS URL.`);
+    } else if (secure) {
+      once('secure-over-http', () => `the app set the Secure cookie ${name} over plain HTTP (http://${host}): Chrome and Firefox accept that from localhost, other browsers drop it (no session, CSRF failures). Use the HTTPS URL.`);
+    }
+  }
+}
+
+/** Names browsers share HSTS across: loopback, *.localhost and *.test development names. */
+function isSharedDevName(hostname: string): boolean {
+  return isLoopbackName(hostname) || hostname === 'test' || hostname.endsWith('.test');
+}
+
+function hostnameOf(host: string): string | null {
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase() || null;
+  } catch {
+    return null;
+  }
+}
