@@ -2,6 +2,7 @@
 // and errors for a person, and owns the process (exit codes, signals).
 import fs from 'node:fs';
 import yargs from 'yargs';
+import { formatCheckReport, runCheck, type CheckOptions } from './check.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import type { DevHttpsOptions } from './options.js';
@@ -9,6 +10,7 @@ import { startDevHttps, type DevHttpsHandle } from './server.js';
 
 export type CliCommand =
   | { kind: 'run'; options: DevHttpsOptions; quiet: boolean }
+  | { kind: 'check'; options: CheckOptions; json: boolean }
   | { kind: 'print'; text: string };
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -17,10 +19,20 @@ const USAGE = `Usage: dev-https [--target <port | host:port | http://host:port>]
 
 HTTPS for your plain-HTTP development app: a cached certificate, a reverse proxy that sets
 X-Forwarded-Proto (and the other forwarded headers), and an optional plain-HTTP listener.
-Without --target, a built-in demo app shows what your app would receive.`;
+Without --target, a built-in demo app shows what your app would receive.
+
+  dev-https check --target <port> [--path /login] [--json]   audit the app's production security settings`;
+
+const CHECK_USAGE = `Usage: dev-https check --target <port | host:port | http://host:port> [--path <path>...] [--json]
+
+Audits a running app's production security settings from the outside: starts temporary HTTPS and
+HTTP listeners on free ports, requests each path over both schemes and rates the redirect to HTTPS,
+redirect loops, HSTS, cookies, security headers and mixed content. Exit code 1 when an essential
+item (redirect, loop, HSTS, Secure cookies) fails.`;
 
 /** Turns command-line arguments into what to do. Throws DevHttpsError on bad input. */
 export function parseCli(argv: string[]): CliCommand {
+  if (argv[0] === 'check') return parseCheck(argv.slice(1));
   let output = '';
   let failure: string | null = null;
   const parser = yargs(argv)
@@ -81,6 +93,50 @@ export function parseCli(argv: string[]): CliCommand {
   };
 }
 
+function parseCheck(argv: string[]): CliCommand {
+  let output = '';
+  let failure: string | null = null;
+  const args = yargs(argv)
+    .scriptName('dev-https check')
+    .usage(CHECK_USAGE)
+    .options({
+      target: { alias: 't', type: 'string', describe: 'The running app: a port (8000), host:port or http://host:port' },
+      path: { type: 'string', array: true, describe: 'Path to request (repeatable) [default: /]' },
+      json: { type: 'boolean', describe: 'Print the report as JSON' },
+      'cert-dir': { type: 'string', describe: 'Where the certificate is cached [default: ./certs]' },
+    })
+    .strictOptions()
+    .parserConfiguration({ 'strip-aliased': true })
+    .help('help')
+    .alias('help', 'h')
+    .version(false)
+    .exitProcess(false)
+    .wrap(100)
+    .fail((message, err) => {
+      failure = err?.message ?? message;
+    })
+    .parse(argv, {}, (_err, _args, text) => {
+      output = text;
+    }) as Record<string, unknown>;
+  if (failure !== null) throw new DevHttpsError('E_BAD_OPTION', rephraseYargs(failure).replace('dev-https --help', 'dev-https check --help'));
+  if (args.help) return { kind: 'print', text: output.endsWith('\n') ? output : output + '\n' };
+  const positional = (args._ as unknown[]).map(String);
+  if (positional.length) {
+    throw new DevHttpsError('E_BAD_OPTION', `Unexpected argument "${positional[0]}": options start with --, e.g. --target ${positional[0]}`);
+  }
+  const last = (value: unknown) => (Array.isArray(value) ? value[value.length - 1] : value);
+  if (args.target === undefined) throw new DevHttpsError('E_BAD_TARGET', 'dev-https check needs --target <port>: the running app to audit');
+  return {
+    kind: 'check',
+    json: last(args.json) === true,
+    options: {
+      target: String(last(args.target)),
+      paths: ((args.path as string[] | undefined) ?? []).map(String),
+      certDir: args['cert-dir'] === undefined ? undefined : String(last(args['cert-dir'])),
+    },
+  };
+}
+
 function rephraseYargs(message: string): string {
   const unknown = /^Unknown arguments?: (.*)$/.exec(message);
   if (unknown) {
@@ -118,6 +174,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'print') {
     process.stdout.write(command.text);
+    return;
+  }
+  if (command.kind === 'check') {
+    try {
+      const report = await runCheck(command.options);
+      process.stdout.write((command.json ? JSON.stringify(report, null, 2) : formatCheckReport(report)) + '\n');
+      process.exitCode = report.ok ? 0 : 1;
+    } catch (err) {
+      fail(createLogger(), err);
+    }
     return;
   }
   const logger = createLogger({ quiet: command.quiet });

@@ -4,6 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RedirectLoop } from './diagnose.js';
 import { fixesFor } from './stacks.js';
 
+export const UNREACHABLE_HEADER = 'x-dev-https-unreachable';
+
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -49,7 +51,8 @@ export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target
     type = 'text/plain; charset=utf-8';
     body = `502 Bad Gateway: dev-https could not reach the app at ${target}: ${reason}.\n${hint}\n`;
   }
-  res.writeHead(502, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  // The marker tells dev-https' own clients (`dev-https check`) this 502 is ours, not the app's.
+  res.writeHead(502, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [UNREACHABLE_HEADER]: '1' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 

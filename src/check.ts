@@ -1,0 +1,335 @@
+// `dev-https check`: the security audit of a running app, from the outside. It starts its own
+// temporary dev-https on free ports, requests each path over HTTP and HTTPS, and rates what a
+// production deployment must get right (redirect, no loop, HSTS, Secure cookies, headers).
+import http from 'node:http';
+import https from 'node:https';
+import { DevHttpsError } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import { UNREACHABLE_HEADER } from './pages.js';
+import { startDevHttps } from './server.js';
+import { detectStack, fixesFor, type Stack } from './stacks.js';
+
+export interface CheckOptions {
+  /** The app, as for dev-https --target. */
+  target: string | number;
+  /**
+   * Paths to request (a login page is a good second).
+   * @default ['/']
+   */
+  paths?: string[];
+  /**
+   * Where the certificate of the temporary listeners is cached.
+   * @default './certs'
+   */
+  certDir?: string;
+  /** @default process.cwd() */
+  cwd?: string;
+  /** @default a silent logger */
+  logger?: Logger;
+}
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'info';
+
+export interface CheckItem {
+  path: string;
+  id: 'redirect' | 'loop' | 'hsts' | 'cookies-secure' | 'cookies-httponly' | 'cookies-samesite' | 'nosniff' | 'clickjacking' | 'referrer-policy' | 'mixed-content' | 'version-headers';
+  title: string;
+  status: CheckStatus;
+  /** What was seen. */
+  detail: string;
+  /** How to fix it, for the detected stack when known; empty when it passes. */
+  fix: string;
+  /** A failing essential item makes the check fail (non-zero exit code). */
+  essential: boolean;
+}
+
+export interface CheckReport {
+  target: string;
+  stack: Stack | null;
+  items: CheckItem[];
+  /** Percentage: pass counts 1, warn 0.5, fail 0; info items are not rated. */
+  score: number;
+  /** False when an essential item failed. */
+  ok: boolean;
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  url: string;
+}
+
+const MAX_REDIRECTS = 10;
+/** What production must get right: a failure of one of these fails the check. */
+const ESSENTIAL = new Set<CheckItem['id']>(['redirect', 'loop', 'hsts', 'cookies-secure']);
+const MAX_BODY = 2 * 1024 * 1024;
+const ONE_YEAR = 31_536_000;
+
+export async function runCheck(options: CheckOptions): Promise<CheckReport> {
+  const paths = options.paths?.length ? options.paths : ['/'];
+  for (const p of paths) {
+    if (!p.startsWith('/')) throw new DevHttpsError('E_BAD_OPTION', `Invalid --path "${p}": expected a path starting with /, e.g. --path /login`);
+  }
+  // Free ports, never the defaults: it runs beside a dev-https already serving the app.
+  const handle = await startDevHttps({ target: options.target, port: 0, httpPort: 0, certDir: options.certDir, cwd: options.cwd, keepHsts: true, logger: options.logger ?? silentLogger });
+  try {
+    const ca = handle.certificate.cert;
+    const httpsOrigin = handle.urls.https.slice(0, -1);
+    const httpOrigin = handle.urls.http!.slice(0, -1);
+    const items: CheckItem[] = [];
+    let stack: Stack | null = null;
+    for (const path of paths) {
+      const overHttp = await get(httpOrigin + path, ca);
+      const chain = await follow(httpsOrigin + path, ca);
+      for (const reply of [overHttp, ...chain]) {
+        if (reply.headers[UNREACHABLE_HEADER]) {
+          throw new DevHttpsError('E_BAD_TARGET', `Cannot check --target "${options.target}": the app at ${handle.target} is not answering; start it first`);
+        }
+      }
+      stack ??= detectStack(chain[0]!.headers) ?? detectStack(overHttp.headers);
+      items.push(...rate(path, overHttp, chain, httpsOrigin, stack));
+    }
+    const rated = items.filter((i) => i.status !== 'info');
+    const points = rated.reduce((sum, i) => sum + (i.status === 'pass' ? 1 : i.status === 'warn' ? 0.5 : 0), 0);
+    return {
+      target: handle.target,
+      stack,
+      items,
+      score: rated.length ? Math.round((points / rated.length) * 100) : 100,
+      ok: !items.some((i) => i.essential && i.status === 'fail'),
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+function rate(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string, stack: Stack | null): CheckItem[] {
+  const items: CheckItem[] = [];
+  const item = (id: CheckItem['id'], title: string, status: CheckStatus, detail: string, fix = '') =>
+    items.push({ path, id, title, status, detail, fix: status === 'pass' || status === 'info' ? '' : fix, essential: ESSENTIAL.has(id) });
+  const fix = (what: keyof typeof FIXES) => FIXES[what][stack ?? 'generic'] ?? FIXES[what].generic;
+
+  // HTTP → HTTPS, to the HTTPS listener's port, same path.
+  const location = overHttp.headers.location;
+  const expected = httpsOrigin + path;
+  if (isRedirect(overHttp.status) && location) {
+    const to = new URL(location, overHttp.url).href;
+    if (to === new URL(expected).href) item('redirect', 'HTTP redirects to HTTPS', 'pass', `${overHttp.status} to ${to}`);
+    else item('redirect', 'HTTP redirects to HTTPS', 'fail', `${overHttp.status} to ${to}, not to ${expected}`, fix('redirect'));
+  } else {
+    item('redirect', 'HTTP redirects to HTTPS', 'fail', `http:// answers ${overHttp.status} without redirecting to HTTPS`, fix('redirect'));
+  }
+
+  // No loop over HTTPS: the app trusts X-Forwarded-Proto.
+  const urls = chain.map((r) => r.url);
+  const looped = chain.length > 1 && new Set(urls).size < urls.length;
+  const last = chain[chain.length - 1]!;
+  if (looped || (isRedirect(last.status) && chain.length > MAX_REDIRECTS)) {
+    const proxyFix = fixesFor(stack)[0]!;
+    item('loop', 'No redirect loop over HTTPS', 'fail', `redirect loop: ${urls.join(' → ')}; the app does not trust X-Forwarded-Proto`, `${proxyFix.name}: ${proxyFix.fix}`);
+  } else {
+    item('loop', 'No redirect loop over HTTPS', 'pass', chain.length > 1 ? `${urls.join(' → ')} (${last.status})` : `${last.status}`);
+  }
+  // Headers are rated on the page the HTTPS request lands on (the first response, in a loop).
+  const page = looped ? chain[0]! : last;
+  const h = page.headers;
+
+  const hsts = header(h, 'strict-transport-security');
+  const maxAge = Number(/max-age\s*=\s*"?(\d+)/i.exec(hsts ?? '')?.[1] ?? NaN);
+  if (!hsts) item('hsts', 'HSTS', 'fail', 'no Strict-Transport-Security header over HTTPS', fix('hsts'));
+  else if (!(maxAge >= ONE_YEAR)) item('hsts', 'HSTS', 'warn', `${hsts}: max-age below one year (${ONE_YEAR})`, fix('hsts'));
+  else if (!/includeSubDomains/i.test(hsts)) item('hsts', 'HSTS', 'warn', `${hsts}: no includeSubDomains`, fix('hsts'));
+  else item('hsts', 'HSTS', 'pass', hsts);
+
+  // Cookies set anywhere on the way: only names and attributes, never values.
+  const cookies = chain.flatMap((r) => ([] as string[]).concat(r.headers['set-cookie'] ?? [])).map(parseCookie);
+  const sensitive = cookies.filter((c) => SESSION.test(c.name) || CSRF.test(c.name));
+  const sessions = cookies.filter((c) => SESSION.test(c.name) && !CSRF.test(c.name));
+  if (!sensitive.length) {
+    const seen = cookies.length ? `cookies set (${cookies.map((c) => c.name).join(', ')}), none of them session or CSRF cookies` : 'no cookies set';
+    item('cookies-secure', 'Session and CSRF cookies are Secure', 'info', `${seen} on ${path}; try the login page with --path /login`);
+  } else {
+    const insecure = sensitive.filter((c) => !c.secure).map((c) => c.name);
+    item('cookies-secure', 'Session and CSRF cookies are Secure', insecure.length ? 'fail' : 'pass', insecure.length ? `not Secure: ${insecure.join(', ')}` : sensitive.map((c) => c.name).join(', '), fix('cookies'));
+    if (sessions.length) {
+      const readable = sessions.filter((c) => !c.httpOnly).map((c) => c.name);
+      item('cookies-httponly', 'Session cookies are HttpOnly', readable.length ? 'warn' : 'pass', readable.length ? `readable by scripts: ${readable.join(', ')}` : sessions.map((c) => c.name).join(', '), fix('cookies'));
+    }
+    const noSameSite = sensitive.filter((c) => !c.sameSite).map((c) => c.name);
+    item('cookies-samesite', 'Session and CSRF cookies set SameSite', noSameSite.length ? 'warn' : 'pass', noSameSite.length ? `no SameSite: ${noSameSite.join(', ')}` : sensitive.map((c) => `${c.name}: ${c.sameSite}`).join(', '), fix('cookies'));
+  }
+
+  const nosniff = header(h, 'x-content-type-options');
+  item('nosniff', 'X-Content-Type-Options: nosniff', nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn', nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing', fix('headers'));
+
+  const frameOptions = header(h, 'x-frame-options');
+  const frameAncestors = /frame-ancestors[^;]*/i.exec(header(h, 'content-security-policy') ?? '')?.[0];
+  const framed = /^(deny|sameorigin)$/i.test(frameOptions ?? '') || frameAncestors;
+  item('clickjacking', 'Clickjacking protection', framed ? 'pass' : 'warn', framed ? (frameAncestors ? `CSP ${frameAncestors}` : `X-Frame-Options: ${frameOptions}`) : 'neither X-Frame-Options nor CSP frame-ancestors', fix('clickjacking'));
+
+  const referrer = header(h, 'referrer-policy');
+  item('referrer-policy', 'Referrer-Policy', referrer && !/unsafe-url/i.test(referrer) ? 'pass' : 'warn', referrer ? `Referrer-Policy: ${referrer}` : 'missing', fix('referrer'));
+
+  if (/text\/html/i.test(header(h, 'content-type') ?? '')) {
+    const mixed = findMixedContent(page.body);
+    const active = mixed.filter((m) => m.active);
+    item('mixed-content', 'No mixed content', active.length ? 'fail' : mixed.length ? 'warn' : 'pass', mixed.length ? `http:// subresources: ${mixed.slice(0, 5).map((m) => `<${m.tag}> ${m.url}`).join(', ')}` : 'no http:// subresources in the HTML', 'load every subresource over https:// or a relative URL');
+  } else {
+    item('mixed-content', 'No mixed content', 'info', `not HTML (${header(h, 'content-type') ?? 'no content type'})`);
+  }
+
+  const revealing = [
+    ...['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'].filter((n) => h[n] !== undefined).map((n) => `${n}: ${header(h, n)}`),
+  ];
+  const server = header(h, 'server');
+  const devServer = server && /WSGIServer|Werkzeug|WEBrick/i.test(server);
+  if (server && /\d+\.\d+|\/\d/.test(server) && !devServer) revealing.push(`server: ${server}`);
+  if (revealing.length) item('version-headers', 'No version-revealing headers', 'warn', revealing.join(', '), fix('version'));
+  else if (devServer) item('version-headers', 'No version-revealing headers', 'info', `Server: ${server} is the development server's; check what production sends`);
+  else item('version-headers', 'No version-revealing headers', 'pass', server ? `Server: ${server}` : 'none');
+  return items;
+}
+
+const SESSION = /sess|sid\b|^sid|auth|remember|token|jwt|login/i;
+const CSRF = /csrf|xsrf/i;
+
+interface Cookie {
+  name: string;
+  secure: boolean;
+  httpOnly: boolean;
+  sameSite: string | null;
+}
+
+function parseCookie(setCookie: string): Cookie {
+  const [pair, ...attributes] = setCookie.split(';').map((s) => s.trim());
+  const attr = (name: string) => attributes.find((a) => a.toLowerCase().split('=')[0] === name);
+  return {
+    name: pair!.split('=')[0]!.trim(),
+    secure: attr('secure') !== undefined,
+    httpOnly: attr('httponly') !== undefined,
+    sameSite: attr('samesite')?.split('=')[1] ?? null,
+  };
+}
+
+/** http:// subresources of an HTML page; scripts, frames, stylesheets and forms are active (blocked). */
+export function findMixedContent(html: string): Array<{ tag: string; url: string; active: boolean }> {
+  const found = [];
+  const re = /<(script|iframe|link|img|source|video|audio|embed|object|form)\b[^>]*?\s(?:src|href|action|data)\s*=\s*["']?(http:\/\/[^"'\s>]+)/gi;
+  for (const m of html.matchAll(re)) {
+    const tag = m[1]!.toLowerCase();
+    found.push({ tag, url: m[2]!, active: ['script', 'iframe', 'link', 'form', 'embed', 'object'].includes(tag) });
+  }
+  return found;
+}
+
+const FIXES: Record<'redirect' | 'hsts' | 'cookies' | 'headers' | 'clickjacking' | 'referrer' | 'version', Partial<Record<Stack | 'generic', string>>> = {
+  redirect: {
+    generic: 'redirect every http:// request to the same https:// URL (301 or 308)',
+    django: 'SECURE_SSL_REDIRECT = True (with SECURE_PROXY_SSL_HEADER set)',
+    express: "app.use((req, res, next) => req.secure ? next() : res.redirect(308, `https://${req.headers.host}${req.originalUrl}`)) (with app.set('trust proxy', 'loopback'))",
+    rails: 'config.force_ssl = true (with config.assume_ssl = true)',
+    flask: 'Flask-Talisman: Talisman(app) (with ProxyFix)',
+    laravel: "URL::forceScheme('https') and a middleware redirecting !$request->secure()",
+    spring: 'http.requiresChannel(c -> c.anyRequest().requiresSecure())',
+  },
+  hsts: {
+    generic: 'send Strict-Transport-Security: max-age=31536000; includeSubDomains over HTTPS',
+    django: 'SECURE_HSTS_SECONDS = 31536000 and SECURE_HSTS_INCLUDE_SUBDOMAINS = True',
+    express: 'app.use(helmet()) (helmet sends max-age=31536000; includeSubDomains)',
+    rails: 'config.force_ssl = true (sends HSTS; config.ssl_options = { hsts: { subdomains: true } })',
+    flask: 'Flask-Talisman: Talisman(app, strict_transport_security_include_subdomains=True)',
+  },
+  cookies: {
+    generic: 'set session and CSRF cookies with Secure; HttpOnly (session); SameSite=Lax',
+    django: 'SESSION_COOKIE_SECURE = True and CSRF_COOKIE_SECURE = True (HttpOnly and SameSite=Lax are the defaults)',
+    express: "cookie: { secure: true, httpOnly: true, sameSite: 'lax' } in express-session / cookie-session",
+    rails: 'config.force_ssl = true marks cookies Secure; same_site: :lax in the session store options',
+    flask: 'SESSION_COOKIE_SECURE = True, SESSION_COOKIE_SAMESITE = "Lax"',
+    laravel: "SESSION_SECURE_COOKIE=true ('secure' => true in config/session.php)",
+    spring: 'server.servlet.session.cookie.secure=true and server.servlet.session.cookie.same-site=lax',
+  },
+  headers: {
+    generic: 'send X-Content-Type-Options: nosniff',
+    django: 'SECURE_CONTENT_TYPE_NOSNIFF = True with django.middleware.security.SecurityMiddleware',
+    express: 'app.use(helmet())',
+  },
+  clickjacking: {
+    generic: "send X-Frame-Options: DENY or Content-Security-Policy: frame-ancestors 'self'",
+    django: "add 'django.middleware.clickjacking.XFrameOptionsMiddleware' to MIDDLEWARE",
+    express: 'app.use(helmet())',
+  },
+  referrer: {
+    generic: 'send Referrer-Policy: strict-origin-when-cross-origin (or same-origin)',
+    django: 'SECURE_REFERRER_POLICY = "same-origin"',
+    express: 'app.use(helmet())',
+  },
+  version: {
+    generic: 'remove X-Powered-By and version numbers from Server',
+    express: "app.disable('x-powered-by')",
+  },
+};
+
+function isRedirect(status: number): boolean {
+  return [301, 302, 303, 307, 308].includes(status);
+}
+
+function header(headers: http.IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return value === undefined ? undefined : Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+/** Follows same-origin redirects over HTTPS until a non-redirect, a repeated URL or MAX_REDIRECTS. */
+async function follow(url: string, ca: string): Promise<Reply[]> {
+  const chain: Reply[] = [];
+  const seen = new Set<string>();
+  let next: string | null = url;
+  while (next && chain.length <= MAX_REDIRECTS) {
+    const reply: Reply = await get(next, ca);
+    chain.push(reply);
+    if (seen.has(reply.url)) break;
+    seen.add(reply.url);
+    const location = reply.headers.location;
+    next = null;
+    if (isRedirect(reply.status) && location) {
+      const to = new URL(location, reply.url);
+      if (to.origin === new URL(url).origin) next = to.href;
+    }
+  }
+  return chain;
+}
+
+function get(url: string, ca: string): Promise<Reply> {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.get(u, { ca, agent: false, headers: { accept: '*/*', 'user-agent': 'dev-https-check' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < MAX_BODY) chunks.push(c);
+        size += c.length;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), url: u.href }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+export function formatCheckReport(report: CheckReport): string {
+  const label: Record<CheckStatus, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', info: 'INFO' };
+  const lines = [`dev-https check of ${report.target}${report.stack ? ` (looks like ${fixesFor(report.stack)[0]!.name})` : ''}`];
+  for (const path of [...new Set(report.items.map((i) => i.path))]) {
+    lines.push('', `  ${path}`);
+    for (const i of report.items.filter((x) => x.path === path)) {
+      lines.push(`    ${label[i.status]}  ${i.title}${i.essential ? ' (essential)' : ''}: ${i.detail}`);
+      if (i.fix) lines.push(`          fix: ${i.fix}`);
+    }
+  }
+  const count = (s: CheckStatus) => report.items.filter((i) => i.status === s).length;
+  const failing = report.items.filter((i) => i.essential && i.status === 'fail').map((i) => `${i.title} (${i.path})`);
+  lines.push('', `Score: ${report.score}% (${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('info')} info)`);
+  lines.push(failing.length ? `Essential items failing: ${failing.join('; ')}` : 'Every essential item passes.');
+  return lines.join('\n');
+}
