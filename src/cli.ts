@@ -46,6 +46,7 @@ export function parseCli(argv: string[]): CliCommand {
       host: { type: 'string', describe: 'Address to listen on [default: localhost = 127.0.0.1 and ::1]' },
       'cert-dir': { type: 'string', describe: 'Where the certificate is cached [default: ./certs]' },
       name: { type: 'string', array: true, describe: 'Extra host name or IP the certificate covers (repeatable, or comma-separated)' },
+      'allow-host': { type: 'string', array: true, describe: 'Also answer requests for this Host name (repeatable, or comma-separated); any turns the check off' },
       'keep-hsts': { type: 'boolean', describe: "Pass the app's Strict-Transport-Security header through on localhost names (removed by default)" },
       open: { type: 'boolean', describe: 'Open the HTTPS URL in the default browser' },
       quiet: { alias: 'q', type: 'boolean', describe: 'Print only warnings and errors' },
@@ -75,7 +76,8 @@ export function parseCli(argv: string[]): CliCommand {
   // A flag given twice: the last one wins (--name collects every value instead).
   const last = (value: unknown) => (Array.isArray(value) ? value[value.length - 1] : value);
   const str = (key: string): string | undefined => (args[key] === undefined ? undefined : String(last(args[key])));
-  const names = ((args.name as string[] | undefined) ?? []).flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter(Boolean);
+  const list = (key: string) => ((args[key] as string[] | undefined) ?? []).flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter(Boolean);
+  const names = list('name');
   return {
     kind: 'run',
     quiet: last(args.quiet) === true,
@@ -87,6 +89,7 @@ export function parseCli(argv: string[]): CliCommand {
       host: str('host'),
       certDir: str('cert-dir'),
       names,
+      allowHosts: list('allow-host'),
       keepHsts: last(args['keep-hsts']) === true,
       open: last(args.open) === true,
     },
@@ -207,6 +210,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A bug in one request must not take the proxy down for the whole day's work.
+  process.on('uncaughtException', (err) => logger.error(`unexpected error (dev-https keeps running): ${err.message}`));
 }
 
 function fail(logger: Logger, err: unknown): void {

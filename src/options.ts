@@ -46,6 +46,18 @@ export interface DevHttpsOptions {
    */
   names?: string[];
   /**
+   * Extra Host names the listeners answer (besides localhost, *.localhost, loopback addresses,
+   * `names` and the addresses listened on). `any` turns the Host check off.
+   * @default []
+   */
+  allowHosts?: string[];
+  /**
+   * Milliseconds a client has to complete the TLS handshake and send its request headers.
+   * Responses and bodies have no time limit (SSE, WebSockets, big downloads).
+   * @default 10000
+   */
+  headersTimeout?: number;
+  /**
    * Pass the app's Strict-Transport-Security header through on localhost, *.localhost and *.test
    * names. Off: it is removed (with a warning), because browsers would apply it to every app on
    * that host name, whatever the port.
@@ -92,6 +104,9 @@ export interface ResolvedOptions {
   certDir: string;
   /** Every name the certificate must cover, defaults first. */
   certNames: string[];
+  /** Lowercased, validated; may contain 'any'. */
+  allowHosts: string[];
+  headersTimeout: number;
   keepHsts: boolean;
   open: boolean;
   logger: Logger;
@@ -100,6 +115,7 @@ export interface ResolvedOptions {
 export const DEFAULT_PORT = 8443;
 export const DEFAULT_CERT_DIR = './certs';
 export const DEFAULT_CERT_NAMES = ['localhost', '127.0.0.1', '::1'];
+export const DEFAULT_HEADERS_TIMEOUT = 10_000;
 const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'];
 
 export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
@@ -120,7 +136,7 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
   const { listenAddresses, publicHost, exposed } = resolveHost(options.host);
   const certNames = uniq([
     ...DEFAULT_CERT_NAMES,
-    ...(options.names ?? []).map(resolveName),
+    ...(options.names ?? []).map((n) => resolveName(n)),
     ...listenAddresses.filter((a) => !isUnspecified(a)),
   ]);
   if (options.certDir === '') {
@@ -136,6 +152,8 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     exposed,
     certDir: path.resolve(options.cwd ?? process.cwd(), options.certDir ?? DEFAULT_CERT_DIR),
     certNames,
+    allowHosts: uniq((options.allowHosts ?? []).map((h) => (h.trim().toLowerCase() === 'any' ? 'any' : resolveName(h, '--allow-host')))),
+    headersTimeout: resolveTimeout(options.headersTimeout),
     keepHsts: options.keepHsts ?? false,
     open: options.open ?? false,
     logger: options.logger ?? createLogger(),
@@ -191,12 +209,20 @@ function resolveHost(value: string | undefined): Pick<ResolvedOptions, 'listenAd
   return { listenAddresses: [text], publicHost, exposed };
 }
 
-export function resolveName(value: string): string {
+export function resolveName(value: string, flag = '--name'): string {
   const text = value.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
   if (net.isIP(text)) return text;
   const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
   if (text.length <= 253 && new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`).test(text)) return text;
-  throw new DevHttpsError('E_BAD_OPTION', `Invalid --name "${value}": expected a host name (myapp.test) or an IP address`);
+  throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${value}": expected a host name (myapp.test) or an IP address${flag === '--allow-host' ? ', or any' : ''}`);
+}
+
+function resolveTimeout(value: number | undefined): number {
+  if (value === undefined) return DEFAULT_HEADERS_TIMEOUT;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid headersTimeout "${value}": expected a whole number of milliseconds, at least 1`);
+  }
+  return value;
 }
 
 /** localhost, *.localhost, 127.0.0.0/8 and ::1: names that never leave the machine. */

@@ -77,3 +77,17 @@ export function sendRedirectLoopPage(req: IncomingMessage, res: ServerResponse, 
   res.writeHead(508, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
+
+/**
+ * 403 for a Host dev-https does not serve (DNS rebinding protection). It repeats only what the
+ * client sent (the host name) and the flags that allow it.
+ */
+export function sendForbiddenHost(req: IncomingMessage, res: ServerResponse, hostname: string): void {
+  const text = `403 Forbidden: dev-https does not serve the host name "${hostname}". If you use it, restart dev-https with --allow-host ${hostname} (or --name ${hostname} to put it in the certificate too).`;
+  const html = wantsHtml(req);
+  const body = html
+    ? `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden: unknown host</title></head>\n<body><h1>403 Forbidden</h1><p>${escapeHtml(text.slice('403 Forbidden: '.length))}</p></body></html>\n`
+    : `${text}\n`;
+  res.writeHead(403, { 'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

@@ -97,8 +97,19 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   proxy.on('open', markUp);
   proxy.on('econnreset', () => undefined);
   proxy.on('proxyReqWs', (proxyReq, _req, socket) => proxyReq.once('upgrade', () => switched.add(socket)));
+  // The last upstream request of each client request: was its socket a reused pooled one?
+  const upstreamRequests = new WeakMap<http.IncomingMessage, http.ClientRequest>();
+  const retried = new WeakSet<http.IncomingMessage>();
+  proxy.on('proxyReq', (proxyReq, req) => upstreamRequests.set(req, proxyReq));
   proxy.on('error', (err, req, res) => {
     const code = errnoCode(err);
+    // The app closed a pooled connection just as we reused it (its keep-alive timeout): nothing
+    // reached it, so a request without a body is sent once more on a fresh connection.
+    if (res instanceof http.ServerResponse && !res.headersSent && !retried.has(req) && upstreamRequests.get(req)?.reusedSocket && isRetryable(req, code)) {
+      retried.add(req);
+      proxy.web(req, res);
+      return;
+    }
     if (res instanceof http.ServerResponse) {
       // Nothing was sent yet: the app was not reached. Otherwise the app broke mid-response.
       if (!res.headersSent) {
@@ -136,6 +147,11 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       agent.destroy();
     },
   };
+}
+
+function isRetryable(req: http.IncomingMessage, code: string | undefined): boolean {
+  const noBody = !req.headers['transfer-encoding'] && (req.headers['content-length'] ?? '0') === '0';
+  return ['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT'].includes(req.method ?? '') && noBody && (code === 'ECONNRESET' || code === 'EPIPE');
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;

@@ -2,14 +2,17 @@
 // or the built-in demo, and a handle that closes it all.
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { openBrowser } from './browser.js';
 import { ensureCertificate, type CertificateFiles } from './cert.js';
 import { createDemoApp } from './demo.js';
+import { createHostCheck, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
+import type { Logger } from './logger.js';
 import { resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
-import { createProxy, type Proxy } from './proxy.js';
+import { sendForbiddenHost } from './pages.js';
+import { createProxy, type Listener, type Proxy } from './proxy.js';
 import { redirectToHttps } from './redirect.js';
 
 export interface DevHttpsHandle {
@@ -33,18 +36,26 @@ export interface DevHttpsHandle {
   close(): Promise<void>;
 }
 
+// TLS records start with this byte (handshake); anything else on the HTTPS port is plain HTTP.
+const TLS_HANDSHAKE = 0x16;
+
 export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevHttpsHandle> {
   const opts = resolveOptions(options);
   const { logger } = opts;
   const certificate = await ensureCertificate(opts.certDir, opts.certNames, logger);
+  const hosts = createHostCheck(opts.certNames, opts.listenAddresses, opts.allowHosts);
+  if (opts.allowHosts.includes('any')) {
+    logger.warn('--allow-host any: the Host check is off, so any web page you visit can reach your app through DNS rebinding');
+  }
 
-  const servers: net.Server[] = [];
+  const listening: net.Server[] = [];
+  const inner: http.Server[] = [];
   let demo: http.Server | null = null;
   let proxy: Proxy | null = null;
   const closeAll = async () => {
     // Upgraded sockets first: server.close() would wait for them.
     proxy?.close();
-    await Promise.all(servers.map((s) => closeServer(s)));
+    await Promise.all([...listening, ...inner].map((s) => closeServer(s)));
     if (demo) await closeServer(demo);
   };
 
@@ -58,36 +69,52 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       target = { origin: `http://127.0.0.1:${port}`, hostname: '127.0.0.1', port };
     }
     const p = (proxy = createProxy(target, logger, { keepHsts: opts.keepHsts }));
+    const guard = createGuard(hosts, logger);
+    const timeouts = { headersTimeout: opts.headersTimeout, connectionsCheckingInterval: Math.min(1000, opts.headersTimeout) };
+
+    // One HTTPS server and one plain-HTTP one behind the HTTPS port, fed by a listener per address
+    // that looks at each connection's first byte.
+    let httpsPort = 0;
+    const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
+    const tlsServer = activate(https.createServer({ key: certificate.key, cert: certificate.cert, handshakeTimeout: opts.headersTimeout, ...timeouts }));
+    serve(tlsServer, guard, (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
+    const plainOnTlsPort = activate(http.createServer(timeouts));
+    serve(plainOnTlsPort, guard, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
+    inner.push(tlsServer, plainOnTlsPort);
 
     const httpsListening = await listenAll({
       addresses: opts.listenAddresses,
       port: opts.port,
       flag: '--port',
       create: () => {
-        const server = https.createServer({ key: certificate.key, cert: certificate.cert });
-        servers.push(server);
-        const listener = () => ({ proto: 'https' as const, port: httpsListening.port, httpsPort: httpsListening.port });
-        return withHandlers(server, (req, res) => p.web(req, res, listener()), (req, socket, head) => p.ws(req, socket, head, listener()));
+        const server = net.createServer((socket) => dispatch(socket, tlsServer, plainOnTlsPort, opts.headersTimeout));
+        listening.push(server);
+        return server.on('error', () => undefined);
       },
     });
-    const httpsPort = httpsListening.port;
+    httpsPort = httpsListener.port = httpsListener.httpsPort = httpsListening.port;
 
     let httpPort: number | null = null;
     if (opts.httpPort !== null) {
+      const httpListener: Listener = { proto: 'http', port: 0, httpsPort };
+      const httpServer = activate(http.createServer(timeouts));
+      if (opts.redirectHttp) serve(httpServer, guard, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade);
+      else serve(httpServer, guard, (req, res) => p.web(req, res, httpListener), (req, socket, head) => p.ws(req, socket, head, httpListener));
+      inner.push(httpServer);
       const httpListening = await listenAll({
         addresses: opts.listenAddresses,
         port: opts.httpPort,
         flag: '--http-port',
         create: () => {
-          const server = http.createServer();
-          servers.push(server);
-          const listener = () => ({ proto: 'http' as const, port: httpListening.port, httpsPort });
-          return opts.redirectHttp
-            ? withHandlers(server, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade)
-            : withHandlers(server, (req, res) => p.web(req, res, listener()), (req, socket, head) => p.ws(req, socket, head, listener()));
+          const server = net.createServer((socket) => {
+            socket.on('error', () => socket.destroy());
+            httpServer.emit('connection', socket);
+          });
+          listening.push(server);
+          return server.on('error', () => undefined);
         },
       });
-      httpPort = httpListening.port;
+      httpPort = httpListener.port = httpListening.port;
     }
 
     if (opts.exposed) {
@@ -105,7 +132,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       target: target.origin,
       demo: demo !== null,
       redirectHttp: opts.redirectHttp,
-      addresses: [...new Set(servers.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
+      addresses: [...new Set(listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
       certificate: publicPart(certificate),
       close: () => (closing ??= closeAll()),
     };
@@ -119,30 +146,112 @@ function publicPart({ key: _key, ...rest }: CertificateFiles): Omit<CertificateF
   return rest;
 }
 
+/**
+ * Hands a new connection to the TLS server or, when its first byte is not a TLS handshake, to
+ * the plain-HTTP server that redirects to https://. A connection that sends nothing is closed.
+ */
+function dispatch(socket: net.Socket, tlsServer: net.Server, plainServer: net.Server, timeoutMs: number): void {
+  socket.on('error', () => socket.destroy());
+  socket.setTimeout(timeoutMs, () => socket.destroy());
+  socket.once('data', (chunk: Buffer) => {
+    socket.setTimeout(0);
+    socket.pause();
+    socket.unshift(chunk);
+    (chunk[0] === TLS_HANDSHAKE ? tlsServer : plainServer).emit('connection', socket);
+    process.nextTick(() => socket.resume());
+  });
+}
+
+/**
+ * Servers that never listen themselves (connections are handed to them) still need Node's
+ * connection tracking, which starts on 'listening': it enforces headersTimeout and lets
+ * closeAllConnections() find every socket.
+ */
+function activate<S extends http.Server>(server: S): S {
+  server.requestTimeout = 0; // uploads and downloads take as long as they take
+  server.on('error', () => undefined);
+  server.emit('listening');
+  return server;
+}
+
 type WebHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
-function withHandlers<S extends http.Server>(server: S, web: WebHandler, upgrade: UpgradeHandler): S {
-  // Uploads and downloads may take as long as they take; idle or slow headers still time out.
-  server.requestTimeout = 0;
-  server.on('request', web);
-  server.on('upgrade', upgrade);
-  server.on('error', () => undefined);
-  return server;
+interface Guard {
+  web(req: http.IncomingMessage, res: http.ServerResponse, next: WebHandler, refuseWith400: boolean): void;
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, next: UpgradeHandler): void;
+}
+
+/** The Host and Origin checks in front of everything, and a net for unexpected exceptions. */
+function createGuard(hosts: HostCheck, logger: Logger): Guard {
+  const refusedHosts = new Set<string>();
+  const logRefusal = (hostname: string, what: string) => {
+    if (refusedHosts.has(`${what}:${hostname}`) || refusedHosts.size > 100) return;
+    refusedHosts.add(`${what}:${hostname}`);
+    logger.warn(`refused a request with ${what} "${hostname}" (not localhost, a --name or an address dev-https listens on): allow it with --allow-host ${hostname}`);
+  };
+  const unexpected = (err: unknown) => logger.error(`unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
+  return {
+    web(req, res, next, refuseWith400) {
+      try {
+        if (!hosts.allowsHost(req.headers.host)) {
+          const hostname = hosts.hostnameOf(req.headers.host!) ?? 'invalid';
+          logRefusal(hostname, 'Host');
+          if (refuseWith400) {
+            res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+            res.end('400 Bad Request: this is an HTTPS port; use https://\n');
+          } else {
+            sendForbiddenHost(req, res, hostname);
+          }
+          return;
+        }
+        next(req, res);
+      } catch (err) {
+        unexpected(err);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+        res.end('500 Internal Server Error: dev-https failed on this request; see its terminal\n');
+      }
+    },
+    upgrade(req, socket, head, next) {
+      socket.on('error', () => socket.destroy());
+      try {
+        const origin = req.headers.origin;
+        const refused = !hosts.allowsHost(req.headers.host)
+          ? ['Host', hosts.hostnameOf(req.headers.host!) ?? 'invalid']
+          : !hosts.allowsOrigin(origin)
+            ? ['Origin', origin!]
+            : null;
+        if (refused) {
+          logRefusal(refused[1]!, refused[0]!);
+          socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+          return;
+        }
+        next(req, socket, head);
+      } catch (err) {
+        unexpected(err);
+        socket.destroy();
+      }
+    },
+  };
+}
+
+function serve(server: http.Server, guard: Guard, web: WebHandler, upgrade: UpgradeHandler, refuseWith400 = false): void {
+  server.on('request', (req, res) => guard.web(req, res, web, refuseWith400));
+  server.on('upgrade', (req, socket, head) => guard.upgrade(req, socket, head, upgrade));
 }
 
 /** WebSocket clients do not follow redirects: tell them where to go instead. */
 function refuseUpgrade(_req: http.IncomingMessage, socket: Duplex): void {
-  const body = 'This HTTP listener redirects to HTTPS (--redirect-http): connect with wss:// to the HTTPS port.\n';
-  socket.on('error', () => socket.destroy());
+  const body = 'This listener redirects to HTTPS: connect with wss:// to the HTTPS port.\n';
   socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 function closeServer(server: net.Server): Promise<void> {
   return new Promise((resolve) => {
-    if (!server.listening) return resolve();
-    server.close(() => resolve());
     // A dev server stops now: open keep-alive connections and streams are cut, not waited for.
     (server as http.Server).closeAllConnections?.();
+    // Also for the servers that never listened: close() stops their connection checks.
+    server.close(() => resolve());
   });
 }
+

@@ -8,7 +8,7 @@ import type { DevHttpsHandle } from '../src/server.js';
 const PACKAGE_VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 /** What parseCli returns when nothing is given: every option is left to resolveOptions. */
-const NONE: DevHttpsOptions = { target: undefined, port: undefined, httpPort: undefined, redirectHttp: false, host: undefined, certDir: undefined, names: [], keepHsts: false, open: false };
+const NONE: DevHttpsOptions = { target: undefined, port: undefined, httpPort: undefined, redirectHttp: false, host: undefined, certDir: undefined, names: [], allowHosts: [], keepHsts: false, open: false };
 
 function run(options: Partial<DevHttpsOptions>, quiet = false): CliCommand {
   return { kind: 'run', quiet, options: { ...NONE, ...options } };
@@ -40,6 +40,7 @@ describe('parseCli', () => {
     [['--cert-dir', '.certs'], run({ certDir: '.certs' })],
     [['--open'], run({ open: true })],
     [['--keep-hsts'], run({ keepHsts: true })],
+    [['--allow-host', 'a.example', '--allow-host', 'b.example,any'], run({ allowHosts: ['a.example', 'b.example', 'any'] })],
     [['--no-open'], run({ open: false })],
     [['--name', 'myapp.test'], run({ names: ['myapp.test'] })],
     [['--name', 'a.test,b.test'], run({ names: ['a.test', 'b.test'] })],

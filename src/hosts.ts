@@ -1,0 +1,56 @@
+// Which Host (and WebSocket Origin) values dev-https answers: its own names only, so a web page
+// cannot reach the app through DNS rebinding or a cross-site WebSocket.
+import os from 'node:os';
+import { isLoopbackName } from './options.js';
+
+export interface HostCheck {
+  /** True when a request with this Host header may reach the app. */
+  allowsHost(host: string | undefined): boolean;
+  /** True when a WebSocket with this Origin header may reach the app (absent: not a browser). */
+  allowsOrigin(origin: string | undefined): boolean;
+  /** The host name of a Host header, lowercased, without port and brackets; null when unparseable. */
+  hostnameOf(host: string): string | null;
+}
+
+/**
+ * Allowed: localhost and *.localhost, loopback addresses, the certificate's names (--name, with
+ * wildcards), the addresses dev-https listens on (every address of the machine when it listens on
+ * all of them) and --allow-host values; `any` turns the check off.
+ */
+export function createHostCheck(certNames: string[], listenAddresses: string[], allowHosts: string[]): HostCheck {
+  const any = allowHosts.includes('any');
+  const exact = new Set<string>([...certNames, ...allowHosts].filter((n) => !n.startsWith('*.')));
+  const wildcards = [...certNames, ...allowHosts].filter((n) => n.startsWith('*.')).map((n) => n.slice(1));
+  for (const address of listenAddresses) {
+    if (address === '0.0.0.0' || address === '::') {
+      for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) exact.add(i.address.toLowerCase());
+    } else {
+      exact.add(address);
+    }
+  }
+  const allowsName = (name: string | null) =>
+    name !== null && (isLoopbackName(name) || exact.has(name) || wildcards.some((suffix) => name.endsWith(suffix)));
+
+  const hostnameOf = (host: string): string | null => {
+    try {
+      // A trailing dot (`localhost.`) names the same host.
+      const name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase().replace(/\.$/, '');
+      return name || null;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    hostnameOf,
+    // No Host at all is an HTTP/1.0 client, not a browser page: there is nothing to rebind.
+    allowsHost: (host) => any || host === undefined || allowsName(hostnameOf(host)),
+    allowsOrigin: (origin) => {
+      if (any || origin === undefined) return true;
+      try {
+        return allowsName(new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+      } catch {
+        return false;
+      }
+    },
+  };
+}
