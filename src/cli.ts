@@ -190,20 +190,13 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     return;
   }
   const logger = createLogger({ quiet: command.quiet });
-  let handle: DevHttpsHandle;
-  try {
-    handle = await startDevHttps({ ...command.options, logger });
-  } catch (err) {
-    fail(logger, err);
-    return;
-  }
-  logger.info(formatBanner(handle));
-
+  // Signal handlers come first: a Ctrl-C during start-up, or right after the banner, still exits 0.
+  let handle: DevHttpsHandle | null = null;
   let stopping = false;
   const stop = () => {
     if (stopping) process.exit(130); // Ctrl-C twice: do not wait.
     stopping = true;
-    handle.close().then(
+    (handle ? handle.close() : Promise.resolve()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -212,6 +205,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   process.on('SIGTERM', stop);
   // A bug in one request must not take the proxy down for the whole day's work.
   process.on('uncaughtException', (err) => logger.error(`unexpected error (dev-https keeps running): ${err.message}`));
+  try {
+    handle = await startDevHttps({ ...command.options, logger });
+  } catch (err) {
+    fail(logger, err);
+    process.exit();
+  }
+  if (stopping) return; // stop() exits once the process is idle
+  logger.info(formatBanner(handle));
 }
 
 function fail(logger: Logger, err: unknown): void {

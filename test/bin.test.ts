@@ -84,7 +84,7 @@ test('proxies --target with X-Forwarded-Proto on HTTPS and HTTP, reuses the cach
   const first = run(['--target', String(app.port), '--port', '0'], { cwd });
   await waitFor(first, /➜ https:/);
   first.child.kill('SIGINT');
-  expect((await first.exited).code).toBe(0);
+  expect(await first.exited).toEqual({ code: 0, signal: null });
 
   const r = run(['-t', `localhost:${app.port}`, '-p', '0', '--http-port', '0'], { cwd });
   const [, httpsUrl] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
