@@ -218,6 +218,9 @@ export function findMixedContent(html: string): Array<{ tag: string; url: string
   const re = /<(script|iframe|link|img|source|video|audio|embed|object|form)\b[^>]*?\s(?:src|href|action|data)\s*=\s*["']?(http:\/\/[^"'\s>]+)/gi;
   for (const m of html.matchAll(re)) {
     const tag = m[1]!.toLowerCase();
+    // Only some links are loaded by the page; rel=canonical, alternate, preconnect... are not.
+    const whole = html.slice(m.index, html.indexOf('>', m.index) + 1 || undefined);
+    if (tag === 'link' && !/\srel\s*=\s*["']?[^"'>]*\b(stylesheet|preload|modulepreload|prefetch|icon|manifest)\b/i.test(whole)) continue;
     found.push({ tag, url: m[2]!, active: ['script', 'iframe', 'link', 'form', 'embed', 'object'].includes(tag) });
   }
   return found;

@@ -58,33 +58,46 @@ export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostic
 
   return {
     inspect({ req, proto, statusCode, headers }) {
+      // This runs for every response: nothing is parsed unless a header asks for it.
       const host = req.headers.host ?? '';
-      const hostname = hostnameOf(host);
-      if (headers['strict-transport-security'] !== undefined && !keepHsts && hostname && isSharedDevName(hostname)) {
-        delete headers['strict-transport-security'];
-        once('hsts', () =>
-          `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
-        );
+      if (headers['strict-transport-security'] !== undefined && !keepHsts) {
+        const hostname = hostnameOf(host);
+        if (hostname && isSharedDevName(hostname)) {
+          delete headers['strict-transport-security'];
+          once('hsts', () =>
+            `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
+          );
+        }
       }
-      if (proto === 'http') warnAboutCookies(headers, host, once);
+      if (proto === 'http' && headers['set-cookie'] !== undefined) warnAboutCookies(headers, host, once);
 
-      const location = headers.location;
       // Only GETs: a browser follows a loop with GETs, while POST → redirect → GET → redirect back
       // to the form is an ordinary login flow.
-      if (proto !== 'https' || !REDIRECTS.has(statusCode) || typeof location !== 'string' || !['GET', 'HEAD'].includes(req.method ?? '')) return null;
-      const here = `https://${host}${req.url ?? '/'}`;
-      let there: string;
+      if (proto !== 'https' || (req.method !== 'GET' && req.method !== 'HEAD')) return null;
+      const client = req.socket.remoteAddress ?? '';
+      const location = headers.location;
+      const redirect = REDIRECTS.has(statusCode) && typeof location === 'string';
+      const list = edges.get(client);
+      if (!redirect && !list?.length) return null;
+      let here: string;
       try {
-        there = new URL(location, here).href;
+        here = new URL(`https://${host}${req.url ?? '/'}`).href;
+        if (!redirect) {
+          // The page was served: the client's earlier redirects away from it were no loop.
+          const now = Date.now();
+          const kept = list!.filter((e) => e.from !== here && now - e.at < LOOP_WINDOW_MS);
+          if (kept.length) edges.set(client, kept);
+          else edges.delete(client);
+          return null;
+        }
+        const urls = findLoop(client, here, new URL(location!, here).href);
+        if (!urls) return null;
+        const loop = { urls, stack: detectStack(headers) };
+        once('loop', () => describeLoop(loop));
+        return loop;
       } catch {
         return null;
       }
-      const client = req.socket.remoteAddress ?? '';
-      const urls = findLoop(client, new URL(here).href, there);
-      if (!urls) return null;
-      const loop = { urls, stack: detectStack(headers) };
-      once('loop', () => describeLoop(loop));
-      return loop;
     },
   };
 }
