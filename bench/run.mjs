@@ -33,7 +33,7 @@ const url = await new Promise((resolve, reject) => {
   let out = '';
   child.stdout.on('data', (c) => {
     out += c;
-    const m = /➜ (https:\/\/localhost:\d+\/)/.exec(out);
+    const m = /➜  Local:   (https:\/\/localhost:\d+\/)/.exec(out);
     if (m) resolve(m[1]);
   });
   child.on('exit', () => reject(new Error('dev-https exited: ' + out)));

@@ -1,28 +1,102 @@
-// The only place that writes to the terminal: info to stdout, warnings and errors to stderr.
+// The only place that writes to the terminal: info and request lines to stdout, warnings and
+// errors to stderr; colors by NO_COLOR / FORCE_COLOR / TTY; JSON lines with --log json.
+
+export interface RequestLogEntry {
+  time: Date;
+  method: string;
+  /** Path without the query string (it may carry tokens); `?…` marks that there was one. */
+  path: string;
+  status: number;
+  durationMs: number;
+  /** A WebSocket upgrade. */
+  ws: boolean;
+  /** The listener that took the request. */
+  scheme: 'http' | 'https';
+}
 
 export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** One line per request. Optional: loggers without it log no requests. */
+  request?(entry: RequestLogEntry): void;
+  /** A line of output from the app command (`dev-https -- <command>`). */
+  app?(line: string, stream: 'stdout' | 'stderr'): void;
 }
 
 export interface LoggerOptions {
-  /** Hide info lines; warnings and errors still show. */
+  /** Hide info and request lines; warnings and errors still show. */
   quiet?: boolean;
+  /** `text` for people, `json` for tools (one JSON object per line). */
+  format?: 'text' | 'json';
+  /** Colors: default from NO_COLOR, FORCE_COLOR and whether stdout is a terminal. */
+  color?: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** NO_COLOR (any value) turns colors off, FORCE_COLOR (other than 0/false) on; else a TTY decides. */
+export function colorEnabled(stream: NodeJS.WritableStream, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+  return (stream as { isTTY?: boolean }).isTTY === true;
+}
+
+export type Paint = (code: string, text: string) => string;
+
+export function painter(enabled: boolean): Paint {
+  return enabled ? (code, text) => `\x1b[${code}m${text}\x1b[0m` : (_code, text) => text;
+}
+
+const STATUS_COLORS: Record<number, string> = { 1: '36', 2: '32', 3: '36', 4: '33', 5: '31' };
+
+export function formatRequest(entry: RequestLogEntry, paint: Paint = painter(false)): string {
+  const time = entry.time.toTimeString().slice(0, 8);
+  const status = paint(STATUS_COLORS[Math.floor(entry.status / 100)] ?? '0', String(entry.status));
+  const tail = entry.ws ? paint('35', 'ws') : `${Math.round(entry.durationMs)} ms`;
+  return `${paint('2', time)} ${entry.method} ${entry.path} ${status} ${paint('2', tail)}`;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
+  const json = options.format === 'json';
+  const out = painter(options.color ?? colorEnabled(stdout, options.env));
+  const err = painter(options.color ?? colorEnabled(stderr, options.env));
+  const line = (stream: NodeJS.WritableStream, level: string, message: string) =>
+    stream.write(JSON.stringify({ time: new Date().toISOString(), level, message }) + '\n');
   return {
     info: (message) => {
-      if (!options.quiet) stdout.write(message + '\n');
+      if (options.quiet) return;
+      if (json) line(stdout, 'info', message);
+      else stdout.write(message + '\n');
     },
-    warn: (message) => stderr.write(`warning: ${message}\n`),
-    error: (message) => stderr.write(`error: ${message}\n`),
+    warn: (message) => {
+      if (json) line(stderr, 'warn', message);
+      else stderr.write(`${err('33;1', 'warning:')} ${message}\n`);
+    },
+    error: (message) => {
+      if (json) line(stderr, 'error', message);
+      else stderr.write(`${err('31;1', 'error:')} ${message}\n`);
+    },
+    request: (entry) => {
+      if (options.quiet) return;
+      if (json) stdout.write(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
+      else stdout.write(formatRequest(entry, out) + '\n');
+    },
+    app: (text, stream) => {
+      if (json) line(stream === 'stderr' ? stderr : stdout, 'app', text);
+      else (stream === 'stderr' ? stderr : stdout).write(`${out('2', '[app]')} ${text}\n`);
+    },
   };
+}
+
+/** The path as logged: the query string may carry tokens, so only its presence shows. */
+export function logPath(url: string | undefined): string {
+  const raw = url ?? '/';
+  const q = raw.indexOf('?');
+  return q < 0 ? raw : `${raw.slice(0, q)}?…`;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

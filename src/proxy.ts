@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import { errnoCode } from './errors.js';
 import { setForwardedHeaders } from './forwarded.js';
-import type { Logger } from './logger.js';
+import { logPath, type Logger } from './logger.js';
 import type { ResolvedTarget } from './options.js';
 import { createDiagnostics } from './diagnose.js';
 import { describeUpstreamError, sendBadGateway, sendRedirectLoopPage, wantsHtml } from './pages.js';
@@ -96,7 +96,15 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   });
   proxy.on('open', markUp);
   proxy.on('econnreset', () => undefined);
-  proxy.on('proxyReqWs', (proxyReq, _req, socket) => proxyReq.once('upgrade', () => switched.add(socket)));
+  proxy.on('proxyReqWs', (proxyReq, req, socket) => {
+    const log = (status: number) =>
+      logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme: contexts.get(req)?.listener.proto ?? 'https' });
+    proxyReq.once('upgrade', () => {
+      switched.add(socket);
+      log(101);
+    });
+    proxyReq.once('response', (res) => log(res.statusCode ?? 0));
+  });
   // The last upstream request of each client request: was its socket a reused pooled one?
   const upstreamRequests = new WeakMap<http.IncomingMessage, http.ClientRequest>();
   const retried = new WeakSet<http.IncomingMessage>();
@@ -136,6 +144,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       proxy.web(req, res);
     },
     ws(req, socket, head, listener) {
+      contexts.set(req, { listener, clientClose: false });
       socket.on('error', () => socket.destroy());
       upgradeSockets.add(socket);
       socket.on('close', () => upgradeSockets.delete(socket));

@@ -3,16 +3,18 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { openBrowser } from './browser.js';
 import { ensureCertificate, type CertificateFiles } from './cert.js';
 import { createDemoApp } from './demo.js';
 import { createHostCheck, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
-import type { Logger } from './logger.js';
+import { logPath, type Logger } from './logger.js';
 import { resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
 import { sendForbiddenHost } from './pages.js';
 import { createProxy, type Listener, type Proxy } from './proxy.js';
+import { waitUntilAccepting } from './reachable.js';
 import { redirectToHttps } from './redirect.js';
 
 export interface DevHttpsHandle {
@@ -30,6 +32,8 @@ export interface DevHttpsHandle {
   redirectHttp: boolean;
   /** Addresses the listeners are bound to. */
   addresses: string[];
+  /** Addresses other machines can use (with --host 0.0.0.0: the machine's external ones). */
+  networkAddresses: string[];
   /** The certificate served (its PEM text too, e.g. to trust it as `ca` in a client); never the key. */
   certificate: Omit<CertificateFiles, 'key'>;
   /** Stops listening, destroys open client, upgraded and pooled connections. Safe to call twice. */
@@ -77,9 +81,9 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     let httpsPort = 0;
     const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
     const tlsServer = activate(https.createServer({ key: certificate.key, cert: certificate.cert, handshakeTimeout: opts.headersTimeout, ...timeouts }));
-    serve(tlsServer, guard, (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
+    serve(tlsServer, guard, 'https', (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
     const plainOnTlsPort = activate(http.createServer(timeouts));
-    serve(plainOnTlsPort, guard, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
+    serve(plainOnTlsPort, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
     inner.push(tlsServer, plainOnTlsPort);
 
     const httpsListening = await listenAll({
@@ -98,8 +102,8 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     if (opts.httpPort !== null) {
       const httpListener: Listener = { proto: 'http', port: 0, httpsPort };
       const httpServer = activate(http.createServer(timeouts));
-      if (opts.redirectHttp) serve(httpServer, guard, (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade);
-      else serve(httpServer, guard, (req, res) => p.web(req, res, httpListener), (req, socket, head) => p.ws(req, socket, head, httpListener));
+      if (opts.redirectHttp) serve(httpServer, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade);
+      else serve(httpServer, guard, 'http', (req, res) => p.web(req, res, httpListener), (req, socket, head) => p.ws(req, socket, head, httpListener));
       inner.push(httpServer);
       const httpListening = await listenAll({
         addresses: opts.listenAddresses,
@@ -124,7 +128,13 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       https: `https://${opts.publicHost}:${httpsPort}/`,
       http: httpPort === null ? null : `http://${opts.publicHost}:${httpPort}/`,
     };
-    if (opts.open) void openBrowser(urls.https, logger);
+    // The browser opens once the app answers (its start-up may take a while), not before.
+    const opening = new AbortController();
+    if (opts.open) {
+      void waitUntilAccepting(target.hostname, target.port, opening.signal).then((ready) => {
+        if (ready) void openBrowser(urls.https, logger);
+      });
+    }
 
     let closing: Promise<void> | null = null;
     return {
@@ -134,12 +144,26 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       redirectHttp: opts.redirectHttp,
       addresses: [...new Set(listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
       certificate: publicPart(certificate),
-      close: () => (closing ??= closeAll()),
+      networkAddresses: opts.exposed ? networkAddresses(opts.listenAddresses) : [],
+      close: () => {
+        opening.abort();
+        return (closing ??= closeAll());
+      },
     };
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+function networkAddresses(listenAddresses: string[]): string[] {
+  const all = listenAddresses.some((a) => a === '0.0.0.0' || a === '::');
+  if (!all) return listenAddresses;
+  const wantV6 = listenAddresses.includes('::');
+  return Object.values(os.networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((i) => !i.internal && (i.family === 'IPv4' || (wantV6 && !i.address.startsWith('fe80'))))
+    .map((i) => i.address);
 }
 
 function publicPart({ key: _key, ...rest }: CertificateFiles): Omit<CertificateFiles, 'key'> {
@@ -178,8 +202,8 @@ type WebHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 type UpgradeHandler = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 interface Guard {
-  web(req: http.IncomingMessage, res: http.ServerResponse, next: WebHandler, refuseWith400: boolean): void;
-  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, next: UpgradeHandler): void;
+  web(req: http.IncomingMessage, res: http.ServerResponse, next: WebHandler, scheme: 'http' | 'https', refuseWith400: boolean): void;
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, next: UpgradeHandler, scheme: 'http' | 'https'): void;
 }
 
 /** The Host and Origin checks in front of everything, and a net for unexpected exceptions. */
@@ -192,7 +216,13 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
   };
   const unexpected = (err: unknown) => logger.error(`unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
   return {
-    web(req, res, next, refuseWith400) {
+    web(req, res, next, scheme, refuseWith400) {
+      if (logger.request) {
+        const started = performance.now();
+        res.once('close', () =>
+          logger.request!({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: res.statusCode, durationMs: performance.now() - started, ws: false, scheme }),
+        );
+      }
       try {
         if (!hosts.allowsHost(req.headers.host)) {
           const hostname = hosts.hostnameOf(req.headers.host!) ?? 'invalid';
@@ -212,7 +242,7 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
         res.end('500 Internal Server Error: dev-https failed on this request; see its terminal\n');
       }
     },
-    upgrade(req, socket, head, next) {
+    upgrade(req, socket, head, next, scheme) {
       socket.on('error', () => socket.destroy());
       try {
         const origin = req.headers.origin;
@@ -223,6 +253,7 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
             : null;
         if (refused) {
           logRefusal(refused[1]!, refused[0]!);
+          logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: 403, durationMs: 0, ws: true, scheme });
           socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
           return;
         }
@@ -235,9 +266,9 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
   };
 }
 
-function serve(server: http.Server, guard: Guard, web: WebHandler, upgrade: UpgradeHandler, refuseWith400 = false): void {
-  server.on('request', (req, res) => guard.web(req, res, web, refuseWith400));
-  server.on('upgrade', (req, socket, head) => guard.upgrade(req, socket, head, upgrade));
+function serve(server: http.Server, guard: Guard, scheme: 'http' | 'https', web: WebHandler, upgrade: UpgradeHandler, refuseWith400 = false): void {
+  server.on('request', (req, res) => guard.web(req, res, web, scheme, refuseWith400));
+  server.on('upgrade', (req, socket, head) => guard.upgrade(req, socket, head, upgrade, scheme));
 }
 
 /** WebSocket clients do not follow redirects: tell them where to go instead. */

@@ -58,7 +58,7 @@ function waitFor(r: Run, re: RegExp): Promise<RegExpMatchArray> {
 test('with no --target it serves the demo app over HTTPS, caches the certificate in ./certs, and exits 0 on SIGTERM', async () => {
   const cwd = await tempDir();
   const r = run(['--port', '0'], { cwd });
-  const [, url] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)  →  the built-in demo app/);
+  const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)  →  the built-in demo app/);
   const certDir = path.join(cwd, 'certs');
   const cert = await fs.readFile(path.join(certDir, 'cert.pem'), 'utf8');
 
@@ -67,7 +67,7 @@ test('with no --target it serves the demo app over HTTPS, caches the certificate
   expect(JSON.parse(reply.body).scheme).toBe('https');
 
   expect(r.stdout()).toContain(`SHA-256 ${new X509Certificate(cert).fingerprint256}\n`);
-  expect(r.stdout()).toContain(`certificate ${path.join(certDir, 'cert.pem')} (new, valid until `);
+  expect(r.stdout()).toContain(`Cert:    ${path.join(certDir, 'cert.pem')} (new, self-signed, expires `);
   expect((await fs.stat(certDir)).mode & 0o777).toBe(0o700);
   expect((await fs.stat(path.join(certDir, 'key.pem'))).mode & 0o777).toBe(0o600);
   expect(await fs.readFile(path.join(certDir, '.gitignore'), 'utf8')).toBe('*\n');
@@ -82,14 +82,14 @@ test('proxies --target with X-Forwarded-Proto on HTTPS and HTTP, reuses the cach
   const cwd = await tempDir();
   const app = await startUpstream(echoHandler());
   const first = run(['--target', String(app.port), '--port', '0'], { cwd });
-  await waitFor(first, /➜ https:/);
+  await waitFor(first, /➜  Local:   https:/);
   first.child.kill('SIGINT');
   expect(await first.exited).toEqual({ code: 0, signal: null });
 
   const r = run(['-t', `localhost:${app.port}`, '-p', '0', '--http-port', '0'], { cwd });
-  const [, httpsUrl] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
-  const [, httpUrl] = await waitFor(r, /➜ (http:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
-  expect(r.stdout()).toContain('(cached, valid until ');
+  const [, httpsUrl] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
+  const [, httpUrl] = await waitFor(r, /➜  HTTP:    (http:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
+  expect(r.stdout()).toContain('(cached, self-signed, expires ');
   const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
 
   const overHttps = JSON.parse((await request(httpsUrl + 'p?q=1', { ca: cert })).body);
@@ -168,7 +168,7 @@ test('--open hands the HTTPS URL to the browser; --quiet prints nothing', async 
 test('--open without any browser only warns and keeps serving', async () => {
   const cwd = await tempDir();
   const r = run(['--port', '0', '--open'], { cwd, env: { BROWSER: path.join(cwd, 'no-such-browser'), DISPLAY: '', WAYLAND_DISPLAY: '' } });
-  const [, url] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)/);
+  const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
   await new Promise<void>((resolve) => {
     const poll = setInterval(() => {
       if (r.stderr().includes('could not open a browser')) {
@@ -187,7 +187,7 @@ test('--open without any browser only warns and keeps serving', async () => {
 test('--host 0.0.0.0 warns that the app is reachable from the network', async () => {
   const cwd = await tempDir();
   const r = run(['--port', '0', '--host', '0.0.0.0'], { cwd });
-  const [, url] = await waitFor(r, /➜ (https:\/\/localhost:\d+\/)/);
+  const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
   expect(r.stderr()).toBe('warning: --host 0.0.0.0: dev-https and your app are now reachable from the network, not only from this machine\n');
   const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
   expect((await request(url + 'json', { ca: cert })).status).toBe(200);

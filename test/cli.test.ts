@@ -2,16 +2,14 @@ import fs from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { VERSION, formatBanner, parseCli, type CliCommand } from '../src/cli.js';
 import { DevHttpsError } from '../src/errors.js';
-import type { DevHttpsOptions } from '../src/options.js';
+import type { Settings } from '../src/config.js';
 import type { DevHttpsHandle } from '../src/server.js';
 
 const PACKAGE_VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
-/** What parseCli returns when nothing is given: every option is left to resolveOptions. */
-const NONE: DevHttpsOptions = { target: undefined, port: undefined, httpPort: undefined, redirectHttp: false, host: undefined, certDir: undefined, names: [], allowHosts: [], keepHsts: false, open: false };
-
-function run(options: Partial<DevHttpsOptions>, quiet = false): CliCommand {
-  return { kind: 'run', quiet, options: { ...NONE, ...options } };
+/** What parseCli returns: only the flags given, by their long names; resolveSettings merges the rest. */
+function run(flags: Settings, command: string[] = []): CliCommand {
+  return { kind: 'run', flags, command };
 }
 
 function thrown(fn: () => unknown): { code: string; message: string } {
@@ -30,39 +28,50 @@ describe('parseCli', () => {
     [['--target', '8000'], run({ target: '8000' })],
     [['-t', '8000'], run({ target: '8000' })],
     [['--target=http://localhost:3000'], run({ target: 'http://localhost:3000' })],
-    [['-t', 'localhost:3000', '-p', '0', '-q'], run({ target: 'localhost:3000', port: '0' }, true)],
+    [['-t', 'localhost:3000', '-p', '0', '-q'], run({ target: 'localhost:3000', port: '0', quiet: true })],
     [['--port', '9443'], run({ port: '9443' })],
     [['-p', '08443'], run({ port: '08443' })],
-    [['--quiet'], run({}, true)],
-    [['-q'], run({}, true)],
-    [['--http-port', '8080', '--redirect-http'], run({ httpPort: '8080', redirectHttp: true })],
+    [['--quiet'], run({ quiet: true })],
+    [['-q'], run({ quiet: true })],
+    [['--http-port', '8080', '--redirect-http'], run({ 'http-port': '8080', 'redirect-http': true })],
     [['--host', '0.0.0.0'], run({ host: '0.0.0.0' })],
-    [['--cert-dir', '.certs'], run({ certDir: '.certs' })],
+    [['--cert-dir', '.certs'], run({ 'cert-dir': '.certs' })],
     [['--open'], run({ open: true })],
-    [['--keep-hsts'], run({ keepHsts: true })],
-    [['--allow-host', 'a.example', '--allow-host', 'b.example,any'], run({ allowHosts: ['a.example', 'b.example', 'any'] })],
+    [['--keep-hsts'], run({ 'keep-hsts': true })],
+    [['--log', 'json'], run({ log: 'json' })],
+    [['--allow-host', 'a.example', '--allow-host', 'b.example,any'], run({ 'allow-host': ['a.example', 'b.example', 'any'] })],
+    // --no-open is given, and false: it overrides a config file's "open": true.
     [['--no-open'], run({ open: false })],
-    [['--name', 'myapp.test'], run({ names: ['myapp.test'] })],
-    [['--name', 'a.test,b.test'], run({ names: ['a.test', 'b.test'] })],
-    [['--name', ' a.test , ,b.test,'], run({ names: ['a.test', 'b.test'] })],
-    [['--name', 'a.test', 'b.test'], run({ names: ['a.test', 'b.test'] })],
+    [['--name', 'myapp.test'], run({ name: ['myapp.test'] })],
+    [['--name', 'a.test,b.test'], run({ name: ['a.test', 'b.test'] })],
+    [['--name', ' a.test , ,b.test,'], run({ name: ['a.test', 'b.test'] })],
+    [['--name', 'a.test', 'b.test'], run({ name: ['a.test', 'b.test'] })],
     // A repeated single-value flag: the last one wins, as in most CLIs.
     [['-t', '3000', '--target', '4000'], run({ target: '4000' })],
     // Values stay strings: validating them is resolveOptions' job, with the flag in the message.
     [['--port', 'abc'], run({ port: 'abc' })],
     [['--target'], run({ target: '' })],
+    // After --: the app command, untouched (its own flags are not ours).
+    [['-t', '8000', '--', 'python', 'manage.py', 'runserver', '8000', '--noreload'], run({ target: '8000' }, ['python', 'manage.py', 'runserver', '8000', '--noreload'])],
+    [['--', 'npm', 'run', 'dev', '--', '--port', '5173'], run({}, ['npm', 'run', 'dev', '--', '--port', '5173'])],
     [
       ['--target', '8000', '--port', '9443', '--http-port', '9080', '--redirect-http', '--host', '127.0.0.1', '--cert-dir', '/tmp/c', '--name', 'x.test', '--open', '--quiet'],
-      run({ target: '8000', port: '9443', httpPort: '9080', redirectHttp: true, host: '127.0.0.1', certDir: '/tmp/c', names: ['x.test'], open: true }, true),
+      run({ target: '8000', port: '9443', 'http-port': '9080', 'redirect-http': true, host: '127.0.0.1', 'cert-dir': '/tmp/c', name: ['x.test'], open: true, quiet: true }),
     ],
   ])('%j', (argv, expected) => {
     expect(parseCli(argv)).toEqual(expected);
   });
 
-  // BUG: `'duplicate-arguments-array': false` makes the last --name win although --name is
-  // documented as repeatable: only b.test and c.test are kept.
   test('--name repeated keeps every name', () => {
-    expect(parseCli(['--name', 'a.test', '--name', 'b.test,c.test'])).toEqual(run({ names: ['a.test', 'b.test', 'c.test'] }));
+    expect(parseCli(['--name', 'a.test', '--name', 'b.test,c.test'])).toEqual(run({ name: ['a.test', 'b.test', 'c.test'] }));
+  });
+
+  test('completion prints a bash completion script that knows every flag', () => {
+    const out = parseCli(['completion']);
+    expect(out.kind).toBe('print');
+    const text = out.kind === 'print' ? out.text : '';
+    expect(text).toContain('complete -F _dev_https_complete dev-https');
+    for (const flag of ['--target', '--port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--allow-host', '--keep-hsts', '--open', '--quiet', '--log']) expect(text).toMatch(new RegExp(`[ "]${flag}[ "]`));
   });
 
   test.each<[string[], string]>([
@@ -72,9 +81,11 @@ describe('parseCli', () => {
     [['-x'], 'Unknown option -x: run dev-https --help to see the options'],
     [['--targte', '8000'], 'Unknown option --targte: run dev-https --help to see the options'],
     [['-t', '8000', '--verbose'], 'Unknown option --verbose: run dev-https --help to see the options'],
-    [['8000'], 'Unexpected argument "8000": options start with --, e.g. --target 8000'],
-    [['localhost:3000'], 'Unexpected argument "localhost:3000": options start with --, e.g. --target localhost:3000'],
-    [['--port', '9443', 'extra', 'more'], 'Unexpected argument "extra": options start with --, e.g. --target extra'],
+    [['8000'], 'Unexpected argument "8000": options start with --, e.g. --target 8000 (an app command goes after --)'],
+    [['localhost:3000'], 'Unexpected argument "localhost:3000": options start with --, e.g. --target localhost:3000 (an app command goes after --)'],
+    [['--port', '9443', 'extra', 'more'], 'Unexpected argument "extra": options start with --, e.g. --target extra (an app command goes after --)'],
+    [['--log', 'xml'], 'Invalid --log "xml": expected one of text, json'],
+    [['-t', '8000', '--'], 'Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000'],
   ])('%j is rejected', (argv, message) => {
     expect(thrown(() => parseCli(argv))).toEqual({ code: 'E_BAD_OPTION', message });
   });
@@ -90,7 +101,7 @@ describe('parseCli', () => {
     expect(parseCli(['-h'])).toEqual(help);
     expect(help.kind).toBe('print');
     const text = help.kind === 'print' ? help.text : '';
-    expect(text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options]\n')).toBe(true);
+    expect(text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]\n')).toBe(true);
     expect(text.endsWith('\n')).toBe(true);
     expect(text.endsWith('\n\n')).toBe(false);
     for (const option of ['-t, --target', '-p, --port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--open', '-q, --quiet', '-h, --help', '--version']) {
@@ -110,6 +121,7 @@ describe('formatBanner', () => {
       demo: false,
       redirectHttp: false,
       addresses: ['127.0.0.1', '::1'],
+      networkAddresses: [],
       certificate: {
         certPath: '/srv/app/certs/cert.pem',
         keyPath: '/srv/app/certs/key.pem',
@@ -124,48 +136,58 @@ describe('formatBanner', () => {
   }
 
   const certLines = (state: 'new' | 'cached') => [
-    `  certificate /srv/app/certs/cert.pem (${state}, valid until 2027-11-28)`,
-    `  SHA-256 ${FP}`,
-    '  It is self-signed: accept it once in the browser; curl --cacert /srv/app/certs/cert.pem; Node NODE_EXTRA_CA_CERTS=/srv/app/certs/cert.pem',
+    `  ➜  Cert:    /srv/app/certs/cert.pem (${state}, self-signed, expires 2027-11-28)`,
+    `              SHA-256 ${FP}`,
+    '  Browsers warn until you accept it once. Clients: curl --cacert /srv/app/certs/cert.pem · NODE_EXTRA_CA_CERTS=/srv/app/certs/cert.pem',
   ];
+  const head = [`  dev-https ${PACKAGE_VERSION}  ready in 123 ms`, ''];
 
-  test.each<[string, DevHttpsHandle, string[]]>([
+  test.each<[string, DevHttpsHandle[], string[]]>([
     [
       'a target, HTTPS only, cached certificate',
-      handle({}),
-      [`dev-https ${PACKAGE_VERSION}`, '  ➜ https://localhost:8443/  →  http://localhost:8000', ...certLines('cached')],
+      [handle({})],
+      [...head, '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000', ...certLines('cached'), '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'],
     ],
     [
       'a target over HTTPS and proxied HTTP, new certificate',
-      handle({ urls: { https: 'https://localhost:8443/', http: 'http://localhost:8080/' } }, true),
-      [
-        `dev-https ${PACKAGE_VERSION}`,
-        '  ➜ https://localhost:8443/  →  http://localhost:8000',
-        '  ➜ http://localhost:8080/  →  http://localhost:8000',
-        ...certLines('new'),
-      ],
+      [handle({ urls: { https: 'https://localhost:8443/', http: 'http://localhost:8080/' } }, true)],
+      [...head, '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000', '  ➜  HTTP:    http://localhost:8080/  →  http://localhost:8000', ...certLines('new')],
     ],
     [
-      'an HTTP listener that redirects',
-      handle({ urls: { https: 'https://[::1]:9443/', http: 'http://[::1]:9080/' }, redirectHttp: true }),
+      'an HTTP listener that redirects, on the network',
+      [handle({ urls: { https: 'https://localhost:9443/', http: 'http://localhost:9080/' }, redirectHttp: true, networkAddresses: ['192.168.1.20', 'fd00::5'] })],
       [
-        `dev-https ${PACKAGE_VERSION}`,
-        '  ➜ https://[::1]:9443/  →  http://localhost:8000',
-        '  ➜ http://[::1]:9080/  →  redirects to https://[::1]:9443/',
+        ...head,
+        '  ➜  Local:   https://localhost:9443/  →  http://localhost:8000',
+        '  ➜  HTTP:    http://localhost:9080/  →  redirects to https://localhost:9443/',
+        '  ➜  Network: https://192.168.1.20:9443/',
+        '  ➜  Network: https://[fd00::5]:9443/',
         ...certLines('cached'),
       ],
     ],
     [
       'the demo app',
-      handle({ demo: true, target: 'http://127.0.0.1:41234' }, true),
+      [handle({ demo: true, target: 'http://127.0.0.1:41234' }, true)],
+      [...head, '  ➜  Local:   https://localhost:8443/  →  the built-in demo app (no --target given)', ...certLines('new'), '  Run dev-https --target <port> to put your own app behind it.'],
+    ],
+    [
+      'two proxies from the config file, one certificate',
+      [handle({}), handle({ urls: { https: 'https://localhost:8444/', http: null }, target: 'http://localhost:5173' })],
       [
-        `dev-https ${PACKAGE_VERSION}`,
-        '  ➜ https://localhost:8443/  →  the built-in demo app (no --target given)',
-        ...certLines('new'),
-        '  Run dev-https --target <port> to put your own app behind it.',
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
+        '  ➜  Local:   https://localhost:8444/  →  http://localhost:5173',
+        ...certLines('cached'),
+        '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.',
       ],
     ],
-  ])('%s', (_label, h, lines) => {
-    expect(formatBanner(h)).toBe(lines.join('\n'));
+  ])('%s', (_label, handles, lines) => {
+    expect(formatBanner(handles, { readyMs: 123 })).toBe(lines.join('\n') + '\n');
+  });
+
+  test('colors only when asked: the same text inside ANSI codes', () => {
+    const colored = formatBanner([handle({})], { readyMs: 123, color: true });
+    expect(colored).toContain('\x1b[36mhttps://localhost:8443/\x1b[0m');
+    expect(colored.replace(/\x1b\[[\d;]*m/g, '')).toBe(formatBanner([handle({})], { readyMs: 123 }));
   });
 });

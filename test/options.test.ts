@@ -218,7 +218,7 @@ describe('resolveOptions', () => {
   test('without cwd the cert dir is relative to process.cwd(), and a logger is made', () => {
     const resolved = resolveOptions();
     expect(resolved.certDir).toBe(path.join(process.cwd(), 'certs'));
-    expect(Object.keys(resolved.logger).sort()).toEqual(['error', 'info', 'warn']);
+    expect(Object.keys(resolved.logger).sort()).toEqual(['app', 'error', 'info', 'request', 'warn']);
   });
 
   test('every option given', () => {

@@ -1,0 +1,189 @@
+// Settings from the project: a "dev-https" key in package.json, dev-https.config.json, and
+// DEV_HTTPS_<OPTION> environment variables, merged with the flags (flags > environment >
+// config file > defaults) into the options of one or more proxies.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DevHttpsError } from './errors.js';
+import type { DevHttpsOptions } from './options.js';
+
+type Kind = 'string' | 'port' | 'boolean' | 'list' | 'log';
+
+/** Every setting by its long flag name; `key` is its DevHttpsOptions field. */
+export const SETTINGS = {
+  target: { kind: 'port', key: 'target', perProxy: true },
+  port: { kind: 'port', key: 'port', perProxy: true },
+  'http-port': { kind: 'port', key: 'httpPort', perProxy: true },
+  'redirect-http': { kind: 'boolean', key: 'redirectHttp', perProxy: true },
+  'keep-hsts': { kind: 'boolean', key: 'keepHsts', perProxy: true },
+  host: { kind: 'string', key: 'host', perProxy: false },
+  'cert-dir': { kind: 'string', key: 'certDir', perProxy: false },
+  name: { kind: 'list', key: 'names', perProxy: false },
+  'allow-host': { kind: 'list', key: 'allowHosts', perProxy: false },
+  open: { kind: 'boolean', key: 'open', perProxy: false },
+  quiet: { kind: 'boolean', key: null, perProxy: false },
+  log: { kind: 'log', key: null, perProxy: false },
+} as const satisfies Record<string, { kind: Kind; key: keyof DevHttpsOptions | null; perProxy: boolean }>;
+
+export type SettingName = keyof typeof SETTINGS;
+/** Settings as given: strings, booleans, lists of strings. */
+export type Settings = Partial<Record<SettingName, string | boolean | string[]>>;
+
+export interface ResolvedSettings {
+  /** One entry per proxy (several with a "proxies" list in the config file). */
+  proxies: DevHttpsOptions[];
+  quiet: boolean;
+  log: 'text' | 'json';
+  /** The config file read, if any, for messages. */
+  configFile: string | null;
+}
+
+export const CONFIG_FILE = 'dev-https.config.json';
+
+/** Merges flags, environment and config file (in that precedence) into proxy options. */
+export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = process.env } = {}): ResolvedSettings {
+  const config = readConfig(cwd);
+  const fromEnv = readEnv(env);
+  const shared: Settings = { ...config.shared, ...fromEnv, ...flags };
+  const quiet = shared.quiet === true;
+  const log = (shared.log as 'text' | 'json' | undefined) ?? 'text';
+  const common = toOptions(shared, false);
+  if (!config.proxies) {
+    return { proxies: [{ ...common, ...toOptions(shared, true) }], quiet, log, configFile: config.file };
+  }
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    const given = flags[name as SettingName] !== undefined ? `--${name}` : fromEnv[name as SettingName] !== undefined ? envName(name) : null;
+    if (spec.perProxy && given) {
+      throw new DevHttpsError('E_BAD_OPTION', `Invalid ${given}: ${config.file} lists "proxies", so set "${name}" in each of them instead`);
+    }
+  }
+  return { proxies: config.proxies.map((p) => ({ ...common, ...toOptions(p, true) })), quiet, log, configFile: config.file };
+}
+
+function toOptions(settings: Settings, perProxy: boolean): DevHttpsOptions {
+  const options: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    const value = settings[name as SettingName];
+    if (spec.key && spec.perProxy === perProxy && value !== undefined) options[spec.key] = value;
+  }
+  return options as DevHttpsOptions;
+}
+
+export function envName(setting: string): string {
+  return `DEV_HTTPS_${setting.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function readEnv(env: NodeJS.ProcessEnv): Settings {
+  const settings: Settings = {};
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    const raw = env[envName(name)];
+    if (raw === undefined || raw === '') continue;
+    settings[name as SettingName] = fromText(raw, spec.kind, envName(name));
+  }
+  return settings;
+}
+
+function fromText(raw: string, kind: Kind, label: string): string | boolean | string[] {
+  if (kind === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected true or false`);
+  }
+  if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (kind === 'log' && raw !== 'text' && raw !== 'json') throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected text or json`);
+  return raw;
+}
+
+interface Config {
+  file: string | null;
+  shared: Settings;
+  proxies: Settings[] | null;
+}
+
+function readConfig(cwd: string): Config {
+  const configPath = path.join(cwd, CONFIG_FILE);
+  const packagePath = path.join(cwd, 'package.json');
+  let file: string | null = null;
+  let raw: unknown;
+  const configText = readIfExists(configPath);
+  if (configText !== null) {
+    file = CONFIG_FILE;
+    raw = parseJson(configText, CONFIG_FILE);
+  } else {
+    const pkgText = readIfExists(packagePath);
+    const pkg = pkgText === null ? null : parseJson(pkgText, 'package.json');
+    if (pkg && typeof pkg === 'object' && 'dev-https' in pkg) {
+      file = 'package.json "dev-https"';
+      raw = (pkg as Record<string, unknown>)['dev-https'];
+    }
+  }
+  if (file === null) return { file, shared: {}, proxies: null };
+  if (!isObject(raw)) throw new DevHttpsError('E_BAD_OPTION', `Invalid ${file}: expected an object of options by their long names`);
+  const { proxies, ...rest } = raw;
+  const shared = validate(rest, file, null);
+  if (proxies === undefined) return { file, shared, proxies: null };
+  if (!Array.isArray(proxies) || proxies.length === 0 || !proxies.every(isObject)) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid "proxies" in ${file}: expected a list of objects, e.g. [{ "port": 8443, "target": 5173 }]`);
+  }
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    if (spec.perProxy && shared[name as SettingName] !== undefined) {
+      throw new DevHttpsError('E_BAD_OPTION', `Invalid "${name}" in ${file}: with "proxies", set it in each proxy`);
+    }
+  }
+  return { file, shared, proxies: proxies.map((p, i) => validate(p as Record<string, unknown>, file!, i)) };
+}
+
+function validate(raw: Record<string, unknown>, file: string, proxyIndex: number | null): Settings {
+  const where = proxyIndex === null ? file : `"proxies"[${proxyIndex}] of ${file}`;
+  const settings: Settings = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const spec = (SETTINGS as Record<string, { kind: Kind; perProxy: boolean }>)[key];
+    const allowed = Object.entries(SETTINGS).filter(([, s]) => proxyIndex === null || s.perProxy).map(([n]) => n);
+    if (!spec || (proxyIndex !== null && !spec.perProxy)) {
+      throw new DevHttpsError('E_BAD_OPTION', `Unknown key "${key}" in ${where}: expected one of ${allowed.join(', ')}${proxyIndex === null ? ', proxies' : ''}`);
+    }
+    const bad = (expected: string) => new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
+    switch (spec.kind) {
+      case 'boolean':
+        if (typeof value !== 'boolean') throw bad('true or false');
+        settings[key as SettingName] = value;
+        break;
+      case 'port':
+        if (typeof value !== 'number' && typeof value !== 'string') throw bad(key === 'target' ? 'a port, host:port or http://host:port' : 'a port number');
+        settings[key as SettingName] = String(value);
+        break;
+      case 'list':
+        if (typeof value === 'string') settings[key as SettingName] = [value];
+        else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) settings[key as SettingName] = value as string[];
+        else throw bad('a string or a list of strings');
+        break;
+      case 'log':
+        if (value !== 'text' && value !== 'json') throw bad('"text" or "json"');
+        settings[key as SettingName] = value;
+        break;
+      default:
+        if (typeof value !== 'string') throw bad('a string');
+        settings[key as SettingName] = value;
+    }
+  }
+  return settings;
+}
+
+function readIfExists(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${file}: not JSON (${(err as Error).message})`);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
