@@ -47,7 +47,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
     allowsOrigin: (origin) => {
       if (any || origin === undefined) return true;
       try {
-        return allowsName(new URL(origin).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase());
+        return allowsName(hostnameOf(new URL(origin).host));
       } catch {
         return false;
       }

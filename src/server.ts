@@ -194,6 +194,17 @@ function dispatch(socket: net.Socket, tlsServer: net.Server, plainServer: net.Se
 function activate<S extends http.Server>(server: S): S {
   server.requestTimeout = 0; // uploads and downloads take as long as they take
   server.on('error', () => undefined);
+  // Node's own answer to a bad request (write, then destroy at once) is lost inside TLS on a
+  // handed-over socket: end() flushes it, so the client gets its 400, 408 or 431.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: http.ServerResponse })._httpMessage?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
   server.emit('listening');
   return server;
 }
@@ -209,10 +220,11 @@ interface Guard {
 /** The Host and Origin checks in front of everything, and a net for unexpected exceptions. */
 function createGuard(hosts: HostCheck, logger: Logger): Guard {
   const refusedHosts = new Set<string>();
-  const logRefusal = (hostname: string, what: string) => {
-    if (refusedHosts.has(`${what}:${hostname}`) || refusedHosts.size > 100) return;
-    refusedHosts.add(`${what}:${hostname}`);
-    logger.warn(`refused a request with ${what} "${hostname}" (not localhost, a --name or an address dev-https listens on): allow it with --allow-host ${hostname}`);
+  // `hint` is the --allow-host value that would let it in (none for an Origin like `null`).
+  const logRefusal = (value: string, what: string, hint: string | null = value) => {
+    if (refusedHosts.has(`${what}:${value}`) || refusedHosts.size > 100) return;
+    refusedHosts.add(`${what}:${value}`);
+    logger.warn(`refused a request with ${what} "${value}" (not localhost, a --name or an address dev-https listens on)${hint ? `: allow it with --allow-host ${hint}` : ''}`);
   };
   const unexpected = (err: unknown) => logger.error(`unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
   return {
@@ -252,7 +264,7 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
             ? ['Origin', origin!]
             : null;
         if (refused) {
-          logRefusal(refused[1]!, refused[0]!);
+          logRefusal(refused[1]!, refused[0]!, refused[0] === 'Origin' ? originHostname(hosts, refused[1]!) : refused[1]!);
           logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: 403, durationMs: 0, ws: true, scheme });
           socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
           return;
@@ -264,6 +276,14 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
       }
     },
   };
+}
+
+function originHostname(hosts: HostCheck, origin: string): string | null {
+  try {
+    return hosts.hostnameOf(new URL(origin).host);
+  } catch {
+    return null;
+  }
 }
 
 function serve(server: http.Server, guard: Guard, scheme: 'http' | 'https', web: WebHandler, upgrade: UpgradeHandler, refuseWith400 = false): void {

@@ -115,8 +115,7 @@ describe('resolveTarget', () => {
     });
   });
 
-  // BUG: a port 0 given with a host is accepted as target port 0, although the bare port "0" is
-  // rejected and nothing can be reached on port 0.
+  // A port 0 given with a host is rejected like the bare port "0": nothing can be reached on port 0.
   test.each(['localhost:0', 'http://localhost:0', '127.0.0.1:0'])('%j is rejected (port 0 with a host)', (value) => {
     expect(thrown(() => resolveTarget(value))).toEqual({
       name: 'DevHttpsError',
