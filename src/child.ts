@@ -5,10 +5,14 @@ import readline from 'node:readline';
 import type { Logger } from './logger.js';
 
 export interface AppProcess {
+  /** True when the command could not be started at all. */
+  readonly failedToStart: boolean;
   /** Resolves when the command has exited, with its exit code (or the signal that ended it). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM to the whole process group, SIGKILL after `graceMs`; resolves once it exited. */
   stop(graceMs?: number): Promise<void>;
+  /** SIGKILL to the whole process group, now. */
+  kill(): void;
 }
 
 export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logger): AppProcess {
@@ -20,9 +24,11 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
       else logger.info(line);
     });
   }
+  let notStarted = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (err) => {
       logger.error(`cannot run ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`);
+      notStarted = true;
       resolve({ code: 127, signal: null });
     });
     child.on('exit', (code, signal) => resolve({ code, signal }));
@@ -37,13 +43,18 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
     }
   };
   return {
+    get failedToStart() {
+      return notStarted;
+    },
     exited,
     async stop(graceMs = 5000) {
-      if (done) return;
+      // The group too when the command itself is gone: what it started in the background stays.
       signalGroup('SIGTERM');
+      if (done) return;
       const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },
+    kill: () => signalGroup('SIGKILL'),
   };
 }

@@ -262,7 +262,11 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
     process.exit(code);
   };
   const stop = () => {
-    if (stopping) process.exit(130); // Ctrl-C twice: do not wait.
+    if (stopping) {
+      // Ctrl-C twice: do not wait, but take the app down too (it has its own process group).
+      app?.kill();
+      process.exit(130);
+    }
     stopping = true;
     void shutdown(0);
   };
@@ -292,7 +296,7 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
       if (stopping) return;
       stopping = true;
       const failed = code !== 0;
-      const how = signal ? `was ended by ${signal}` : `exited with code ${code}`;
+      const how = app!.failedToStart ? 'could not be started' : signal ? `was ended by ${signal}` : `exited with code ${code}`;
       (failed ? logger.error : logger.info)(`the app command (${appCommand.join(' ')}) ${how}: stopping dev-https`);
       void shutdown(failed ? (code ?? 1) || 1 : 0);
     });

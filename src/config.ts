@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DevHttpsError } from './errors.js';
-import type { DevHttpsOptions } from './options.js';
+import { resolvePort, resolveTarget, type DevHttpsOptions } from './options.js';
 
 type Kind = 'string' | 'port' | 'boolean' | 'list' | 'log';
 
@@ -77,18 +77,25 @@ function readEnv(env: NodeJS.ProcessEnv): Settings {
   for (const [name, spec] of Object.entries(SETTINGS)) {
     const raw = env[envName(name)];
     if (raw === undefined || raw === '') continue;
-    settings[name as SettingName] = fromText(raw, spec.kind, envName(name));
+    settings[name as SettingName] = fromText(raw, spec.kind, envName(name), name === 'target');
   }
   return settings;
 }
 
-function fromText(raw: string, kind: Kind, label: string): string | boolean | string[] {
+/** Validates a port or target where it was written, so the message names the variable or key. */
+function checkPort(value: string, label: string, isTarget: boolean): void {
+  if (isTarget) resolveTarget(value, label);
+  else resolvePort(value, label);
+}
+
+function fromText(raw: string, kind: Kind, label: string, isTarget = false): string | boolean | string[] {
   if (kind === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected true or false`);
   }
   if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (kind === 'port') checkPort(raw, label, isTarget);
   if (kind === 'log' && raw !== 'text' && raw !== 'json') throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected text or json`);
   return raw;
 }
@@ -138,7 +145,10 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
   for (const [key, value] of Object.entries(raw)) {
     const spec = (SETTINGS as Record<string, { kind: Kind; perProxy: boolean }>)[key];
     const allowed = Object.entries(SETTINGS).filter(([, s]) => proxyIndex === null || s.perProxy).map(([n]) => n);
-    if (!spec || (proxyIndex !== null && !spec.perProxy)) {
+    if (spec && proxyIndex !== null && !spec.perProxy) {
+      throw new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: it applies to every proxy; set it next to "proxies"`);
+    }
+    if (!spec) {
       throw new DevHttpsError('E_BAD_OPTION', `Unknown key "${key}" in ${where}: expected one of ${allowed.join(', ')}${proxyIndex === null ? ', proxies' : ''}`);
     }
     const bad = (expected: string) => new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
@@ -147,10 +157,17 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         if (typeof value !== 'boolean') throw bad('true or false');
         settings[key as SettingName] = value;
         break;
-      case 'port':
-        if (typeof value !== 'number' && typeof value !== 'string') throw bad(key === 'target' ? 'a port, host:port or http://host:port' : 'a port number');
+      case 'port': {
+        const expected = key === 'target' ? 'a port, host:port or http://host:port' : 'a port number from 1 to 65535 (0 picks a free port)';
+        if (typeof value !== 'number' && typeof value !== 'string') throw bad(expected);
+        try {
+          checkPort(String(value), key, key === 'target');
+        } catch {
+          throw bad(expected);
+        }
         settings[key as SettingName] = String(value);
         break;
+      }
       case 'list':
         if (typeof value === 'string') settings[key as SettingName] = [value];
         else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) settings[key as SettingName] = value as string[];

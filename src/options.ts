@@ -169,10 +169,10 @@ export function resolvePort(value: string | number, flag: string): number {
   return n;
 }
 
-export function resolveTarget(value: string | number): ResolvedTarget {
+export function resolveTarget(value: string | number, flag = '--target'): ResolvedTarget {
   const text = String(value).trim();
   const bad = () =>
-    new DevHttpsError('E_BAD_TARGET', `Invalid --target "${value}": expected a port, host:port or http://host:port`);
+    new DevHttpsError('E_BAD_TARGET', `Invalid ${flag} "${value}": expected a port, host:port or http://host:port`);
   if (/^:?\d+$/.test(text)) {
     const port = Number(text.replace(':', ''));
     if (!(port >= 1 && port <= 65535)) throw bad();

@@ -238,7 +238,7 @@ describe('the app command after --', () => {
   // Bug: a second Ctrl-C exits at once (130) but leaves the app running: it is in its own process
   // group, so the terminal's SIGINT never reaches it. Fix in cli.ts stop(): SIGKILL the app's
   // group before process.exit(130) (an AppProcess.kill() that calls signalGroup('SIGKILL')).
-  test.fails('a second SIGINT exits 130 at once and does not leave the app running', async () => {
+  test('a second SIGINT exits 130 at once and does not leave the app running', async () => {
     const cwd = await tempDir();
     const port = await freePort();
     const pidFile = path.join(cwd, 'app.pid');
@@ -256,7 +256,7 @@ describe('the app command after --', () => {
   // Bug: when the app command exits by itself, stop() returns early (`if (done) return`) and
   // what it started in the background keeps running, holding the port. Fix in child.ts stop():
   // signal the group even when the leader has exited (kill(-pgid) only fails once the group is empty).
-  test.fails('when the app command exits by itself, what it started in the background is stopped too', async () => {
+  test('when the app command exits by itself, what it started in the background is stopped too', async () => {
     const cwd = await tempDir();
     const port = await freePort();
     const pidFile = path.join(cwd, 'bg.pid');
@@ -311,7 +311,7 @@ describe('the app command after --', () => {
     expect(await r.exited).toEqual({ code: 127, signal: null });
     expect(r.stderr()).toBe(
       'error: cannot run dev-https-no-such-command: command not found\n' +
-        'error: the app command (dev-https-no-such-command --flag) exited with code 127: stopping dev-https\n',
+        'error: the app command (dev-https-no-such-command --flag) could not be started: stopping dev-https\n',
     );
     expect(r.stdout().replace(GENERATED, '')).toBe(`waiting for http://localhost:${port}…\n`);
   });
