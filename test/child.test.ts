@@ -235,9 +235,8 @@ describe('the app command after --', () => {
     expect(await poll(() => gone(pid), 100)).toBe(true);
   });
 
-  // Bug: a second Ctrl-C exits at once (130) but leaves the app running: it is in its own process
-  // group, so the terminal's SIGINT never reaches it. Fix in cli.ts stop(): SIGKILL the app's
-  // group before process.exit(130) (an AppProcess.kill() that calls signalGroup('SIGKILL')).
+  // A second Ctrl-C exits at once (130) and must not leave the app running: it is in its own
+  // process group, so the terminal's SIGINT never reaches it; dev-https kills the group.
   test('a second SIGINT exits 130 at once and does not leave the app running', async () => {
     const cwd = await tempDir();
     const port = await freePort();
@@ -253,9 +252,8 @@ describe('the app command after --', () => {
     expect(await poll(() => gone(pid), 100)).toBe(true);
   });
 
-  // Bug: when the app command exits by itself, stop() returns early (`if (done) return`) and
-  // what it started in the background keeps running, holding the port. Fix in child.ts stop():
-  // signal the group even when the leader has exited (kill(-pgid) only fails once the group is empty).
+  // When the app command exits by itself, what it started in the background must not keep
+  // running and hold the port: the group is signalled even when its leader has exited.
   test('when the app command exits by itself, what it started in the background is stopped too', async () => {
     const cwd = await tempDir();
     const port = await freePort();
