@@ -49,6 +49,7 @@ const FLAGS = {
   name: { type: 'string', array: true, describe: 'Extra host name or IP the certificate covers (repeatable, or comma-separated)' },
   'allow-host': { type: 'string', array: true, describe: 'Also answer requests for this Host name (repeatable, or comma-separated); any turns the check off' },
   'keep-hsts': { type: 'boolean', describe: "Pass the app's Strict-Transport-Security header through on localhost names (removed by default)" },
+  http2: { type: 'boolean', describe: 'Serve HTTP/2 to browsers on the HTTPS port (--no-http2: HTTP/1.1 only) [default: on]' },
   open: { type: 'boolean', describe: 'Open the HTTPS URL in the default browser once the app answers' },
   quiet: { alias: 'q', type: 'boolean', describe: 'No request lines or banner: only warnings and errors' },
   log: { type: 'string', choices: ['text', 'json'], describe: 'Log format: text for people, json lines for tools [default: text]' },

@@ -58,6 +58,12 @@ export interface DevHttpsOptions {
    */
   headersTimeout?: number;
   /**
+   * Serve HTTP/2 on the HTTPS listener (ALPN h2, falling back to HTTP/1.1). The app is always
+   * reached over HTTP/1.1.
+   * @default true
+   */
+  http2?: boolean;
+  /**
    * Pass the app's Strict-Transport-Security header through on localhost, *.localhost and *.test
    * names. Off: it is removed (with a warning), because browsers would apply it to every app on
    * that host name, whatever the port.
@@ -107,6 +113,7 @@ export interface ResolvedOptions {
   /** Lowercased, validated; may contain 'any'. */
   allowHosts: string[];
   headersTimeout: number;
+  http2: boolean;
   keepHsts: boolean;
   open: boolean;
   logger: Logger;
@@ -154,6 +161,7 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     certNames,
     allowHosts: uniq((options.allowHosts ?? []).map((h) => (h.trim().toLowerCase() === 'any' ? 'any' : resolveName(h, '--allow-host')))),
     headersTimeout: resolveTimeout(options.headersTimeout),
+    http2: options.http2 ?? true,
     keepHsts: options.keepHsts ?? false,
     open: options.open ?? false,
     logger: options.logger ?? createLogger(),

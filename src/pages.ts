@@ -4,6 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RedirectLoop } from './diagnose.js';
 import { fixesFor } from './stacks.js';
 
+/** `Connection: close` for HTTP/1 clients; HTTP/2 forbids connection headers (its streams end alone). */
+export function closeConnection(req: IncomingMessage): { connection?: string } {
+  return req.httpVersionMajor >= 2 ? {} : { connection: 'close' };
+}
+
 export const UNREACHABLE_HEADER = 'x-dev-https-unreachable';
 
 export function escapeHtml(text: string): string {
@@ -88,6 +93,6 @@ export function sendForbiddenHost(req: IncomingMessage, res: ServerResponse, hos
   const body = html
     ? `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden: unknown host</title></head>\n<body><h1>403 Forbidden</h1><p>${escapeHtml(text.slice('403 Forbidden: '.length))}</p></body></html>\n`
     : `${text}\n`;
-  res.writeHead(403, { 'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
+  res.writeHead(403, { 'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...closeConnection(req) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

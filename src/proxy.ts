@@ -76,7 +76,8 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     // The app's hop-by-hop headers describe its connection to us, not ours to the client.
     const listed = String(headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
     for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
-    headers.connection = context.clientClose ? 'close' : 'keep-alive';
+    // HTTP/2 has no connection headers at all (Node rejects them).
+    if (req.httpVersionMajor < 2) headers.connection = context.clientClose ? 'close' : 'keep-alive';
     if (headers.location) {
       headers.location = rewriteLocation(proxyRes.statusCode ?? 0, headers.location, {
         proto: context.listener.proto,

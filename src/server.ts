@@ -1,6 +1,7 @@
 // startDevHttps: certificate, HTTPS listener (and optional HTTP listener) in front of the app
 // or the built-in demo, and a handle that closes it all.
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { createHostCheck, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
 import { logPath, type Logger } from './logger.js';
 import { resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
-import { sendForbiddenHost } from './pages.js';
+import { closeConnection, sendForbiddenHost } from './pages.js';
 import { createProxy, type Listener, type Proxy } from './proxy.js';
 import { waitUntilAccepting } from './reachable.js';
 import { redirectToHttps } from './redirect.js';
@@ -53,12 +54,19 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
   }
 
   const listening: net.Server[] = [];
-  const inner: http.Server[] = [];
+  const inner: net.Server[] = [];
+  // Every client connection: HTTP/2 sessions are not tracked by Node's closeAllConnections().
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  };
   let demo: http.Server | null = null;
   let proxy: Proxy | null = null;
   const closeAll = async () => {
     // Upgraded sockets first: server.close() would wait for them.
     proxy?.close();
+    for (const socket of sockets) socket.destroy();
     await Promise.all([...listening, ...inner].map((s) => closeServer(s)));
     if (demo) await closeServer(demo);
   };
@@ -80,7 +88,15 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     // that looks at each connection's first byte.
     let httpsPort = 0;
     const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
-    const tlsServer = activate(https.createServer({ key: certificate.key, cert: certificate.cert, handshakeTimeout: opts.headersTimeout, ...timeouts }));
+    const tls = { key: certificate.key, cert: certificate.cert, handshakeTimeout: opts.headersTimeout };
+    // HTTP/2 through ALPN (browsers open at most 6 HTTP/1.1 connections per host: a page of 300
+    // modules queues), HTTP/1.1 for everything else, WebSocket upgrades included.
+    const tlsServer = activate(
+      opts.http2
+        ? // Its HTTP/1.1 connections take the timeouts from these properties (no constructor options).
+          Object.assign(http2.createSecureServer({ ...tls, allowHTTP1: true }) as unknown as http.Server, { ...timeouts, keepAliveTimeout: 5000, requireHostHeader: true })
+        : https.createServer({ ...tls, ...timeouts }),
+    );
     serve(tlsServer, guard, 'https', (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
     const plainOnTlsPort = activate(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
@@ -91,7 +107,10 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       port: opts.port,
       flag: '--port',
       create: () => {
-        const server = net.createServer((socket) => dispatch(socket, tlsServer, plainOnTlsPort, opts.headersTimeout));
+        const server = net.createServer((socket) => {
+          track(socket);
+          dispatch(socket, tlsServer, plainOnTlsPort, opts.headersTimeout);
+        });
         listening.push(server);
         return server.on('error', () => undefined);
       },
@@ -111,6 +130,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
         flag: '--http-port',
         create: () => {
           const server = net.createServer((socket) => {
+            track(socket);
             socket.on('error', () => socket.destroy());
             httpServer.emit('connection', socket);
           });
@@ -229,6 +249,8 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
   const unexpected = (err: unknown) => logger.error(`unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
   return {
     web(req, res, next, scheme, refuseWith400) {
+      // HTTP/2 names the host in :authority; everything after us (and the app) reads Host.
+      if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = String(req.headers[':authority']);
       if (logger.request) {
         const started = performance.now();
         res.once('close', () =>
@@ -240,7 +262,7 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
           const hostname = hosts.hostnameOf(req.headers.host!) ?? 'invalid';
           logRefusal(hostname, 'Host');
           if (refuseWith400) {
-            res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+            res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', ...closeConnection(req) });
             res.end('400 Bad Request: this is an HTTPS port; use https://\n');
           } else {
             sendForbiddenHost(req, res, hostname);
@@ -250,7 +272,7 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
         next(req, res);
       } catch (err) {
         unexpected(err);
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', ...closeConnection(req) });
         res.end('500 Internal Server Error: dev-https failed on this request; see its terminal\n');
       }
     },

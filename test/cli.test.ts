@@ -38,6 +38,7 @@ describe('parseCli', () => {
     [['--cert-dir', '.certs'], run({ 'cert-dir': '.certs' })],
     [['--open'], run({ open: true })],
     [['--keep-hsts'], run({ 'keep-hsts': true })],
+    [['--no-http2'], run({ http2: false })],
     [['--log', 'json'], run({ log: 'json' })],
     [['--allow-host', 'a.example', '--allow-host', 'b.example,any'], run({ 'allow-host': ['a.example', 'b.example', 'any'] })],
     // --no-open is given, and false: it overrides a config file's "open": true.

@@ -209,7 +209,7 @@ describe('bad config files and variables', () => {
     [
       'an unknown key',
       { prot: 8443 },
-      'Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, host, cert-dir, name, allow-host, open, quiet, log, proxies',
+      'Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, name, allow-host, open, quiet, log, proxies',
     ],
     ['a boolean port', { port: true }, 'Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true'],
     ['a null http-port', { 'http-port': null }, 'Invalid "http-port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got null'],
@@ -331,7 +331,7 @@ describe('"proxies": several proxies from one config file', () => {
     const cwd = await project({ config: { proxies: [proxy] } });
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
-      message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts`,
+      message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2`,
     });
   });
 
@@ -457,7 +457,7 @@ describe('the bin', () => {
     const r = run([], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
     expect(r.stderr()).toBe(
-      'error: Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, host, cert-dir, name, allow-host, open, quiet, log, proxies\n',
+      'error: Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, name, allow-host, open, quiet, log, proxies\n',
     );
     expect(r.stdout()).toBe('');
   });
@@ -505,7 +505,8 @@ describe.skipIf(!hasBash)('completion', () => {
   });
 
   test.each([
-    [['dev-https', '--ht'], '--http-port\n'],
+    [['dev-https', '--ht'], '--http-port --http2\n'],
+    [['dev-https', '--http-'], '--http-port\n'],
     [['dev-https', '--re'], '--redirect-http\n'],
     [['dev-https', '--log', ''], 'text json\n'],
     [['dev-https', '--log', 'j'], 'json\n'],

@@ -1,0 +1,101 @@
+// HTTP/2 to the browser through ALPN, HTTP/1.1 to the app; --no-http2 turns it off.
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import { afterEach, expect, test } from 'vitest';
+import { startDevHttps } from '../src/server.js';
+import { captureLogger, echoHandler, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+
+afterEach(runCleanups);
+
+async function start(http2Enabled?: boolean) {
+  const app = await startUpstream(echoHandler());
+  const logger = captureLogger();
+  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger, ...(http2Enabled === undefined ? {} : { http2: http2Enabled }) });
+  onCleanup(() => handle.close());
+  return { app, handle, logger, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.cert };
+}
+
+/** The protocol the server picks when the client offers h2 and http/1.1. */
+function negotiated(port: number, ca: string): Promise<string | false> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve(socket.alpnProtocol);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
+function h2Get(origin: string, ca: string, path: string, headers: http2.OutgoingHttpHeaders = {}) {
+  return new Promise<{ status: number; headers: http2.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+    const session = http2.connect(origin, { ca });
+    session.on('error', reject);
+    const stream = session.request({ ':path': path, ...headers });
+    let body = '';
+    let head: http2.IncomingHttpHeaders = {};
+    stream.on('response', (h) => (head = h));
+    stream.on('data', (c) => (body += c));
+    stream.on('end', () => {
+      session.close();
+      resolve({ status: Number(head[':status']), headers: head, body });
+    });
+    stream.on('error', reject);
+  });
+}
+
+test('ALPN picks h2 by default and http/1.1 with http2: false', async () => {
+  const on = await start();
+  expect(await negotiated(on.port, on.ca)).toBe('h2');
+  const off = await start(false);
+  expect(await negotiated(off.port, off.ca)).toBe('http/1.1');
+});
+
+test('an HTTP/2 request reaches the app over HTTP/1.1 with Host from :authority and the forwarded headers set by us', async () => {
+  const { port, ca, app } = await start();
+  const reply = await h2Get(`https://localhost:${port}`, ca, '/h2/path?q=1', { 'x-forwarded-proto': 'http', 'x-forwarded-for': '6.6.6.6' });
+  expect(reply.status).toBe(200);
+  const seen = JSON.parse(reply.body);
+  expect(seen.url).toBe('/h2/path?q=1');
+  expect(seen.headers.host).toBe(`localhost:${port}`);
+  expect(seen.headers['x-forwarded-proto']).toBe('https');
+  expect(seen.headers['x-forwarded-host']).toBe(`localhost:${port}`);
+  expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+  expect(seen.headers.forwarded).toBe(`for=127.0.0.1;host="localhost:${port}";proto=https`);
+  expect(Object.keys(seen.headers).filter((h) => h.startsWith(':'))).toEqual([]);
+  // No connection-specific header may reach an HTTP/2 client.
+  expect(reply.headers.connection).toBeUndefined();
+  expect(reply.headers['keep-alive']).toBeUndefined();
+  // Many HTTP/2 requests, one pooled HTTP/1.1 connection to the app.
+  for (let i = 0; i < 5; i++) await h2Get(`https://localhost:${port}`, ca, `/n${i}`);
+  expect(app.connections()).toBe(1);
+});
+
+test('HTTP/2 requests for a host dev-https does not serve get 403 without reaching the app', async () => {
+  const { port, ca, app, logger } = await start();
+  const reply = await h2Get(`https://localhost:${port}`, ca, '/', { ':authority': `evil.test:${port}` });
+  expect(reply.status).toBe(403);
+  expect(reply.body).toBe('403 Forbidden: dev-https does not serve the host name "evil.test". If you use it, restart dev-https with --allow-host evil.test (or --name evil.test to put it in the certificate too).\n');
+  expect(app.connections()).toBe(0);
+  expect(logger.lines.filter((l) => l.startsWith('warn: refused'))).toHaveLength(1);
+});
+
+test('HTTP/1.1 clients are still served on the same port with HTTP/2 on', async () => {
+  const { port, ca } = await start();
+  const reply = await request(`https://localhost:${port}/h1`, { ca });
+  expect(reply.status).toBe(200);
+  expect(JSON.parse(reply.body).headers['x-forwarded-proto']).toBe('https');
+});
+
+test('close() ends open HTTP/2 sessions', async () => {
+  const { handle, port, ca } = await start();
+  const session = http2.connect(`https://localhost:${port}`, { ca });
+  await new Promise<void>((resolve, reject) => {
+    session.once('connect', () => resolve());
+    session.once('error', reject);
+  });
+  const closed = new Promise<void>((resolve) => session.once('close', () => resolve()));
+  session.on('error', () => undefined);
+  await handle.close();
+  await closed;
+  expect(session.destroyed).toBe(true);
+});
