@@ -3,3 +3,4 @@ export { startDevHttps, type DevHttpsHandle } from './server.js';
 export { resolveOptions, type DevHttpsOptions, type ResolvedOptions } from './options.js';
 export { DevHttpsError, type DevHttpsErrorCode } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './logger.js';
+export { runCheck, formatCheckReport, type CheckOptions, type CheckReport, type CheckItem } from './check.js';

@@ -123,7 +123,7 @@ export const DEFAULT_PORT = 8443;
 export const DEFAULT_CERT_DIR = './certs';
 export const DEFAULT_CERT_NAMES = ['localhost', '127.0.0.1', '::1'];
 export const DEFAULT_HEADERS_TIMEOUT = 10_000;
-const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'];
+export const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'];
 
 export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
   const port = options.port === undefined ? DEFAULT_PORT : resolvePort(options.port, '--port');
@@ -231,6 +231,12 @@ function resolveTimeout(value: number | undefined): number {
     throw new DevHttpsError('E_BAD_OPTION', `Invalid headersTimeout "${value}": expected a whole number of milliseconds, at least 1`);
   }
   return value;
+}
+
+/** RFC 6761: localhost and *.localhost are loopback on both address families, whatever /etc/hosts says. */
+export function isLocalhostName(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost');
 }
 
 /** localhost, *.localhost, 127.0.0.0/8 and ::1: names that never leave the machine. */

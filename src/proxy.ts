@@ -7,7 +7,7 @@ import { createProxyServer } from 'http-proxy-3';
 import { errnoCode } from './errors.js';
 import { setForwardedHeaders } from './forwarded.js';
 import { logPath, type Logger } from './logger.js';
-import type { ResolvedTarget } from './options.js';
+import { isLocalhostName, LOOPBACK_ADDRESSES, type ResolvedTarget } from './options.js';
 import { createDiagnostics } from './diagnose.js';
 import { describeUpstreamError, sendBadGateway, sendRedirectLoopPage, wantsHtml } from './pages.js';
 import { rewriteLocation } from './redirect.js';
@@ -166,17 +166,15 @@ function isRetryable(req: http.IncomingMessage, code: string | undefined): boole
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
 
-/** RFC 6761: localhost and *.localhost are loopback, on both address families. */
+/** `localhost` names resolve to both loopback addresses (RFC 6761); other names as usual. */
 function lookupLoopbackAware(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
-  const name = hostname.toLowerCase();
-  if (name !== 'localhost' && !name.endsWith('.localhost')) {
+  if (!isLocalhostName(hostname)) {
     (dns.lookup as (h: string, o: dns.LookupOptions, cb: LookupCallback) => void)(hostname, options, callback);
     return;
   }
-  const all: dns.LookupAddress[] = [
-    { address: '127.0.0.1', family: 4 },
-    { address: '::1', family: 6 },
-  ].filter((a) => !options.family || a.family === options.family);
+  const all: dns.LookupAddress[] = LOOPBACK_ADDRESSES.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })).filter(
+    (a) => !options.family || a.family === options.family,
+  );
   if (options.all) callback(null, all);
   else callback(null, all[0]!.address, all[0]!.family);
 }
