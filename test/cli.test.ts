@@ -46,12 +46,10 @@ describe('parseCli', () => {
     [['--name', 'myapp.test'], run({ name: ['myapp.test'] })],
     [['--name', 'a.test,b.test'], run({ name: ['a.test', 'b.test'] })],
     [['--name', ' a.test , ,b.test,'], run({ name: ['a.test', 'b.test'] })],
-    [['--name', 'a.test', 'b.test'], run({ name: ['a.test', 'b.test'] })],
     // A repeated single-value flag: the last one wins, as in most CLIs.
     [['-t', '3000', '--target', '4000'], run({ target: '4000' })],
     // Values stay strings: validating them is resolveOptions' job, with the flag in the message.
     [['--port', 'abc'], run({ port: 'abc' })],
-    [['--target'], run({ target: '' })],
     // After --: the app command, untouched (its own flags are not ours).
     [['-t', '8000', '--', 'python', 'manage.py', 'runserver', '8000', '--noreload'], run({ target: '8000' }, ['python', 'manage.py', 'runserver', '8000', '--noreload'])],
     [['--', 'npm', 'run', 'dev', '--', '--port', '5173'], run({}, ['npm', 'run', 'dev', '--', '--port', '5173'])],
@@ -86,6 +84,10 @@ describe('parseCli', () => {
     [['localhost:3000'], 'Unexpected argument "localhost:3000": options start with --, e.g. --target localhost:3000 (an app command goes after --)'],
     [['--port', '9443', 'extra', 'more'], 'Unexpected argument "extra": options start with --, e.g. --target extra (an app command goes after --)'],
     [['--log', 'xml'], 'Invalid --log "xml": expected one of text, json'],
+    [['--target'], 'Invalid --target: it needs a value, e.g. --target 8000'],
+    [['-p'], 'Invalid --port: it needs a value, e.g. --port 8443'],
+    [['--open=yes'], 'Invalid --open=yes: --open takes no value (--no-open turns it off)'],
+    [['--name', 'a.test', 'b.test'], 'Unexpected argument "b.test": options start with --, e.g. --target b.test (an app command goes after --)'],
     [['-t', '8000', '--'], 'Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000'],
   ])('%j is rejected', (argv, message) => {
     expect(thrown(() => parseCli(argv))).toEqual({ code: 'E_BAD_OPTION', message });
