@@ -76,3 +76,17 @@ for (const [name, r] of rows) console.log(name.padEnd(14), r.rps.toFixed(0).padS
 child.kill('SIGTERM');
 app.close();
 fs.rmSync(certDir, { recursive: true, force: true });
+
+// The side-by-side comparison with the reference proxies (Caddy, nginx, local-ssl-proxy), when
+// the shared benchmark and its setup are present on this machine.
+const shared = path.join(here, '../../shared/bench/proxies.mjs');
+const anchors = process.env.ANCHORS_DIR || path.join(os.tmpdir(), 'dev-https-anchors');
+if (fs.existsSync(shared) && fs.existsSync(path.join(anchors, 'ec.crt')) && !args.includes('--no-shared')) {
+  const sharedCerts = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-bench-'));
+  console.log(`\nshared benchmark (${shared}):`);
+  const { spawnSync } = await import('node:child_process');
+  spawnSync(process.execPath, [shared, '--devhttps', `${process.execPath} ${path.join(here, '../bin/dev-https.js')} --target 3000 --port 9004 --cert-dir ${sharedCerts} --quiet`], { stdio: 'inherit' });
+  fs.rmSync(sharedCerts, { recursive: true, force: true });
+} else {
+  console.log('\nfor the comparison with Caddy, nginx and local-ssl-proxy: bash ../shared/bench/setup.sh, then npm run bench again');
+}

@@ -80,8 +80,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       if (json) line(stderr, 'error', message);
       else stderr.write(`${err('31;1', 'error:')} ${message}\n`);
     },
-    request: (entry) => {
-      if (options.quiet) return;
+    // Quiet: no request method at all, so nothing per request is even measured.
+    request: options.quiet ? undefined : (entry) => {
       if (json) stdout.write(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
       else stdout.write(formatRequest(entry, out) + '\n');
     },

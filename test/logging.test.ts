@@ -116,7 +116,7 @@ function logTo(options: Parameters<typeof createLogger>[0] = {}) {
     logger.info('hello');
     logger.warn('careful');
     logger.error('broken');
-    logger.request!(entry({ path: '/a?…' }));
+    logger.request?.(entry({ path: '/a?…' }));
     logger.app!('app out', 'stdout');
     logger.app!('app err', 'stderr');
   };
@@ -163,7 +163,9 @@ describe('createLogger', () => {
   });
 
   test('quiet hides info and request lines, not warnings, errors or the app output', () => {
-    const { stdout, stderr, everything } = logTo({ quiet: true });
+    const { logger, stdout, stderr, everything } = logTo({ quiet: true });
+    // No request method at all: the server then measures nothing per request.
+    expect(logger.request).toBeUndefined();
     everything();
     expect(stdout.text()).toBe('[app] app out\n');
     expect(stderr.text()).toBe('warning: careful\nerror: broken\n[app] app err\n');
