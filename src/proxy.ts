@@ -114,12 +114,12 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     const code = errnoCode(err);
     // The app closed a pooled connection just as we reused it (its keep-alive timeout): nothing
     // reached it, so a request without a body is sent once more on a fresh connection.
-    if (res instanceof http.ServerResponse && !res.headersSent && !retried.has(req) && upstreamRequests.get(req)?.reusedSocket && isRetryable(req, code)) {
+    if (isResponse(res) && !res.headersSent && !retried.has(req) && upstreamRequests.get(req)?.reusedSocket && isRetryable(req, code)) {
       retried.add(req);
       proxy.web(req, res);
       return;
     }
-    if (res instanceof http.ServerResponse) {
+    if (isResponse(res)) {
       // Nothing was sent yet: the app was not reached. Otherwise the app broke mid-response.
       if (!res.headersSent) {
         markDown(code);
@@ -157,6 +157,11 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       agent.destroy();
     },
   };
+}
+
+/** A web response (HTTP/1 or the HTTP/2 compatibility one), as opposed to an upgrade's socket. */
+function isResponse(res: unknown): res is http.ServerResponse {
+  return typeof (res as http.ServerResponse).writeHead === 'function';
 }
 
 function isRetryable(req: http.IncomingMessage, code: string | undefined): boolean {

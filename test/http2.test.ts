@@ -99,3 +99,32 @@ test('close() ends open HTTP/2 sessions', async () => {
   await closed;
   expect(session.destroyed).toBe(true);
 });
+
+test('an HTTP/2 client gets the 502 page while the app is down, and the app once it is back', async () => {
+  const { freePort } = await import('./helpers.js');
+  const appPort = await freePort();
+  const logger = captureLogger();
+  const handle = await startDevHttps({ target: appPort, port: 0, certDir: await tempDir(), logger });
+  onCleanup(() => handle.close());
+  const origin = handle.urls.https.slice(0, -1);
+  const down = await h2Get(origin, handle.certificate.cert, '/');
+  expect(down.status).toBe(502);
+  expect(down.headers['content-type']).toBe('text/plain; charset=utf-8');
+  expect(down.body.split('\n')[0]).toBe(`502 Bad Gateway: dev-https could not reach the app at http://localhost:${appPort}: nothing is listening there (connection refused).`);
+  await startUpstream(echoHandler(), '127.0.0.1', appPort);
+  const up = await h2Get(origin, handle.certificate.cert, '/back');
+  expect(up.status).toBe(200);
+  expect(JSON.parse(up.body).url).toBe('/back');
+});
+
+test('an HTTP/2 client gets a redirect-loop page when its browser-like request loops', async () => {
+  const app = await startUpstream((req, res) => {
+    res.writeHead(301, { location: `https://${req.headers.host}${req.url}`, 'content-length': 0 });
+    res.end();
+  });
+  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger: captureLogger() });
+  onCleanup(() => handle.close());
+  const reply = await h2Get(handle.urls.https.slice(0, -1), handle.certificate.cert, '/', { accept: 'text/html' });
+  expect(reply.status).toBe(508);
+  expect(reply.body).toContain('<title>Redirect loop: the app does not trust X-Forwarded-Proto</title>');
+});
