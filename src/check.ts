@@ -61,6 +61,7 @@ interface Reply {
 }
 
 const MAX_REDIRECTS = 10;
+const REQUEST_TIMEOUT_MS = 30_000;
 /** What production must get right: a failure of one of these fails the check. */
 const ESSENTIAL = new Set<CheckItem['id']>(['redirect', 'loop', 'hsts', 'cookies-secure']);
 const MAX_BODY = 2 * 1024 * 1024;
@@ -316,6 +317,8 @@ function get(url: string, ca: string): Promise<Reply> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), url: u.href }));
       res.on('error', reject);
     });
+    // An app that never answers must not hang the check (or the CI job running it).
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new DevHttpsError('E_BAD_TARGET', `Cannot check ${url}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
     req.on('error', reject);
   });
 }

@@ -215,7 +215,8 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
     const target = h.demo ? 'the built-in demo app (no --target given)' : h.target;
     lines.push(`  ${arrow}  ${label('Local:')}${url(h.urls.https)}  →  ${target}`);
     if (h.urls.http) lines.push(`  ${arrow}  ${label('HTTP:')}${url(h.urls.http)}  →  ${h.redirectHttp ? `redirects to ${h.urls.https}` : target}`);
-    for (const address of h.networkAddresses) lines.push(`  ${arrow}  ${label('Network:')}${url(`https://${address.includes(':') ? `[${address}]` : address}:${new URL(h.urls.https).port}/`)}`);
+    const port = new URL(h.urls.https).port; // '' for 443
+    for (const address of h.networkAddresses) lines.push(`  ${arrow}  ${label('Network:')}${url(`https://${address.includes(':') ? `[${address}]` : address}${port ? `:${port}` : ''}/`)}`);
   }
   const cert = handles[0]!.certificate;
   lines.push(

@@ -15,7 +15,7 @@ export const SETTINGS = {
   'http-port': { kind: 'port', key: 'httpPort', perProxy: true },
   'redirect-http': { kind: 'boolean', key: 'redirectHttp', perProxy: true },
   'keep-hsts': { kind: 'boolean', key: 'keepHsts', perProxy: true },
-  http2: { kind: 'boolean', key: 'http2', perProxy: true },
+  http2: { kind: 'boolean', key: 'http2', perProxy: false },
   host: { kind: 'string', key: 'host', perProxy: false },
   'cert-dir': { kind: 'string', key: 'certDir', perProxy: false },
   name: { kind: 'list', key: 'names', perProxy: false },

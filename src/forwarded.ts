@@ -24,7 +24,8 @@ export function setForwardedHeaders(headers: IncomingHttpHeaders, info: Forwarde
   const listed = connection.split(',').map((t) => t.trim()).filter(Boolean);
   const upgrade = listed.includes('upgrade') && headers.upgrade !== undefined ? headers.upgrade : undefined;
   for (const name of Object.keys(headers)) {
-    if (CLIENT_CONTROLLED.test(name) || HOP_BY_HOP.has(name) || listed.includes(name)) delete headers[name];
+    // X_Forwarded_Proto too: some app servers map `_` and `-` to the same variable (CVE-2024-45614).
+    if (CLIENT_CONTROLLED.test(name.replace(/_/g, '-')) || HOP_BY_HOP.has(name) || listed.includes(name)) delete headers[name];
   }
   // The pooled connection to the app is ours to keep alive; only a protocol upgrade passes through.
   if (upgrade !== undefined) {

@@ -204,7 +204,8 @@ export function resolveTarget(value: string | number, flag = '--target'): Resolv
 }
 
 function resolveHost(value: string | undefined): Pick<ResolvedOptions, 'listenAddresses' | 'publicHost' | 'exposed'> {
-  const text = (value ?? 'localhost').trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const raw = (value ?? 'localhost').trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const text = net.isIP(raw) ? canonicalIp(raw) : raw;
   if (text === 'localhost') return { listenAddresses: LOOPBACK_ADDRESSES, publicHost: 'localhost', exposed: false };
   if (!net.isIP(text)) {
     throw new DevHttpsError('E_BAD_HOST', `Invalid --host "${value}": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)`);
@@ -219,7 +220,7 @@ function resolveHost(value: string | undefined): Pick<ResolvedOptions, 'listenAd
 
 export function resolveName(value: string, flag = '--name'): string {
   const text = value.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  if (net.isIP(text)) return text;
+  if (net.isIP(text)) return canonicalIp(text);
   const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
   if (text.length <= 253 && new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`).test(text)) return text;
   throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${value}": expected a host name (myapp.test) or an IP address${flag === '--allow-host' ? ', or any' : ''}`);
@@ -243,6 +244,11 @@ export function isLocalhostName(host: string): boolean {
 export function isLoopbackName(host: string): boolean {
   const h = host.toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/** The one spelling of an IP address that URLs (and so Host checks) use: 0:0::1 is ::1. */
+function canonicalIp(ip: string): string {
+  return net.isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
 }
 
 function machineAddresses(): string[] {

@@ -47,6 +47,8 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   } as http.AgentOptions);
   const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
   const upgradeSockets = new Set<Duplex>();
+  // The app's side of upgraded connections: they leave the agent's pool, so close() ends them here.
+  const appSockets = new Set<Duplex>();
   // Client sockets whose upgrade the app accepted: from then on they carry WebSocket frames.
   const switched = new WeakSet<Duplex>();
   let down = false;
@@ -76,8 +78,9 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     // The app's hop-by-hop headers describe its connection to us, not ours to the client.
     const listed = String(headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
     for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
-    // HTTP/2 has no connection headers at all (Node rejects them).
+    // HTTP/2 has no connection-specific headers at all (Node throws on them).
     if (req.httpVersionMajor < 2) headers.connection = context.clientClose ? 'close' : 'keep-alive';
+    else for (const name of ['upgrade', 'http2-settings', 'te', 'transfer-encoding']) delete headers[name];
     if (headers.location) {
       headers.location = rewriteLocation(proxyRes.statusCode ?? 0, headers.location, {
         proto: context.listener.proto,
@@ -100,8 +103,10 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   proxy.on('proxyReqWs', (proxyReq, req, socket) => {
     const log = (status: number) =>
       logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme: contexts.get(req)?.listener.proto ?? 'https' });
-    proxyReq.once('upgrade', () => {
+    proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
       switched.add(socket);
+      appSockets.add(appSocket);
+      appSocket.once('close', () => appSockets.delete(appSocket));
       log(101);
     });
     proxyReq.once('response', (res) => log(res.statusCode ?? 0));
@@ -154,6 +159,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     },
     close() {
       for (const socket of upgradeSockets) socket.destroy();
+      for (const socket of appSockets) socket.destroy();
       agent.destroy();
     },
   };
@@ -165,7 +171,9 @@ function isResponse(res: unknown): res is http.ServerResponse {
 }
 
 function isRetryable(req: http.IncomingMessage, code: string | undefined): boolean {
-  const noBody = !req.headers['transfer-encoding'] && (req.headers['content-length'] ?? '0') === '0';
+  // HTTP/2 bodies need no Content-Length: only a declared empty one, or GET/HEAD, counts as none.
+  const declaredEmpty = req.httpVersionMajor >= 2 ? req.headers['content-length'] === '0' || req.method === 'GET' || req.method === 'HEAD' : true;
+  const noBody = declaredEmpty && !req.headers['transfer-encoding'] && (req.headers['content-length'] ?? '0') === '0';
   return ['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT'].includes(req.method ?? '') && noBody && (code === 'ECONNRESET' || code === 'EPIPE');
 }
 

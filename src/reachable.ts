@@ -13,6 +13,11 @@ export function accepts(hostname: string, port: number): Promise<boolean> {
           ? true
           : new Promise((resolve) => {
               const socket = net.connect({ host, port });
+              // A black-holed address must not stall the wait for the OS connect timeout.
+              socket.setTimeout(1000, () => {
+                socket.destroy();
+                resolve(false);
+              });
               socket.once('connect', () => {
                 socket.destroy();
                 resolve(true);

@@ -82,7 +82,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     }
     const p = (proxy = createProxy(target, logger, { keepHsts: opts.keepHsts }));
     const guard = createGuard(hosts, logger);
-    const timeouts = { headersTimeout: opts.headersTimeout, connectionsCheckingInterval: Math.min(1000, opts.headersTimeout) };
+    const timeouts = { headersTimeout: opts.headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, opts.headersTimeout) };
 
     // One HTTPS server and one plain-HTTP one behind the HTTPS port, fed by a listener per address
     // that looks at each connection's first byte.
@@ -97,6 +97,14 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
           Object.assign(http2.createSecureServer({ ...tls, allowHTTP1: true }) as unknown as http.Server, { ...timeouts, keepAliveTimeout: 5000, requireHostHeader: true })
         : https.createServer({ ...tls, ...timeouts }),
     );
+    if (opts.http2) {
+      // Node's header timeout covers HTTP/1 only: an HTTP/2 session must open a stream in time.
+      tlsServer.on('session', (session: http2.ServerHttp2Session) => {
+        const timer = setTimeout(() => session.destroy(), opts.headersTimeout);
+        session.once('stream', () => clearTimeout(timer));
+        session.once('close', () => clearTimeout(timer));
+      });
+    }
     serve(tlsServer, guard, 'https', (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
     const plainOnTlsPort = activate(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
@@ -310,7 +318,35 @@ function originHostname(hosts: HostCheck, origin: string): string | null {
 
 function serve(server: http.Server, guard: Guard, scheme: 'http' | 'https', web: WebHandler, upgrade: UpgradeHandler, refuseWith400 = false): void {
   server.on('request', (req, res) => guard.web(req, res, web, scheme, refuseWith400));
-  server.on('upgrade', (req, socket, head) => guard.upgrade(req, socket, head, upgrade, scheme));
+  server.on('upgrade', (req, socket, head) => {
+    if (/^websocket$/i.test(String(req.headers.upgrade ?? ''))) guard.upgrade(req, socket, head, upgrade, scheme);
+    else answerAsRequest(server, req, socket as net.Socket, head);
+  });
+}
+
+/**
+ * Node hands every `Connection: Upgrade` request to 'upgrade' listeners; only WebSockets are
+ * upgrades to us. Others (h2c from curl --http2, Java's HttpClient) are answered as the plain
+ * requests they also are, without the upgrade.
+ */
+function answerAsRequest(server: http.Server, req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+  socket.on('error', () => socket.destroy());
+  const hasBody = head.length > 0 || req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  if (hasBody) {
+    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  delete req.headers.upgrade;
+  delete req.headers['http2-settings'];
+  req.headers.connection = 'close';
+  const res = new http.ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  res.on('finish', () => {
+    res.detachSocket(socket);
+    socket.end();
+  });
+  server.emit('request', req, res);
 }
 
 /** WebSocket clients do not follow redirects: tell them where to go instead. */

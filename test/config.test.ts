@@ -331,7 +331,7 @@ describe('"proxies": several proxies from one config file', () => {
     const cwd = await project({ config: { proxies: [proxy] } });
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
-      message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2`,
+      message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts`,
     });
   });
 
