@@ -31,6 +31,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
   const allowsName = (name: string | null) =>
     name !== null && (isLoopbackName(name) || exact.has(name) || wildcards.some((suffix) => name.endsWith(suffix)));
 
+  const verdicts = new Map<string, boolean>();
   const hostnameOf = (host: string): string | null => {
     try {
       // A trailing dot (`localhost.`) names the same host.
@@ -43,7 +44,18 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
   return {
     hostnameOf,
     // No Host at all is an HTTP/1.0 client, not a browser page: there is nothing to rebind.
-    allowsHost: (host) => any || host === undefined || allowsName(hostnameOf(host)),
+    allowsHost: (host) => {
+      if (any || host === undefined) return true;
+      // Every request asks, with the same few values: parse each one once (bounded, so a client
+      // sending endless different Hosts cannot grow it).
+      let allowed = verdicts.get(host);
+      if (allowed === undefined) {
+        allowed = allowsName(hostnameOf(host));
+        if (verdicts.size >= 256) verdicts.clear();
+        verdicts.set(host, allowed);
+      }
+      return allowed;
+    },
     allowsOrigin: (origin) => {
       if (any || origin === undefined) return true;
       try {
