@@ -1,59 +1,18 @@
 // The real bin as a user runs it: a child process, real signals, real exit codes.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { echoHandler, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { BIN, echoHandler, onCleanup, request, run, runCleanups, startUpstream, tempDir, waitFor, type Run } from './helpers.js';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 const VERSION = JSON.parse(await fs.readFile(path.resolve(import.meta.dirname, '../package.json'), 'utf8')).version;
 
 afterEach(runCleanups);
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
-function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: options.cwd,
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
 
-/** Resolves with the first stdout match of `re`, or rejects with what the process printed. */
-function waitFor(r: Run, re: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = re.exec(r.stdout());
-      if (m) {
-        r.child.stdout!.off('data', check);
-        resolve(m);
-      }
-    };
-    r.child.stdout!.on('data', check);
-    r.exited.then(() => reject(new Error(`exited before ${re}: ${r.stdout()} ${r.stderr()}`)));
-    check();
-  });
-}
 
 test('with no --target it serves the demo app over HTTPS, caches the certificate in ./certs, and exits 0 on SIGTERM', async () => {
   const cwd = await tempDir();

@@ -1,69 +1,19 @@
 // `dev-https --target <port> -- <app command>` through the real bin: the app's output, waiting for
 // it, its environment, its process group on Ctrl-C, its exit code; and --open once the app answers.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { freePort, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor } from './helpers.js';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 const NODE = process.execPath;
 
 afterEach(runCleanups);
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
-/** The bin as a user runs it; PORT and DEV_HTTPS_* come only from `env`, so the host's do not leak in. */
-function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || name.startsWith('DEV_HTTPS_')) delete env[name];
-  Object.assign(env, options.env);
-  const child = spawn(NODE, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
 
-/** Resolves with the first stdout match of `re`, or rejects with what the process printed. */
-function waitFor(r: Run, re: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = re.exec(r.stdout());
-      if (m) {
-        r.child.stdout!.off('data', check);
-        resolve(m);
-      }
-    };
-    r.child.stdout!.on('data', check);
-    void r.exited.then(() => reject(new Error(`exited before ${re}: ${r.stdout()} ${r.stderr()}`)));
-    check();
-  });
-}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `fn` every 50 ms, at most `tries` times; resolves with its first truthy result, or null. */
-async function poll<T>(fn: () => T | Promise<T>, tries = 200): Promise<T | null> {
-  for (let i = 0; i < tries; i++) {
-    const value = await fn();
-    if (value) return value;
-    await sleep(50);
-  }
-  return null;
-}
 
 /** True when the process has exited (a zombie has too: only its parent has not reaped it yet). */
 function gone(pid: number): boolean {

@@ -1,6 +1,6 @@
 // Settings from dev-https.config.json, package.json "dev-https" and DEV_HTTPS_* variables, merged
 // with the flags; several proxies from one config file through the real bin; shell completion.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -8,9 +8,8 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { resolveSettings, type Settings } from '../src/config.js';
 import { DevHttpsError } from '../src/errors.js';
-import { onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { BIN, request, run, runCleanups, startUpstream, tempDir, waitFor } from './helpers.js';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 
 afterEach(runCleanups);
 
@@ -375,43 +374,8 @@ describe('"proxies": several proxies from one config file', () => {
 
 // ---- Through the real bin ----
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
-function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...options.env };
-  for (const name of Object.keys(env)) if (name.startsWith('DEV_HTTPS_') && !options.env?.[name]) delete env[name];
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
 
-function waitFor(r: Run, re: RegExp): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = re.exec(r.stdout());
-      if (m) {
-        r.child.stdout!.off('data', check);
-        resolve(m);
-      }
-    };
-    r.child.stdout!.on('data', check);
-    void r.exited.then(() => reject(new Error(`exited before ${re}: ${r.stdout()} ${r.stderr()}`)));
-    check();
-  });
-}
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents, verified against `ca`. */
 function peerFingerprint(port: number, ca: string): Promise<string> {

@@ -1,52 +1,13 @@
 // The README's Django recipe against a real Django (Debian's python3-django, installed by .ci/run):
 // SECURE_PROXY_SSL_HEADER, Secure session and CSRF cookies, SECURE_SSL_REDIRECT with --http-port.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, freePort, onCleanup, request, runCleanups, tempDir } from './helpers.js';
-
-const PYTHON = '/usr/bin/python3';
-const APP = path.resolve(import.meta.dirname, 'fixtures/django_app.py');
-
-function hasDjango(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-// CI installs Django: there a missing one fails the suite instead of skipping it.
-const available = hasDjango() || process.env.CI === 'true';
+import { captureLogger, djangoAvailable, onCleanup, request, runCleanups, startDjango, tempDir } from './helpers.js';
 
 afterEach(runCleanups);
 
-async function startDjango(): Promise<number> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(PYTHON, [APP, 'runserver', `127.0.0.1:${port}`, '--noreload'], { stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  onCleanup(async () => {
-    child.kill('SIGKILL');
-    await exited;
-  });
-  // Wait until runserver accepts connections (bounded: 200 tries).
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return port;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('Django runserver did not start');
-}
 
-describe.skipIf(!available)('Django behind dev-https', () => {
+describe.skipIf(!djangoAvailable)('Django behind dev-https', () => {
   test('request.is_secure() over HTTPS, Secure session and CSRF cookies, CSRF-checked POST, and SECURE_SSL_REDIRECT from the HTTP listener', async () => {
     const djangoPort = await startDjango();
     const handle = await startDevHttps({ target: djangoPort, port: 0, httpPort: 0, certDir: await tempDir(), logger: captureLogger() });

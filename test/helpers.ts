@@ -1,8 +1,9 @@
 // Shared test tools: temp dirs, real upstream apps on ephemeral ports, real HTTP(S) requests.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../src/logger.js';
@@ -139,4 +140,99 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+export interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
+
+/**
+ * The real bin as a user runs it, killed in afterEach if still running. PORT, FORCE_COLOR and
+ * DEV_HTTPS_* come only from `env`, so the machine's own do not leak in.
+ */
+export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || name.startsWith('DEV_HTTPS_')) delete env[name];
+  Object.assign(env, options.env);
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c) => (stdout += c));
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves with the first stdout match of `re`, or rejects with what the process printed. */
+export function waitFor(r: Run, re: RegExp): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = re.exec(r.stdout());
+      if (m) {
+        r.child.stdout!.off('data', check);
+        resolve(m);
+      }
+    };
+    r.child.stdout!.on('data', check);
+    void r.exited.then(() => reject(new Error(`exited before ${re}: ${r.stdout()} ${r.stderr()}`)));
+    check();
+  });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `fn` every 50 ms, at most `tries` times; resolves with its first truthy result, or null. */
+export async function poll<T>(fn: () => T | Promise<T>, tries = 200): Promise<T | null> {
+  for (let i = 0; i < tries; i++) {
+    const value = await fn();
+    if (value) return value;
+    await sleep(50);
+  }
+  return null;
+}
+
+const PYTHON = '/usr/bin/python3';
+const DJANGO_APP = path.resolve(import.meta.dirname, 'fixtures/django_app.py');
+
+/** True when Debian's Django is there; CI installs it, so there a missing one fails instead of skipping. */
+export const djangoAvailable = ((): boolean => {
+  try {
+    execFileSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return process.env.CI === 'true';
+  }
+})();
+
+/** The fixture's Django under runserver on a free port, with the settings of `profile`; stopped in afterEach. */
+export async function startDjango(profile: 'prod' | 'noproxy' | 'dev' = 'prod'): Promise<number> {
+  const port = await freePort();
+  const child = spawn(PYTHON, [DJANGO_APP, 'runserver', `127.0.0.1:${port}`, '--noreload'], { stdio: 'ignore', env: { ...process.env, DJANGO_PROFILE: profile } });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  onCleanup(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  // Until runserver accepts connections (bounded: 200 tries, 100 ms apart).
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) return port;
+    await sleep(100);
+  }
+  throw new Error('Django runserver did not start');
 }

@@ -16,7 +16,7 @@ async function start(http2Enabled?: boolean) {
 }
 
 /** The protocol the server picks when the client offers h2 and http/1.1. */
-function negotiated(port: number, ca: string): Promise<string | false> {
+function negotiated(port: number, ca: string): Promise<string | false | null> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
       resolve(socket.alpnProtocol);

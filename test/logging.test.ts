@@ -1,6 +1,5 @@
 // The logger: request lines (text with colors, or JSON), quiet mode, color detection; and the
 // request log of the real bin with --log json and --quiet.
-import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -8,9 +7,8 @@ import type net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { colorEnabled, createLogger, formatRequest, logPath, painter, type RequestLogEntry } from '../src/logger.js';
-import { freePort, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { freePort, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, type Run } from './helpers.js';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 
 afterEach(runCleanups);
 
@@ -222,41 +220,9 @@ describe('createLogger', () => {
 
 // ---- Through the real bin ----
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
 
-function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of Object.keys(env)) if (name === 'FORCE_COLOR' || name.startsWith('DEV_HTTPS_')) delete env[name];
-  Object.assign(env, options.env);
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `fn` every 50 ms, at most `tries` times; resolves with its first truthy result, or null. */
-async function poll<T>(fn: () => T | Promise<T>, tries = 200): Promise<T | null> {
-  for (let i = 0; i < tries; i++) {
-    const value = await fn();
-    if (value) return value;
-    await sleep(50);
-  }
-  return null;
-}
 
 /** The complete JSON lines printed so far (every line must be one). */
 function jsonLines(text: string): Array<Record<string, unknown>> {

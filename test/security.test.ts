@@ -1,59 +1,18 @@
 // Production security settings run locally, against real frameworks: a real Django (the fixture's
 // prod, noproxy and dev profiles) and a real Express 5 behind dev-https; the redirect-loop
 // diagnosis and page, HSTS removal, cookie warnings, and `dev-https check` (API and bin).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, test } from 'vitest';
 import { runCheck, type CheckReport } from '../src/check.js';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, type CapturingLogger, freePort, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { captureLogger, type CapturingLogger, djangoAvailable, freePort, onCleanup, request, runCleanups, startDjango, startUpstream, tempDir } from './helpers.js';
 
-const PYTHON = '/usr/bin/python3';
-const APP = path.resolve(import.meta.dirname, 'fixtures/django_app.py');
 const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
-
-function hasDjango(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import django'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-// CI installs Django: there a missing one fails the suite instead of skipping it.
-const djangoAvailable = hasDjango() || process.env.CI === 'true';
 
 afterEach(runCleanups);
 
-type Profile = 'prod' | 'noproxy' | 'dev';
-
-async function startDjango(profile: Profile): Promise<number> {
-  const port = await freePort();
-  const child: ChildProcess = spawn(PYTHON, [APP, 'runserver', `127.0.0.1:${port}`, '--noreload'], {
-    stdio: 'ignore',
-    env: { ...process.env, DJANGO_PROFILE: profile },
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  onCleanup(async () => {
-    child.kill('SIGKILL');
-    await exited;
-  });
-  // Wait until runserver accepts connections (bounded: 200 tries).
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return port;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('Django runserver did not start');
-}
 
 async function startProxy(target: number, logger: CapturingLogger, keepHsts = false) {
   const handle = await startDevHttps({ target, port: 0, httpPort: 0, certDir: await tempDir(), logger, keepHsts });
