@@ -6,6 +6,7 @@ import https from 'node:https';
 import { DevHttpsError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { UNREACHABLE_HEADER } from './pages.js';
+import { isRedirectStatus } from './redirect.js';
 import { startDevHttps } from './server.js';
 import { detectStack, fixesFor, type Stack } from './stacks.js';
 
@@ -114,7 +115,7 @@ function rate(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string
   // HTTP → HTTPS, to the HTTPS listener's port, same path.
   const location = overHttp.headers.location;
   const expected = httpsOrigin + path;
-  if (isRedirect(overHttp.status) && location) {
+  if (isRedirectStatus(overHttp.status) && location) {
     const to = new URL(location, overHttp.url).href;
     if (to === new URL(expected).href) item('redirect', 'HTTP redirects to HTTPS', 'pass', `${overHttp.status} to ${to}`);
     else item('redirect', 'HTTP redirects to HTTPS', 'fail', `${overHttp.status} to ${to}, not to ${expected}`, fix('redirect'));
@@ -126,7 +127,7 @@ function rate(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string
   const urls = chain.map((r) => r.url);
   const looped = chain.length > 1 && new Set(urls).size < urls.length;
   const last = chain[chain.length - 1]!;
-  if (looped || (isRedirect(last.status) && chain.length > MAX_REDIRECTS)) {
+  if (looped || (isRedirectStatus(last.status) && chain.length > MAX_REDIRECTS)) {
     const proxyFix = fixesFor(stack)[0]!;
     item('loop', 'No redirect loop over HTTPS', 'fail', `redirect loop: ${urls.join(' → ')}; the app does not trust X-Forwarded-Proto`, `${proxyFix.name}: ${proxyFix.fix}`);
   } else {
@@ -274,10 +275,6 @@ const FIXES: Record<'redirect' | 'hsts' | 'cookies' | 'headers' | 'clickjacking'
   },
 };
 
-function isRedirect(status: number): boolean {
-  return [301, 302, 303, 307, 308].includes(status);
-}
-
 function header(headers: http.IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return value === undefined ? undefined : Array.isArray(value) ? value.join(', ') : String(value);
@@ -295,7 +292,7 @@ async function follow(url: string, ca: string): Promise<Reply[]> {
     seen.add(reply.url);
     const location = reply.headers.location;
     next = null;
-    if (isRedirect(reply.status) && location) {
+    if (isRedirectStatus(reply.status) && location) {
       const to = new URL(location, reply.url);
       if (to.origin === new URL(url).origin) next = to.href;
     }

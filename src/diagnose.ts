@@ -3,7 +3,8 @@
 // browsers drop over plain HTTP. Each is explained once in the terminal.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Logger } from './logger.js';
-import { isLoopbackName } from './options.js';
+import { hostnameOf, isLoopbackName } from './options.js';
+import { isRedirectStatus } from './redirect.js';
 import { detectStack, fixesFor, type Stack } from './stacks.js';
 
 export interface Exchange {
@@ -25,7 +26,6 @@ export interface Diagnostics {
   inspect(exchange: Exchange): RedirectLoop | null;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 // Browsers give up after about 20 redirects; a loop shows long before. Old edges are forgotten.
 const LOOP_WINDOW_MS = 10_000;
 const MAX_EDGES_PER_CLIENT = 32;
@@ -76,7 +76,7 @@ export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostic
       if (proto !== 'https' || (req.method !== 'GET' && req.method !== 'HEAD')) return null;
       const client = req.socket.remoteAddress ?? '';
       const location = headers.location;
-      const redirect = REDIRECTS.has(statusCode) && typeof location === 'string';
+      const redirect = isRedirectStatus(statusCode) && typeof location === 'string';
       const list = edges.get(client);
       if (!redirect && !list?.length) return null;
       let here: string;
@@ -131,12 +131,4 @@ function warnAboutCookies(headers: IncomingHttpHeaders, host: string, once: (key
 /** Names browsers share HSTS across: loopback, *.localhost and *.test development names. */
 function isSharedDevName(hostname: string): boolean {
   return isLoopbackName(hostname) || hostname === 'test' || hostname.endsWith('.test');
-}
-
-function hostnameOf(host: string): string | null {
-  try {
-    return new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase() || null;
-  } catch {
-    return null;
-  }
 }

@@ -1,7 +1,6 @@
 // Which Host (and WebSocket Origin) values dev-https answers: its own names only, so a web page
 // cannot reach the app through DNS rebinding or a cross-site WebSocket.
-import os from 'node:os';
-import { isLoopbackName } from './options.js';
+import { hostnameOf, isLoopbackName, machineAddresses } from './options.js';
 
 export interface HostCheck {
   /** True when a request with this Host header may reach the app. */
@@ -23,7 +22,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
   const wildcards = [...certNames, ...allowHosts].filter((n) => n.startsWith('*.')).map((n) => n.slice(1));
   for (const address of listenAddresses) {
     if (address === '0.0.0.0' || address === '::') {
-      for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) exact.add(i.address.toLowerCase());
+      for (const machineAddress of machineAddresses()) exact.add(machineAddress);
     } else {
       exact.add(address);
     }
@@ -32,17 +31,10 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
     name !== null && (isLoopbackName(name) || exact.has(name) || wildcards.some((suffix) => name.endsWith(suffix)));
 
   const verdicts = new Map<string, boolean>();
-  const hostnameOf = (host: string): string | null => {
-    try {
-      // A trailing dot (`localhost.`) names the same host.
-      const name = new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase().replace(/\.$/, '');
-      return name || null;
-    } catch {
-      return null;
-    }
-  };
+  // A trailing dot (`localhost.`) names the same host.
+  const normalized = (host: string) => hostnameOf(host)?.replace(/\.$/, '') || null;
   return {
-    hostnameOf,
+    hostnameOf: normalized,
     // No Host at all is an HTTP/1.0 client, not a browser page: there is nothing to rebind.
     allowsHost: (host) => {
       if (any || host === undefined) return true;
@@ -50,7 +42,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
       // sending endless different Hosts cannot grow it).
       let allowed = verdicts.get(host);
       if (allowed === undefined) {
-        allowed = allowsName(hostnameOf(host));
+        allowed = allowsName(normalized(host));
         if (verdicts.size >= 256) verdicts.clear();
         verdicts.set(host, allowed);
       }
@@ -59,7 +51,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
     allowsOrigin: (origin) => {
       if (any || origin === undefined) return true;
       try {
-        return allowsName(hostnameOf(new URL(origin).host));
+        return allowsName(normalized(new URL(origin).host));
       } catch {
         return false;
       }

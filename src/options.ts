@@ -251,7 +251,17 @@ function canonicalIp(ip: string): string {
   return net.isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
 }
 
-function machineAddresses(): string[] {
+/** The host name of a Host header (or URL authority), lowercased, without port and IPv6 brackets. */
+export function hostnameOf(host: string): string | null {
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, '$1') || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every address of this machine's interfaces, loopback included. */
+export function machineAddresses(): string[] {
   return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.toLowerCase()));
 }
 

@@ -1,6 +1,6 @@
 // The HTTP listener's --redirect-http mode: every request goes to the same path over HTTPS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isLoopbackName } from './options.js';
+import { hostnameOf, isLoopbackName } from './options.js';
 import { escapeHtml } from './pages.js';
 
 /**
@@ -8,7 +8,8 @@ import { escapeHtml } from './pages.js';
  * port, same path and query.
  */
 export function httpsLocation(req: IncomingMessage, httpsPort: number, fallbackHost: string): string {
-  const hostname = hostnameOf(req.headers.host) ?? fallbackHost;
+  const name = req.headers.host ? hostnameOf(req.headers.host) : null;
+  const hostname = name ? (name.includes(':') ? `[${name}]` : name) : fallbackHost;
   const raw = req.url ?? '/';
   // Absolute-form request targets (`GET http://host/path`) keep only their path and query.
   const pathAndQuery = raw.startsWith('/') ? raw : safeUrl(raw) ?? '/';
@@ -29,16 +30,6 @@ export function redirectToHttps(req: IncomingMessage, res: ServerResponse, https
     'cache-control': 'no-store',
   });
   res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-function hostnameOf(host: string | undefined): string | undefined {
-  if (!host) return undefined;
-  try {
-    const { hostname } = new URL(`http://${host}`);
-    return hostname || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function safeUrl(raw: string): string | undefined {
@@ -64,6 +55,11 @@ export interface LocationContext {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** 301, 302, 303, 307 and 308: the statuses whose Location a client follows. */
+export function isRedirectStatus(status: number): boolean {
+  return REDIRECTS.has(status);
+}
+
 /**
  * The Location a client should follow for an app's redirect:
  * - to the app's own address (http://127.0.0.1:8000/x): the same path on the listener that
@@ -73,7 +69,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * Relative locations and other hosts are left alone.
  */
 export function rewriteLocation(status: number, location: string, ctx: LocationContext): string {
-  if (!REDIRECTS.has(status) || !/^https?:\/\//i.test(location)) return location;
+  if (!isRedirectStatus(status) || !/^https?:\/\//i.test(location)) return location;
   let url: URL;
   try {
     url = new URL(location);
@@ -89,14 +85,10 @@ export function rewriteLocation(status: number, location: string, ctx: LocationC
   const pathAndQuery = tail.startsWith('/') ? tail : `/${tail}`;
   const isApp = url.protocol === 'http:' && port === ctx.target.port && (hostname === ctx.target.hostname.toLowerCase() || isLoopbackName(hostname));
   if (isApp && ctx.host) return `${ctx.proto}://${ctx.host}${pathAndQuery}`;
-  const requestHostname = ctx.host ? hostOnly(ctx.host) : undefined;
+  const requestHostname = ctx.host ? hostnameOf(ctx.host) : undefined;
   if (ctx.proto === 'http' && url.protocol === 'https:' && port === ctx.listenerPort && (hostname === requestHostname || isLoopbackName(hostname))) {
     url.port = ctx.httpsPort === 443 ? '' : String(ctx.httpsPort);
     return `https://${url.host}${pathAndQuery}`;
   }
   return location;
-}
-
-function hostOnly(host: string): string | undefined {
-  return hostnameOf(host)?.replace(/^\[(.*)\]$/, '$1').toLowerCase();
 }
