@@ -1,5 +1,5 @@
 // The real bin as a user runs it: a child process, real signals, real exit codes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -155,27 +155,11 @@ test('--host 0.0.0.0 warns that the app is reachable from the network', async ()
 });
 
 // As root (CI) these run the bin as `nobody`, as a developer's shell would; otherwise as the user.
-const asUser = (args: string[]) =>
-  process.getuid?.() === 0 ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, ...args] : null;
-
-function runUnprivileged(args: string[], cwd: string): Run {
-  const wrapped = asUser(args);
-  if (!wrapped) return run(args, { cwd });
-  const child = spawn('setpriv', wrapped, { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
+const AS_NOBODY = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : undefined;
+const runUnprivileged = (args: string[], cwd: string): Run => run(args, { cwd, wrapper: AS_NOBODY });
 
 // `nobody` must be able to read the checkout (not so under a 0700 home directory).
-const canRunUnprivileged = !asUser([]) || spawnSync('setpriv', asUser(['--version'])!, { stdio: 'ignore' }).status === 0;
+const canRunUnprivileged = !AS_NOBODY || spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, BIN, '--version'], { stdio: 'ignore' }).status === 0;
 
 test.skipIf(!canRunUnprivileged)('a port below 1024 without privileges: one line naming --port and a port that works, exit 1', async () => {
   const cwd = await tempDir();

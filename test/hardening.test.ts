@@ -8,40 +8,14 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { startDevHttps, type DevHttpsHandle, type DevHttpsOptions } from '../src/index.js';
 import { createHostCheck } from '../src/hosts.js';
 import { DEFAULT_CERT_NAMES, resolveOptions } from '../src/options.js';
-import { captureLogger, freePort, onCleanup, runCleanups, startUpstream, tempDir, type CapturingLogger, type Upstream } from './helpers.js';
+import { freePort, onCleanup, runCleanups, start, startUpstream, type Upstream } from './helpers.js';
 
 afterEach(runCleanups);
 
 // ---------------------------------------------------------------------------------------------
 // Local tools
-
-interface Started {
-  handle: DevHttpsHandle;
-  logger: CapturingLogger;
-  port: number;
-  httpPort: number;
-  ca: string;
-}
-
-/** startDevHttps on port 0 with its own cert dir and a capturing logger, closed in afterEach. */
-async function start(options: DevHttpsOptions): Promise<Started> {
-  const logger = captureLogger();
-  const handle = await startDevHttps({ port: 0, certDir: await tempDir(), logger, ...options });
-  onCleanup(() => handle.close());
-  // Every test starts with a fresh cert dir: the line about generating it is not what is tested.
-  const generated = logger.lines.findIndex((l) => l.startsWith('info: Generating a new certificate'));
-  if (generated >= 0) logger.lines.splice(generated, 1);
-  return {
-    handle,
-    logger,
-    port: Number(new URL(handle.urls.https).port),
-    httpPort: handle.urls.http ? Number(new URL(handle.urls.http).port) : 0,
-    ca: handle.certificate.cert,
-  };
-}
 
 interface Reply {
   status: number;

@@ -7,6 +7,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from '../src/logger.js';
+import type { DevHttpsOptions } from '../src/options.js';
+import { startDevHttps, type DevHttpsHandle } from '../src/server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -155,11 +157,13 @@ export const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
  * The real bin as a user runs it, killed in afterEach if still running. PORT, FORCE_COLOR and
  * DEV_HTTPS_* come only from `env`, so the machine's own do not leak in.
  */
-export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Run {
+export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; wrapper?: string[] }): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || name.startsWith('DEV_HTTPS_')) delete env[name];
   Object.assign(env, options.env);
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `wrapper` runs it through another command first, e.g. setpriv to drop privileges.
+  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, BIN, ...args];
+  const child = spawn(command!, rest, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c) => (stdout += c));
@@ -235,4 +239,32 @@ export async function startDjango(profile: 'prod' | 'noproxy' | 'dev' = 'prod'):
     await sleep(100);
   }
   throw new Error('Django runserver did not start');
+}
+
+export interface Started {
+  handle: DevHttpsHandle;
+  logger: CapturingLogger;
+  /** The HTTPS port. */
+  port: number;
+  /** The HTTP listener's port, or 0 without one. */
+  httpPort: number;
+  /** The generated certificate, to trust as `ca`. */
+  ca: string;
+}
+
+/** startDevHttps on port 0 with its own cert dir and a capturing logger, closed in afterEach. */
+export async function start(options: DevHttpsOptions): Promise<Started> {
+  const logger = captureLogger();
+  const handle = await startDevHttps({ port: 0, certDir: await tempDir(), logger, ...options });
+  onCleanup(() => handle.close());
+  // Every test starts with a fresh cert dir: the line about generating it is not what is tested.
+  const generated = logger.lines.findIndex((l) => l.startsWith('info: Generating a new certificate'));
+  if (generated >= 0) logger.lines.splice(generated, 1);
+  return {
+    handle,
+    logger,
+    port: Number(new URL(handle.urls.https).port),
+    httpPort: handle.urls.http ? Number(new URL(handle.urls.http).port) : 0,
+    ca: handle.certificate.cert,
+  };
 }

@@ -9,18 +9,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { DevHttpsError, startDevHttps, type DevHttpsHandle, type DevHttpsOptions } from '../src/index.js';
-import {
-  captureLogger,
-  freePort,
-  onCleanup,
-  request,
-  runCleanups,
-  startUpstream,
-  tempDir,
-  type CapturingLogger,
-  type Reply,
-} from './helpers.js';
+import { DevHttpsError, startDevHttps } from '../src/index.js';
+import { captureLogger, freePort, onCleanup, request, runCleanups, start, startUpstream, tempDir, type Reply } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -36,31 +26,6 @@ function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-interface Started {
-  handle: DevHttpsHandle;
-  logger: CapturingLogger;
-  /** The HTTPS port. */
-  port: number;
-  /** The HTTP listener's port, or 0 without one. */
-  httpPort: number;
-  /** The generated certificate, to trust as `ca`. */
-  ca: string;
-}
-
-/** startDevHttps on port 0 with its own cert dir and a capturing logger, closed in afterEach. */
-async function start(options: DevHttpsOptions): Promise<Started> {
-  const logger = captureLogger();
-  const handle = await startDevHttps({ port: 0, certDir: await tempDir(), logger, ...options });
-  onCleanup(() => handle.close());
-  return {
-    handle,
-    logger,
-    port: Number(new URL(handle.urls.https).port),
-    httpPort: handle.urls.http ? Number(new URL(handle.urls.http).port) : 0,
-    ca: handle.certificate.cert,
-  };
 }
 
 interface Seen {

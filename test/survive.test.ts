@@ -8,36 +8,12 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { startDevHttps, type DevHttpsHandle, type DevHttpsOptions } from '../src/index.js';
-import { captureLogger, onCleanup, request, runCleanups, startUpstream, tempDir, type CapturingLogger } from './helpers.js';
+import { onCleanup, request, runCleanups, start, startUpstream } from './helpers.js';
 
 afterEach(runCleanups);
 
 // ---------------------------------------------------------------------------------------------
 // Local tools
-
-interface Started {
-  handle: DevHttpsHandle;
-  logger: CapturingLogger;
-  port: number;
-  httpPort: number;
-  ca: string;
-}
-
-async function start(options: DevHttpsOptions): Promise<Started> {
-  const logger = captureLogger();
-  const handle = await startDevHttps({ port: 0, certDir: await tempDir(), logger, ...options });
-  onCleanup(() => handle.close());
-  const generated = logger.lines.findIndex((l) => l.startsWith('info: Generating a new certificate'));
-  if (generated >= 0) logger.lines.splice(generated, 1);
-  return {
-    handle,
-    logger,
-    port: Number(new URL(handle.urls.https).port),
-    httpPort: handle.urls.http ? Number(new URL(handle.urls.http).port) : 0,
-    ca: handle.certificate.cert,
-  };
-}
 
 interface Deferred<T> {
   promise: Promise<T>;
