@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createHostCheck } from '../src/hosts.js';
 import { DEFAULT_CERT_NAMES, resolveOptions } from '../src/options.js';
-import { freePort, onCleanup, runCleanups, start, startUpstream, type Upstream } from './helpers.js';
+import { freePort, onCleanup, readResponse, runCleanups, start, startUpstream, type Upstream } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -118,24 +118,6 @@ function parseRaw(data: string): { status: string; headers: Record<string, strin
   return { status: status!, headers, body: Buffer.from(body, 'latin1').toString('utf8') };
 }
 
-/** Reads one response with a Content-Length body from `socket`, without waiting for it to close. */
-function readResponse(socket: net.Socket): Promise<{ head: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    let got = Buffer.alloc(0);
-    socket.on('data', (c: Buffer) => {
-      got = Buffer.concat([got, c]);
-      const split = got.indexOf('\r\n\r\n');
-      if (split < 0) return;
-      const head = got.subarray(0, split).toString('latin1');
-      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-      if (!length) return reject(new Error(`no Content-Length in ${JSON.stringify(head)}`));
-      const body = got.subarray(split + 4);
-      if (body.length >= Number(length[1])) resolve({ head, body: body.toString('utf8') });
-    });
-    socket.on('end', () => reject(new Error(`connection ended after ${JSON.stringify(got.toString('latin1'))}`)));
-    socket.on('error', reject);
-  });
-}
 
 type UpgradeOutcome = { kind: 'upgrade'; status: number } | { kind: 'response'; status: number; body: string };
 

@@ -268,3 +268,34 @@ export async function start(options: DevHttpsOptions): Promise<Started> {
     ca: handle.certificate.cert,
   };
 }
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+}
+
+/** A promise and the function that resolves it: one side of a test waits for the other. */
+export function deferred<T = void>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Reads one response with a Content-Length body from `socket`, without waiting for it to close. */
+export function readResponse(socket: net.Socket): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    socket.on('data', (c: Buffer) => {
+      got = Buffer.concat([got, c]);
+      const split = got.indexOf('\r\n\r\n');
+      if (split < 0) return;
+      const head = got.subarray(0, split).toString('latin1');
+      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+      if (!length) return reject(new Error(`no Content-Length in ${JSON.stringify(head)}`));
+      const body = got.subarray(split + 4);
+      if (body.length >= Number(length[1])) resolve({ head, body: body.toString('utf8') });
+    });
+    socket.on('end', () => reject(new Error(`connection ended after ${JSON.stringify(got.toString('latin1'))}`)));
+    socket.on('error', reject);
+  });
+}

@@ -10,23 +10,12 @@ import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DevHttpsError, startDevHttps } from '../src/index.js';
-import { captureLogger, freePort, onCleanup, request, runCleanups, start, startUpstream, tempDir, type Reply } from './helpers.js';
+import { captureLogger, deferred, freePort, onCleanup, readResponse, request, runCleanups, start, startUpstream, tempDir, type Reply } from './helpers.js';
 
 afterEach(runCleanups);
 
 // ---------------------------------------------------------------------------------------------
 // Local tools
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 interface Seen {
   method: string;
@@ -74,24 +63,10 @@ function rawNames(seen: Seen): string[] {
  * head and its Content-Length body, without waiting for the connection to close.
  */
 function rawExchange(port: number, text: string, ca?: string): Promise<{ head: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = ca ? tls.connect({ host: '127.0.0.1', port, ca }) : net.connect({ host: '127.0.0.1', port });
-    onCleanup(() => void socket.destroy());
-    let got = Buffer.alloc(0);
-    socket.on(ca ? 'secureConnect' : 'connect', () => socket.write(text));
-    socket.on('data', (c: Buffer) => {
-      got = Buffer.concat([got, c]);
-      const split = got.indexOf('\r\n\r\n');
-      if (split < 0) return;
-      const head = got.subarray(0, split).toString('latin1');
-      const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-      if (!length) return reject(new Error(`no Content-Length in ${JSON.stringify(head)}`));
-      const body = got.subarray(split + 4);
-      if (body.length >= Number(length[1])) resolve({ head, body: body.toString('utf8') });
-    });
-    socket.on('end', () => reject(new Error(`connection ended after ${JSON.stringify(got.toString('latin1'))}`)));
-    socket.on('error', reject);
-  });
+  const socket = ca ? tls.connect({ host: '127.0.0.1', port, ca }) : net.connect({ host: '127.0.0.1', port });
+  onCleanup(() => void socket.destroy());
+  socket.on(ca ? 'secureConnect' : 'connect', () => socket.write(text));
+  return readResponse(socket);
 }
 
 /** Reads from `socket` until `n` bytes have arrived. */

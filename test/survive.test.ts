@@ -8,25 +8,12 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { onCleanup, request, runCleanups, start, startUpstream } from './helpers.js';
+import { deferred, onCleanup, request, runCleanups, sleep, start, startUpstream } from './helpers.js';
 
 afterEach(runCleanups);
 
 // ---------------------------------------------------------------------------------------------
 // Local tools
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-}
-
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Seeded PRNG (mulberry32): the same garbage on every run, so a failure can be replayed. */
 function mulberry32(seed: number): () => number {
