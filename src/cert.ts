@@ -1,6 +1,7 @@
-// The development certificate: generated with selfsigned, cached in the cert dir with safe
-// file modes, and reused only while it is sound (parses, matches its key, covers every name,
-// is not about to expire).
+// The development certificate: generated with selfsigned and signed by the user's local CA
+// (ca.ts), cached in the cert dir with safe file modes, and reused only while it is sound (parses,
+// matches its key, was issued by the current CA, names exactly what is served, is not about to
+// expire). Also the file helpers the CA store shares.
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -27,18 +28,33 @@ export interface CertificateFiles {
   generated: boolean;
 }
 
+/** A CA that signs leaves: its PEM certificate and key. */
+export interface Signer {
+  cert: string;
+  key: string;
+}
+
 export interface CreateCertificateOptions {
   notBefore?: Date;
   notAfter?: Date;
+  /** The CA that signs it; without one the certificate is self-signed. */
+  ca?: Signer;
 }
 
-/** Builds a new key pair and certificate for `names` (host names and IP addresses). */
+/** An hour of slack for clocks that disagree slightly (VMs, containers). */
+function defaultNotBefore(): Date {
+  return new Date(Date.now() - 60 * 60 * 1000);
+}
+
+/** Builds a new key pair and leaf certificate for `names` (host names and IP addresses). */
 export async function createCertificate(names: string[], options: CreateCertificateOptions = {}): Promise<{ cert: string; key: string }> {
-  // An hour of slack for clocks that disagree slightly (VMs, containers).
-  const notBefore = options.notBefore ?? new Date(Date.now() - 60 * 60 * 1000);
-  const notAfter = options.notAfter ?? new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
-  // Loaded only when a certificate is made: a warm start with a cached one does not pay for it.
-  const { generate } = await import('selfsigned');
+  const notBefore = options.notBefore ?? defaultNotBefore();
+  let notAfter = options.notAfter ?? new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
+  // A leaf outliving its CA would fail verification before its own expiry.
+  if (options.ca) {
+    const caEnd = new Date(new X509Certificate(options.ca.cert).validTo);
+    if (caEnd < notAfter) notAfter = caEnd;
+  }
   const pems = await generate(
     [
       { name: 'commonName', value: names[0] ?? 'localhost' },
@@ -50,6 +66,7 @@ export async function createCertificate(names: string[], options: CreateCertific
       algorithm: 'sha256',
       notBeforeDate: notBefore,
       notAfterDate: notAfter,
+      ...(options.ca ? { ca: options.ca } : {}),
       extensions: [
         { name: 'basicConstraints', cA: false, critical: true },
         { name: 'keyUsage', digitalSignature: true, critical: true },
@@ -61,14 +78,45 @@ export async function createCertificate(names: string[], options: CreateCertific
   return { cert: pems.cert, key: pems.private };
 }
 
-/** Reuses the cached certificate in `certDir` when it is sound, otherwise generates and caches a new one. */
-export async function ensureCertificate(certDir: string, names: string[], logger: Logger): Promise<CertificateFiles> {
+/** Builds a CA certificate and key: cA=true with pathlen 0, for signing leaves only. */
+export async function createCACertificate(commonName: string, options: { notBefore?: Date; notAfter: Date }): Promise<{ cert: string; key: string }> {
+  const pems = await generate(
+    [
+      { name: 'commonName', value: commonName },
+      { name: 'organizationName', value: 'dev-https development CA' },
+    ],
+    {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      notBeforeDate: options.notBefore ?? defaultNotBefore(),
+      notAfterDate: options.notAfter,
+      extensions: [
+        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+        { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+      ],
+    },
+  );
+  return { cert: pems.cert, key: pems.private };
+}
+
+async function generate(...args: Parameters<typeof import('selfsigned').generate>): ReturnType<typeof import('selfsigned').generate> {
+  // Loaded only when a certificate is made: a warm start with a cached one does not pay for it.
+  const selfsigned = await import('selfsigned');
+  return selfsigned.generate(...args);
+}
+
+/**
+ * Reuses the cached certificate in `certDir` when it is sound and was issued by `ca`, otherwise
+ * generates one signed by `ca` and caches it.
+ */
+export async function ensureCertificate(certDir: string, names: string[], logger: Logger, ca: Signer): Promise<CertificateFiles> {
   const certPath = path.join(certDir, CERT_FILE);
   const keyPath = path.join(certDir, KEY_FILE);
   await ensureCertDir(certDir);
 
   const cached = await readCached(certPath, keyPath);
-  const problem = 'problem' in cached ? cached.problem : checkCertificate(cached, names, certPath, keyPath, new Date());
+  const problem = 'problem' in cached ? cached.problem : checkCertificate(cached, names, certPath, keyPath, new Date(), ca);
   if (!problem) {
     const { cert, key, x509 } = cached as Cached;
     await protectKey(keyPath, logger);
@@ -79,7 +127,7 @@ export async function ensureCertificate(certDir: string, names: string[], logger
   if (problem.warn) logger.warn(`${problem.text}: generating a new certificate`);
   else logger.info(`Generating a new certificate: ${problem.text}`);
 
-  const { cert, key } = await createCertificate(names);
+  const { cert, key } = await createCertificate(names, { ca });
   await writeCertDir(certDir, async () => {
     await ensureGitignore(certDir, logger);
     // Key first: if we die between the two renames, the next start sees a mismatch and regenerates.
@@ -90,7 +138,7 @@ export async function ensureCertificate(certDir: string, names: string[], logger
   return { cert, key, certPath, keyPath, fingerprint256: x509.fingerprint256, validTo: new Date(x509.validTo), generated: true };
 }
 
-interface Cached {
+export interface Cached {
   cert: string;
   key: string;
   x509: X509Certificate;
@@ -117,8 +165,11 @@ async function readCached(certPath: string, keyPath: string): Promise<Cached | {
   return { cert: cert.text!, key: key.text!, x509 };
 }
 
-/** Why the cached pair cannot be served, or null when it can. Exported for tests. */
-export function checkCertificate(cached: Cached, names: string[], certPath: string, keyPath: string, now: Date): Problem | null {
+/**
+ * Why the cached pair cannot be served, or null when it can. With `ca`, it must also have been
+ * issued by that CA and name exactly `names` (a name no longer served is dropped). Exported for tests.
+ */
+export function checkCertificate(cached: Cached, names: string[], certPath: string, keyPath: string, now: Date, ca?: Signer): Problem | null {
   let privateKey;
   try {
     privateKey = createPrivateKey(cached.key);
@@ -126,14 +177,18 @@ export function checkCertificate(cached: Cached, names: string[], certPath: stri
     return { text: `${keyPath} is not a valid PEM private key`, warn: true };
   }
   if (!cached.x509.checkPrivateKey(privateKey)) return { text: `${keyPath} does not match ${certPath}`, warn: true };
-  const dnsNames = new Set(
-    (cached.x509.subjectAltName ?? '')
-      .split(', ')
-      .filter((entry) => entry.startsWith('DNS:'))
-      .map((entry) => entry.slice(4).toLowerCase()),
-  );
-  const missing = names.filter((n) => (net.isIP(n) ? !cached.x509.checkIP(n) : !dnsNames.has(n)));
+  if (ca) {
+    const caX509 = new X509Certificate(ca.cert);
+    if (!cached.x509.checkIssued(caX509) || !cached.x509.verify(caX509.publicKey)) {
+      return { text: `${certPath} was not issued by the current dev-https CA`, warn: false };
+    }
+  }
+  const missing = uncoveredNames(cached.x509, names);
   if (missing.length) return { text: `${certPath} does not cover ${missing.join(', ')}`, warn: false };
+  if (ca) {
+    const extra = certificateNames(cached.x509).filter((n) => !names.includes(n));
+    if (extra.length) return { text: `${certPath} also names ${extra.join(', ')}, which is no longer served`, warn: false };
+  }
   const validFrom = new Date(cached.x509.validFrom);
   const validTo = new Date(cached.x509.validTo);
   if (validFrom > now) return { text: `${certPath} is not valid before ${validFrom.toISOString()}`, warn: false };
@@ -144,7 +199,27 @@ export function checkCertificate(cached: Cached, names: string[], certPath: stri
   return null;
 }
 
-async function readText(file: string): Promise<{ text?: string; missing?: boolean; error?: string }> {
+/** The names of `names` that the certificate does not cover (exact names: a wildcard covers only itself). */
+export function uncoveredNames(x509: X509Certificate, names: string[]): string[] {
+  const dnsNames = new Set(certificateNames(x509).filter((n) => !net.isIP(n)));
+  return names.filter((n) => (net.isIP(n) ? !x509.checkIP(n) : !dnsNames.has(n)));
+}
+
+/** The certificate's SAN entries: DNS names lowercased, IP addresses as URLs spell them (::1). */
+export function certificateNames(x509: X509Certificate): string[] {
+  return (x509.subjectAltName ?? '')
+    .split(', ')
+    .flatMap((entry) => {
+      if (entry.startsWith('DNS:')) return [entry.slice(4).toLowerCase()];
+      if (entry.startsWith('IP Address:')) {
+        const ip = entry.slice(11);
+        return [net.isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip];
+      }
+      return [];
+    });
+}
+
+export async function readText(file: string): Promise<{ text?: string; missing?: boolean; error?: string }> {
   try {
     return { text: await fs.readFile(file, 'utf8') };
   } catch (err) {
@@ -168,7 +243,7 @@ async function ensureCertDir(certDir: string): Promise<void> {
  * some paths (under /proc) where mkdir fails with ENOENT although the parent exists, Node 20's
  * recursive mkdir retries forever.
  */
-async function makeDirs(dir: string): Promise<boolean> {
+export async function makeDirs(dir: string): Promise<boolean> {
   try {
     await fs.mkdir(dir, { mode: 0o700 });
     return true;
@@ -202,7 +277,7 @@ async function writeCertDir<T>(certDir: string, write: () => Promise<T>): Promis
   }
 }
 
-async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
+export async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     // Created with its final mode: a key never exists, even for a moment, with wider permissions.
@@ -221,7 +296,7 @@ async function writeFileAtomic(file: string, data: string, mode: number): Promis
   }
 }
 
-async function protectKey(keyPath: string, logger: Logger): Promise<void> {
+export async function protectKey(keyPath: string, logger: Logger): Promise<void> {
   const stat = await fs.stat(keyPath);
   if ((stat.mode & 0o077) === 0) return;
   try {
@@ -240,4 +315,95 @@ async function ensureGitignore(certDir: string, logger: Logger): Promise<void> {
   } else if (!existing.split(/\r?\n/).some((line) => line.trim() === '*')) {
     logger.warn(`${file} does not ignore everything (no "*" line): git may commit ${KEY_FILE}`);
   }
+}
+
+/** A certificate made elsewhere (mkcert, a company CA): PEM files or a PKCS#12 bundle. */
+export type UserCertificateSpec =
+  | { kind: 'pem'; certPath: string; keyPath: string; passphrase: string | null }
+  | { kind: 'pfx'; pfxPath: string; passphrase: string | null };
+
+export interface UserCertificate {
+  /** What tls.createSecureContext / setSecureContext take. */
+  secure: { cert: string; key: string; passphrase?: string } | { pfx: Buffer; passphrase?: string };
+  /** The leaf as PEM. */
+  cert: string;
+  x509: X509Certificate;
+}
+
+/**
+ * Reads and validates a user certificate: it must parse and its key must match (checked by
+ * building the TLS context, as the server will). Throws E_BAD_CERT naming the flag and the file.
+ */
+export async function loadUserCertificate(spec: UserCertificateSpec): Promise<UserCertificate> {
+  const passphrase = spec.passphrase === null ? {} : { passphrase: spec.passphrase };
+  const bad = (flag: string, file: string, why: string) => new DevHttpsError('E_BAD_CERT', `Invalid ${flag} "${file}": ${why}`);
+  const read = async (flag: string, file: string) => {
+    try {
+      return await fs.readFile(file);
+    } catch (err) {
+      const code = errnoCode(err);
+      throw bad(flag, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? String(err)})`);
+    }
+  };
+  const { createSecureContext } = await import('node:tls');
+  if (spec.kind === 'pfx') {
+    const pfx = await read('--pfx', spec.pfxPath);
+    let context;
+    try {
+      context = createSecureContext({ pfx, ...passphrase });
+    } catch (err) {
+      const message = String((err as Error).message);
+      const why = /mac verify failure|bad decrypt|password/i.test(message)
+        ? spec.passphrase === null ? 'it is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)' : 'wrong --passphrase'
+        : 'not a PKCS#12 file with a certificate and its key';
+      throw bad('--pfx', spec.pfxPath, why);
+    }
+    // Node has no public PKCS#12 parser; the context it built holds the leaf.
+    const der = (context.context as { getCertificate?: () => Buffer | null }).getCertificate?.();
+    if (!der) throw bad('--pfx', spec.pfxPath, 'it holds no certificate');
+    const x509 = new X509Certificate(der);
+    return { secure: { pfx, ...passphrase }, cert: x509.toString(), x509 };
+  }
+  const [certPem, keyPem] = await Promise.all([read('--cert', spec.certPath), read('--key', spec.keyPath)]);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(certPem);
+  } catch {
+    throw bad('--cert', spec.certPath, 'not a PEM certificate');
+  }
+  let key;
+  try {
+    key = createPrivateKey({ key: keyPem, format: 'pem', ...passphrase });
+  } catch (err) {
+    const message = String((err as Error).message);
+    const encrypted = /passphrase|bad decrypt|encrypted/i.test(message) || /ENCRYPTED/.test(keyPem.toString('latin1'));
+    const why = encrypted ? (spec.passphrase === null ? 'the key is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)' : 'wrong --passphrase') : 'not a PEM private key';
+    throw bad('--key', spec.keyPath, why);
+  }
+  if (!x509.checkPrivateKey(key)) throw bad('--key', spec.keyPath, `it does not match --cert "${spec.certPath}"`);
+  // The whole file: a chain after the leaf (intermediates of a company CA) is served too.
+  const certText = certPem.toString('utf8');
+  try {
+    createSecureContext({ cert: certText, key: keyPem.toString('utf8'), ...passphrase });
+  } catch (err) {
+    throw bad('--cert', spec.certPath, `OpenSSL refuses it (${String((err as Error).message)})`);
+  }
+  return { secure: { cert: certText, key: keyPem.toString('utf8'), ...passphrase }, cert: x509.toString(), x509 };
+}
+
+/** What to tell the user about a certificate of theirs at start: names it lacks, an expiry near. */
+export function userCertificateWarnings(x509: X509Certificate, names: string[], flag: string, now = new Date()): string[] {
+  const warnings: string[] = [];
+  const missing = uncoveredNames(x509, names).filter((n) => !coveredByWildcard(x509, n));
+  if (missing.length) warnings.push(`${flag} does not cover ${missing.join(', ')}: browsers will refuse https:// on ${missing.length === 1 ? 'that name' : 'those names'}`);
+  const validTo = new Date(x509.validTo);
+  const day = validTo.toISOString().slice(0, 10);
+  if (validTo < now) warnings.push(`${flag} expired on ${day}: browsers will refuse it; make a new one`);
+  else if (validTo.getTime() - now.getTime() < RENEW_WITHIN_DAYS * DAY_MS) warnings.push(`${flag} expires on ${day}: make a new one soon`);
+  else if (new Date(x509.validFrom) > now) warnings.push(`${flag} is not valid before ${new Date(x509.validFrom).toISOString()}`);
+  return warnings;
+}
+
+function coveredByWildcard(x509: X509Certificate, name: string): boolean {
+  return !net.isIP(name) && x509.checkHost(name) !== undefined;
 }

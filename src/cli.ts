@@ -2,6 +2,7 @@
 // calls startDevHttps (and the app command after `--`), prints the banner and errors for a
 // person, and owns the process (exit codes, signals).
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatCheckReport, runCheck, type CheckOptions } from './check.js';
 import { startApp, type AppProcess } from './child.js';
@@ -11,11 +12,16 @@ import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
 import { resolveTarget } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
+import { checkTrust, defaultTrustContext, findStores, resolveStores, type StoreName } from './trust.js';
+import { certificateReport, formatCertificateReport, runTrustCommand } from './trust-commands.js';
+import { readCA } from './ca.js';
 
 export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */
   | { kind: 'run'; flags: Settings; command: string[] }
   | { kind: 'check'; options: CheckOptions; json: boolean }
+  | { kind: 'trust'; action: 'trust' | 'untrust' | 'check'; stores: StoreName[] | null }
+  | { kind: 'cert'; flags: Settings; json: boolean }
   | { kind: 'print'; text: string };
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -30,7 +36,28 @@ Settings also come from dev-https.config.json, a "dev-https" key in package.json
 DEV_HTTPS_<OPTION> variables (flags > environment > config file).
 
   dev-https check --target <port> [--path /login] [--json]   audit the app's production security settings
+  dev-https trust [--store <list>] [--check]                 trust the local CA (once per machine)
+  dev-https untrust [--store <list>]                         remove it from the trust stores again
+  dev-https doctor                                           where the CA is trusted (= trust --check)
+  dev-https cert [--json]                                    the certificate, its CA, trust and client setup
   dev-https completion                                       print a shell completion script`;
+
+const TRUST_USAGE = `Usage: dev-https trust [--store system,nss,macos,windows,java] [--check]
+       dev-https untrust [--store <list>]
+       dev-https doctor [--store <list>]
+
+trust adds the local dev-https CA (created on first need in $DEV_HTTPS_CAROOT, or
+~/.local/share/dev-https) to the trust stores present: the Linux system store, NSS databases
+(Chrome, Chromium, Firefox; needs certutil), the macOS system keychain, the Windows user root
+store and Java's cacerts (with JAVA_HOME). It says what it will change first, and uses sudo only
+for stores that need root. untrust removes exactly those entries. --check (or doctor) reports,
+store by store, whether the current CA is trusted; exit code 1 when it is not everywhere.`;
+
+const CERT_USAGE = `Usage: dev-https cert [--json] [--cert-dir <dir>] [--name <name>...] [--host <address>]
+
+Prints the certificate dev-https serves with these options (creating it if needed): its CA, the
+certificate and key paths, names, expiry, fingerprint, where the CA is trusted, and how Node,
+curl and Python clients trust it.`;
 
 const CHECK_USAGE = `Usage: dev-https check --target <port | host:port | http://host:port> [--path <path>...] [--json]
 
@@ -57,6 +84,10 @@ const FLAGS: Record<string, Flag> = {
   host: { type: 'string', value: '<address>', describe: 'Address to listen on [default: localhost = 127.0.0.1 and ::1]' },
   'cert-dir': { type: 'string', value: '<dir>', describe: 'Where the certificate is cached [default: ./certs]' },
   name: { type: 'string', multiple: true, value: '<name>', describe: 'Extra host name or IP the certificate covers (repeatable, or comma-separated)' },
+  cert: { type: 'string', value: '<file>', describe: 'Serve your own PEM certificate (mkcert, a company CA) instead; needs --key; reloaded when it changes' },
+  key: { type: 'string', value: '<file>', describe: 'The PEM private key of --cert' },
+  pfx: { type: 'string', value: '<file>', describe: 'Serve your own PKCS#12 (.pfx, .p12) certificate and key instead' },
+  passphrase: { type: 'string', value: '<text>', describe: 'Passphrase of --pfx or of an encrypted --key (or DEV_HTTPS_PASSPHRASE, kept out of ps)' },
   'allow-host': { type: 'string', multiple: true, value: '<name>', describe: 'Also answer requests for this Host name (repeatable, or comma-separated); any turns the check off' },
   'keep-hsts': { type: 'boolean', describe: "Pass the app's Strict-Transport-Security header through on localhost names (removed by default)" },
   http2: { type: 'boolean', describe: 'Serve HTTP/2 to browsers on the HTTPS port (--no-http2: HTTP/1.1 only) [default: on]' },
@@ -75,6 +106,24 @@ const CHECK_FLAGS: Record<string, Flag> = {
   help: { short: 'h', type: 'boolean', describe: 'Show this help' },
 };
 
+const TRUST_FLAGS: Record<string, Flag> = {
+  store: { type: 'string', value: '<list>', describe: 'Only these stores: system, nss, macos, windows, java (comma-separated) [default: all present]' },
+  check: { type: 'boolean', describe: 'Only report where the CA is trusted (trust only)' },
+  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
+};
+
+const CERT_FLAGS: Record<string, Flag> = {
+  json: { type: 'boolean', describe: 'Print it as JSON' },
+  'cert-dir': FLAGS['cert-dir']!,
+  name: FLAGS.name!,
+  host: FLAGS.host!,
+  cert: FLAGS.cert!,
+  key: FLAGS.key!,
+  pfx: FLAGS.pfx!,
+  passphrase: FLAGS.passphrase!,
+  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
+};
+
 const EXAMPLES = [
   ['dev-https', 'Serve the demo app on https://localhost:8443/'],
   ['dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)'],
@@ -84,6 +133,8 @@ const EXAMPLES = [
 /** Turns command-line arguments into what to do. Throws DevHttpsError on bad input. */
 export function parseCli(argv: string[]): CliCommand {
   if (argv[0] === 'check') return parseCheck(argv.slice(1));
+  if (argv[0] === 'trust' || argv[0] === 'untrust' || argv[0] === 'doctor') return parseTrust(argv[0], argv.slice(1));
+  if (argv[0] === 'cert') return parseCert(argv.slice(1));
   if (argv[0] === 'completion' && argv.length === 1) return { kind: 'print', text: completionScript() };
   const dashes = argv.indexOf('--');
   const command = dashes < 0 ? [] : argv.slice(dashes + 1);
@@ -94,6 +145,10 @@ export function parseCli(argv: string[]): CliCommand {
   const args = parseFlags(own, FLAGS, 'dev-https --help');
   if (args.help) return { kind: 'print', text: formatHelp(USAGE, FLAGS, EXAMPLES) };
   if (args.version) return { kind: 'print', text: `${VERSION}\n` };
+  return { kind: 'run', flags: settingsOf(args), command };
+}
+
+function settingsOf(args: Record<string, string | boolean | string[] | undefined>): Settings {
   const flags: Settings = {};
   for (const name of Object.keys(SETTINGS) as SettingName[]) {
     const value = args[name];
@@ -102,7 +157,21 @@ export function parseCli(argv: string[]): CliCommand {
     if (SETTINGS[name].kind === 'list') flags[name] = (value as string[]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
     else flags[name] = value as string | boolean;
   }
-  return { kind: 'run', flags, command };
+  return flags;
+}
+
+function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): CliCommand {
+  const args = parseFlags(argv, TRUST_FLAGS, `dev-https ${command} --help`);
+  if (args.help) return { kind: 'print', text: formatHelp(TRUST_USAGE, TRUST_FLAGS, []) };
+  if (args.check && command !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --check: it belongs to dev-https trust (dev-https ${command} ${command === 'doctor' ? 'always checks' : 'removes'})`);
+  const action = command === 'untrust' ? 'untrust' : command === 'doctor' || args.check ? 'check' : 'trust';
+  return { kind: 'trust', action, stores: resolveStores(args.store as string | undefined) };
+}
+
+function parseCert(argv: string[]): CliCommand {
+  const args = parseFlags(argv, CERT_FLAGS, 'dev-https cert --help');
+  if (args.help) return { kind: 'print', text: formatHelp(CERT_USAGE, CERT_FLAGS, []) };
+  return { kind: 'cert', json: args.json === true, flags: settingsOf(args) };
 }
 
 function parseCheck(argv: string[]): CliCommand {
@@ -160,7 +229,7 @@ function rephraseParseError(err: Error & { code?: string }, argv: string[], flag
   return err.message.replace(/\n/g, ' ');
 }
 
-const EXAMPLE_VALUES: Record<string, string> = { target: '8000', port: '8443', 'http-port': '8080', host: '127.0.0.1', 'cert-dir': './certs', name: 'myapp.test', 'allow-host': 'myapp.test', log: 'json', path: '/login' };
+const EXAMPLE_VALUES: Record<string, string> = { store: 'system,nss', cert: './localhost.pem', key: './localhost-key.pem', pfx: './localhost.p12', passphrase: '<text>', target: '8000', port: '8443', 'http-port': '8080', host: '127.0.0.1', 'cert-dir': './certs', name: 'myapp.test', 'allow-host': 'myapp.test', log: 'json', path: '/login' };
 
 function formatHelp(usage: string, flags: Record<string, Flag>, examples: string[][]): string {
   const rows = Object.entries(flags).map(([name, f]) => [`${f.short ? `-${f.short}, ` : '    '}--${name}${f.value ? ` ${f.value}` : ''}`, f.describe]);
@@ -184,15 +253,20 @@ _dev_https_complete() {
   prev="\${COMP_WORDS[COMP_CWORD-1]}"
   case "$prev" in
     --cert-dir) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
+    --cert|--key|--pfx) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+    --store) COMPREPLY=( $(compgen -W "system nss macos windows java" -- "$cur") ); return ;;
     --log) COMPREPLY=( $(compgen -W "text json" -- "$cur") ); return ;;
-    --target|-t|--port|-p|--http-port|--host|--name|--allow-host|--path) return ;;
+    --target|-t|--port|-p|--http-port|--host|--name|--allow-host|--path|--passphrase) return ;;
   esac
   if [ "$COMP_CWORD" -eq 1 ] && [[ "$cur" != -* ]]; then
-    COMPREPLY=( $(compgen -W "check completion" -- "$cur") ); return
+    COMPREPLY=( $(compgen -W "check trust untrust doctor cert completion" -- "$cur") ); return
   fi
-  if [ "\${COMP_WORDS[1]}" = check ]; then
-    COMPREPLY=( $(compgen -W "--target -t --path --json --cert-dir --help" -- "$cur") ); return
-  fi
+  case "\${COMP_WORDS[1]}" in
+    check) COMPREPLY=( $(compgen -W "--target -t --path --json --cert-dir --help" -- "$cur") ); return ;;
+    trust) COMPREPLY=( $(compgen -W "--store --check --help" -- "$cur") ); return ;;
+    untrust|doctor) COMPREPLY=( $(compgen -W "--store --help" -- "$cur") ); return ;;
+    cert) COMPREPLY=( $(compgen -W "--json --cert-dir --name --host --cert --key --pfx --passphrase --help" -- "$cur") ); return ;;
+  esac
   COMPREPLY=( $(compgen -W "${flags.join(' ')}" -- "$cur") )
 }
 complete -F _dev_https_complete dev-https
@@ -219,11 +293,13 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
     for (const address of h.networkAddresses) lines.push(`  ${arrow}  ${label('Network:')}${url(`https://${address.includes(':') ? `[${address}]` : address}${port ? `:${port}` : ''}/`)}`);
   }
   const cert = handles[0]!.certificate;
+  const how = cert.source === 'user' ? 'yours' : `${cert.generated ? 'new' : 'cached'}, signed by the dev-https CA`;
   lines.push(
-    `  ${arrow}  ${label('Cert:')}${cert.certPath} (${cert.generated ? 'new' : 'cached'}, self-signed, expires ${cert.validTo.toISOString().slice(0, 10)})`,
+    `  ${arrow}  ${label('Cert:')}${cert.certPath} (${how}, expires ${cert.validTo.toISOString().slice(0, 10)})`,
     `  ${' '.repeat(12)}SHA-256 ${cert.fingerprint256}`,
-    paint('2', `  Browsers warn until you accept it once. Clients: curl --cacert ${cert.certPath} · NODE_EXTRA_CA_CERTS=${cert.certPath}`),
   );
+  if (cert.ca) lines.push(`  ${arrow}  ${label('CA:')}${cert.ca.certPath}`);
+  lines.push(paint('2', `  Clients: curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath} · dev-https cert shows more`));
   if (handles.some((h) => h.demo)) lines.push(paint('2', '  Run dev-https --target <port> to put your own app behind it.'));
   else if (handles.every((h) => !h.urls.http)) lines.push(paint('2', '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'));
   return lines.join('\n') + '\n';
@@ -240,6 +316,26 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'print') {
     process.stdout.write(command.text);
+    return;
+  }
+  if (command.kind === 'trust') {
+    try {
+      const ok = await runTrustCommand({ action: command.action, stores: command.stores, print: (line) => process.stdout.write(line + '\n'), logger: createLogger() });
+      process.exitCode = ok ? 0 : 1;
+    } catch (err) {
+      fail(createLogger(), err);
+    }
+    return;
+  }
+  if (command.kind === 'cert') {
+    try {
+      const settings = resolveSettings(command.flags);
+      // Creating the CA or the certificate is news; the rest is the report.
+      const report = await certificateReport({ ...settings.proxies[0]!, logger: createLogger({ quiet: command.json }) });
+      process.stdout.write((command.json ? JSON.stringify(report, null, 2) : formatCertificateReport(report)) + '\n');
+    } catch (err) {
+      fail(createLogger(), err);
+    }
     return;
   }
   if (command.kind === 'check') {
@@ -301,7 +397,7 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
 
   if (appCommand.length) {
     const first = settings.proxies[0]!;
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: handles[0]!.certificate.certPath };
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: handles[0]!.certificate.trustPath };
     // A bare port for the target: tell the app which port to take, unless the environment does.
     if (first.target !== undefined && /^\d+$/.test(String(first.target)) && env.PORT === undefined) env.PORT = String(first.target);
     if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';
@@ -323,6 +419,19 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   }
   if (stopping) return;
   logger.info(formatBanner(handles, { color: colorEnabled(process.stdout), readyMs: performance.now() /* since the process started */ }).trimEnd());
+  void hintTrust(handles[0]!, logger);
+}
+
+/** After the banner (it runs store tools, so it does not delay the start): say when browsers will warn. */
+async function hintTrust(handle: DevHttpsHandle, logger: Logger): Promise<void> {
+  try {
+    const ca = handle.certificate.ca ? await readCA(path.dirname(handle.certificate.ca.certPath)) : null;
+    if (!ca) return;
+    const statuses = await checkTrust(await findStores(ca, defaultTrustContext()));
+    if (!statuses.some((s) => s.trusted === true)) logger.info('  Browsers warn until you trust the dev-https CA once: run dev-https trust');
+  } catch {
+    // Only a hint.
+  }
 }
 
 function fail(logger: Logger, err: unknown): void {

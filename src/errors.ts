@@ -6,7 +6,10 @@ export type DevHttpsErrorCode =
   | 'E_PORT_IN_USE'
   | 'E_PORT_ACCESS'
   | 'E_BAD_HOST'
-  | 'E_CERT_DIR';
+  | 'E_CERT_DIR'
+  | 'E_CA'
+  | 'E_BAD_CERT'
+  | 'E_TRUST';
 
 export class DevHttpsError extends Error {
   readonly code: DevHttpsErrorCode;

@@ -3,6 +3,8 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { resolveCaRoot } from './ca.js';
+import type { UserCertificateSpec } from './cert.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -39,6 +41,33 @@ export interface DevHttpsOptions {
    * @default './certs'
    */
   certDir?: string;
+  /**
+   * Directory of the local CA that signs the certificate (one per user, shared by every project).
+   * @default $DEV_HTTPS_CAROOT, else `$XDG_DATA_HOME/dev-https` or `~/.local/share/dev-https`
+   * (`~/Library/Application Support/dev-https` on macOS, `%LOCALAPPDATA%\dev-https` on Windows)
+   */
+  caRoot?: string;
+  /**
+   * A PEM certificate made elsewhere (mkcert, a company CA) to serve instead of the generated one,
+   * relative to `cwd`. Needs `key`. Watched: a changed pair is applied without a restart.
+   * @default undefined (a certificate signed by the local CA)
+   */
+  cert?: string;
+  /**
+   * The PEM private key of `cert`.
+   * @default undefined
+   */
+  key?: string;
+  /**
+   * A PKCS#12 (.pfx, .p12) file with the certificate and its key, instead of `cert` and `key`.
+   * @default undefined
+   */
+  pfx?: string;
+  /**
+   * Passphrase of an encrypted `pfx` or `key`.
+   * @default undefined
+   */
+  passphrase?: string;
   /**
    * Extra host names or IP addresses the certificate must cover (localhost, 127.0.0.1 and ::1
    * always are).
@@ -108,6 +137,9 @@ export interface ResolvedOptions {
   /** True when the listeners are reachable from other machines. */
   exposed: boolean;
   certDir: string;
+  caRoot: string;
+  /** null: the certificate signed by the local CA. */
+  userCert: UserCertificateSpec | null;
   /** Every name the certificate must cover, defaults first. */
   certNames: string[];
   /** Lowercased, validated; may contain 'any'. */
@@ -145,6 +177,8 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     ...DEFAULT_CERT_NAMES,
     ...(options.names ?? []).map((n) => resolveName(n)),
     ...listenAddresses.filter((a) => !isUnspecified(a)),
+    // A phone on the LAN opens https://<this machine's address>: the certificate must name it.
+    ...(exposed ? networkAddresses(listenAddresses) : []),
   ]);
   if (options.certDir === '') {
     throw new DevHttpsError('E_BAD_OPTION', 'Invalid --cert-dir "": expected a directory path, e.g. --cert-dir ./certs');
@@ -158,6 +192,8 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     publicHost,
     exposed,
     certDir: path.resolve(options.cwd ?? process.cwd(), options.certDir ?? DEFAULT_CERT_DIR),
+    caRoot: options.caRoot === undefined ? resolveCaRoot() : path.resolve(options.cwd ?? process.cwd(), options.caRoot),
+    userCert: resolveUserCert(options),
     certNames,
     allowHosts: uniq((options.allowHosts ?? []).map((h) => (h.trim().toLowerCase() === 'any' ? 'any' : resolveName(h, '--allow-host')))),
     headersTimeout: resolveTimeout(options.headersTimeout),
@@ -166,6 +202,29 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     open: options.open ?? false,
     logger: options.logger ?? createLogger(),
   };
+}
+
+function resolveUserCert(options: DevHttpsOptions): UserCertificateSpec | null {
+  const cwd = options.cwd ?? process.cwd();
+  const file = (value: string | undefined, flag: string) => {
+    if (value === undefined) return undefined;
+    if (value.trim() === '') throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "": expected a file path`);
+    return path.resolve(cwd, value);
+  };
+  const cert = file(options.cert, '--cert');
+  const key = file(options.key, '--key');
+  const pfx = file(options.pfx, '--pfx');
+  const passphrase = options.passphrase ?? null;
+  if (pfx !== undefined && (cert !== undefined || key !== undefined)) {
+    const flag = cert !== undefined ? '--cert' : '--key';
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${options.cert ?? options.key}": use either --pfx or --cert with --key, not both`);
+  }
+  if (pfx !== undefined) return { kind: 'pfx', pfxPath: pfx, passphrase };
+  if (cert !== undefined && key === undefined) throw new DevHttpsError('E_BAD_OPTION', `Invalid --cert "${options.cert}": it needs --key <file>, its private key`);
+  if (key !== undefined && cert === undefined) throw new DevHttpsError('E_BAD_OPTION', `Invalid --key "${options.key}": it needs --cert <file>, its certificate`);
+  if (cert !== undefined && key !== undefined) return { kind: 'pem', certPath: cert, keyPath: key, passphrase };
+  if (passphrase !== null) throw new DevHttpsError('E_BAD_OPTION', 'Invalid --passphrase: it needs --pfx <file> or --cert and --key');
+  return null;
 }
 
 export function resolvePort(value: string | number, flag: string): number {
@@ -258,6 +317,20 @@ export function hostnameOf(host: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The addresses other machines can reach the listeners on: with 0.0.0.0 (or ::) every external
+ * address of this machine (IPv6 ones with :: only, link-local excluded), else the bound ones.
+ */
+export function networkAddresses(listenAddresses: string[]): string[] {
+  const all = listenAddresses.some((a) => isUnspecified(a));
+  if (!all) return listenAddresses.filter((a) => !isLoopbackName(a));
+  const wantV6 = listenAddresses.includes('::');
+  return Object.values(os.networkInterfaces())
+    .flatMap((list) => list ?? [])
+    .filter((i) => !i.internal && (i.family === 'IPv4' || (wantV6 && !i.address.toLowerCase().startsWith('fe80'))))
+    .map((i) => canonicalIp(i.address.toLowerCase()));
 }
 
 /** Every address of this machine's interfaces, loopback included. */

@@ -4,15 +4,14 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
 import type { Duplex } from 'node:stream';
 import { openBrowser } from './browser.js';
-import { ensureCertificate, type CertificateFiles } from './cert.js';
+import { loadCurrentCertificate, type CertificateInfo, type CurrentCertificate } from './current-cert.js';
 import { createDemoApp } from './demo.js';
 import { createHostCheck, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
 import { logPath, type Logger } from './logger.js';
-import { resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
+import { networkAddresses, resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
 import { closeConnection, sendForbiddenHost } from './pages.js';
 import { createProxy, type Listener, type Proxy } from './proxy.js';
 import { waitUntilAccepting } from './reachable.js';
@@ -35,8 +34,11 @@ export interface DevHttpsHandle {
   addresses: string[];
   /** Addresses other machines can use (with --host 0.0.0.0: the machine's external ones). */
   networkAddresses: string[];
-  /** The certificate served (its PEM text too, e.g. to trust it as `ca` in a client); never the key. */
-  certificate: Omit<CertificateFiles, 'key'>;
+  /**
+   * The certificate served now (it changes on renewal or when --cert files change), with the CA
+   * that signed it: trust `certificate.ca.cert` (or `trustPath`) in a client. Never the key.
+   */
+  readonly certificate: CertificateInfo;
   /** Stops listening, destroys open client, upgraded and pooled connections. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -47,7 +49,7 @@ const TLS_HANDSHAKE = 0x16;
 export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevHttpsHandle> {
   const opts = resolveOptions(options);
   const { logger } = opts;
-  const certificate = await ensureCertificate(opts.certDir, opts.certNames, logger);
+  const certificate: CurrentCertificate = await loadCurrentCertificate(opts);
   const hosts = createHostCheck(opts.certNames, opts.listenAddresses, opts.allowHosts);
   if (opts.allowHosts.includes('any')) {
     logger.warn('--allow-host any: the Host check is off, so any web page you visit can reach your app through DNS rebinding');
@@ -64,6 +66,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
   let demo: http.Server | null = null;
   let proxy: Proxy | null = null;
   const closeAll = async () => {
+    await certificate.close();
     // Upgraded sockets first: server.close() would wait for them.
     proxy?.close();
     for (const socket of sockets) socket.destroy();
@@ -88,7 +91,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     // that looks at each connection's first byte.
     let httpsPort = 0;
     const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
-    const tls = { key: certificate.key, cert: certificate.cert, handshakeTimeout: opts.headersTimeout };
+    const tls = { ...certificate.secure(), handshakeTimeout: opts.headersTimeout };
     // HTTP/2 through ALPN (browsers open at most 6 HTTP/1.1 connections per host: a page of 300
     // modules queues), HTTP/1.1 for everything else, WebSocket upgrades included.
     const tlsServer = activate(
@@ -105,6 +108,8 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
         session.once('close', () => clearTimeout(timer));
       });
     }
+    // Renewed or reloaded certificates go to new handshakes; open connections keep theirs.
+    await certificate.keepCurrent((secure) => (tlsServer as unknown as { setSecureContext(o: object): void }).setSecureContext(secure));
     serve(tlsServer, guard, 'https', (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
     const plainOnTlsPort = activate(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
@@ -166,12 +171,14 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
 
     let closing: Promise<void> | null = null;
     return {
+      get certificate() {
+        return certificate.info();
+      },
       urls,
       target: target.origin,
       demo: demo !== null,
       redirectHttp: opts.redirectHttp,
       addresses: [...new Set(listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
-      certificate: publicPart(certificate),
       networkAddresses: opts.exposed ? networkAddresses(opts.listenAddresses) : [],
       close: () => {
         opening.abort();
@@ -182,20 +189,6 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     await closeAll();
     throw err;
   }
-}
-
-function networkAddresses(listenAddresses: string[]): string[] {
-  const all = listenAddresses.some((a) => a === '0.0.0.0' || a === '::');
-  if (!all) return listenAddresses;
-  const wantV6 = listenAddresses.includes('::');
-  return Object.values(os.networkInterfaces())
-    .flatMap((list) => list ?? [])
-    .filter((i) => !i.internal && (i.family === 'IPv4' || (wantV6 && !i.address.startsWith('fe80'))))
-    .map((i) => i.address);
-}
-
-function publicPart({ key: _key, ...rest }: CertificateFiles): Omit<CertificateFiles, 'key'> {
-  return rest;
 }
 
 /**

@@ -1,0 +1,166 @@
+// The certificate the HTTPS listener serves, kept current while it runs: the leaf signed by the
+// local CA (renewed before it expires) or the user's own pair (reloaded when its files change).
+// Both are applied with setSecureContext: new connections get the new one, open ones carry on.
+import type { SecureContextOptions } from 'node:tls';
+import { ensureCA, type CertificateAuthority } from './ca.js';
+import { certificateNames, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificateSpec } from './cert.js';
+import type { Logger } from './logger.js';
+import { watchFiles, type FileWatcher } from './watch.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Renewal is checked at least this often: timers stop while a laptop sleeps, the clock does not. */
+const RENEWAL_CHECK_MS = 60 * 60 * 1000;
+
+export interface CertificateInfo {
+  /** The leaf as PEM (never the key). */
+  cert: string;
+  certPath: string;
+  /** The key file (the .pfx file for --pfx). */
+  keyPath: string;
+  /** SHA-256 fingerprint, colon-separated hex as openssl prints it. */
+  fingerprint256: string;
+  validTo: Date;
+  /** Names in its subjectAltName. */
+  names: string[];
+  /** True when this start (or a renewal) generated it, false when a cached or user one is served. */
+  generated: boolean;
+  /** 'ca': generated and signed by the local CA; 'user': given with --cert/--key or --pfx. */
+  source: 'ca' | 'user';
+  /** The local CA that signed it (null for a user certificate). */
+  ca: { cert: string; certPath: string; commonName: string; fingerprint256: string; validTo: Date } | null;
+  /** The file a client should trust: the CA for generated certificates, the certificate itself otherwise. */
+  trustPath: string;
+}
+
+export interface CurrentCertificate {
+  info(): CertificateInfo;
+  /** Options for the TLS server now. */
+  secure(): SecureContextOptions;
+  /** Starts renewing or watching; `apply` gets each new certificate. */
+  keepCurrent(apply: (secure: SecureContextOptions) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CurrentCertificateOptions {
+  certDir: string;
+  caRoot: string;
+  certNames: string[];
+  userCert: UserCertificateSpec | null;
+  logger: Logger;
+}
+
+export async function loadCurrentCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
+  return opts.userCert ? loadUserCertificateKept(opts, opts.userCert) : loadSignedCertificate(opts);
+}
+
+async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
+  const { logger } = opts;
+  const issue = async () => {
+    const ca = await ensureCA(opts.caRoot, logger);
+    const leaf = await ensureCertificate(opts.certDir, opts.certNames, logger, ca);
+    return { ca, leaf };
+  };
+  let { ca, leaf } = await issue();
+  let timer: NodeJS.Timeout | null = null;
+  let closed = false;
+  const info = (): CertificateInfo => ({
+    cert: leaf.cert,
+    certPath: leaf.certPath,
+    keyPath: leaf.keyPath,
+    fingerprint256: leaf.fingerprint256,
+    validTo: leaf.validTo,
+    names: opts.certNames,
+    generated: leaf.generated,
+    source: 'ca',
+    ca: caInfo(ca),
+    trustPath: ca.certPath,
+  });
+  return {
+    info,
+    secure: () => ({ cert: leaf.cert, key: leaf.key }),
+    keepCurrent: async (apply) => {
+      const schedule = () => {
+        if (closed) return;
+        const renewAt = leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
+        timer = setTimeout(check, Math.max(0, Math.min(renewAt - Date.now(), RENEWAL_CHECK_MS)));
+        timer.unref();
+      };
+      const check = () => {
+        const renewAt = leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
+        if (Date.now() < renewAt) return schedule();
+        void issue().then(
+          (next) => {
+            if (closed) return;
+            ({ ca, leaf } = next);
+            apply({ cert: leaf.cert, key: leaf.key });
+            logger.info(`Renewed the certificate ${leaf.certPath}: expires ${leaf.validTo.toISOString().slice(0, 10)}, SHA-256 ${leaf.fingerprint256}`);
+            schedule();
+          },
+          (err: unknown) => {
+            logger.warn(`Cannot renew the certificate (${err instanceof Error ? err.message : String(err)}): trying again in an hour`);
+            if (closed) return;
+            timer = setTimeout(check, RENEWAL_CHECK_MS);
+            timer.unref();
+          },
+        );
+      };
+      schedule();
+    },
+    close: async () => {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: UserCertificateSpec): Promise<CurrentCertificate> {
+  const { logger } = opts;
+  const flag = spec.kind === 'pfx' ? '--pfx' : '--cert';
+  let current = await loadUserCertificate(spec);
+  for (const warning of userCertificateWarnings(current.x509, opts.certNames, flag)) logger.warn(warning);
+  let watcher: FileWatcher | null = null;
+  const files = spec.kind === 'pfx' ? [spec.pfxPath] : [spec.certPath, spec.keyPath];
+  const info = (): CertificateInfo => ({
+    cert: current.cert,
+    certPath: spec.kind === 'pfx' ? spec.pfxPath : spec.certPath,
+    keyPath: spec.kind === 'pfx' ? spec.pfxPath : spec.keyPath,
+    fingerprint256: current.x509.fingerprint256,
+    validTo: new Date(current.x509.validTo),
+    names: certificateNames(current.x509),
+    generated: false,
+    source: 'user',
+    ca: null,
+    trustPath: spec.kind === 'pfx' ? spec.pfxPath : spec.certPath,
+  });
+  return {
+    info,
+    secure: () => current.secure,
+    keepCurrent: async (apply) => {
+      let loading = Promise.resolve();
+      const reload = () => {
+        // One reload at a time, in order: the last change wins.
+        loading = loading.then(async () => {
+          try {
+            const next = await loadUserCertificate(spec);
+            if (next.x509.fingerprint256 === current.x509.fingerprint256 && next.cert === current.cert) return;
+            apply(next.secure);
+            current = next;
+            logger.info(`Reloaded ${flag} ${files[0]}: SHA-256 ${next.x509.fingerprint256}, expires ${new Date(next.x509.validTo).toISOString().slice(0, 10)}`);
+            for (const warning of userCertificateWarnings(next.x509, opts.certNames, flag)) logger.warn(warning);
+          } catch (err) {
+            logger.warn(`Ignored the changed certificate files (${err instanceof Error ? err.message : String(err)}); still serving the previous certificate`);
+          }
+        });
+      };
+      watcher = watchFiles(files, reload);
+      await watcher.ready;
+    },
+    close: async () => {
+      await watcher?.close();
+    },
+  };
+}
+
+function caInfo(ca: CertificateAuthority): CertificateInfo['ca'] {
+  return { cert: ca.cert, certPath: ca.certPath, commonName: ca.commonName, fingerprint256: ca.fingerprint256, validTo: ca.validTo };
+}

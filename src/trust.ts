@@ -1,0 +1,494 @@
+// Trust stores: adds the local CA to, removes it from and checks it in the Linux system store,
+// NSS databases (Chrome/Chromium, Firefox), the macOS system keychain, the Windows user root
+// store and Java's cacerts, through each platform's own tools. Entries are named after the CA's
+// fingerprint, so untrust removes exactly what trust added.
+import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { CertificateAuthority } from './ca.js';
+import { DevHttpsError } from './errors.js';
+
+export const STORE_NAMES = ['system', 'nss', 'macos', 'windows', 'java'] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+
+export interface TrustContext {
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+  home: string;
+  /** Root needs no sudo. */
+  isRoot: boolean;
+}
+
+export function defaultTrustContext(): TrustContext {
+  return { env: process.env, platform: process.platform, home: os.homedir(), isRoot: process.getuid?.() === 0 };
+}
+
+/** One place a CA can be trusted: a store, or one database of a store (NSS has several). */
+export interface TrustTarget {
+  store: StoreName;
+  /** e.g. `NSS database ~/.pki/nssdb (Chrome, Chromium)` */
+  label: string;
+  /** What `add` changes, for the plan printed before acting. */
+  change: string;
+  /** Set when this store needs root and we are not: the commands run through sudo. */
+  sudo: boolean;
+  /** Set when the tool this store needs is missing: what to install. */
+  missing: string | null;
+  isTrusted(): Promise<boolean>;
+  add(): Promise<void>;
+  /** True when something was removed. */
+  remove(): Promise<boolean>;
+}
+
+export interface StoreLookup {
+  store: StoreName;
+  /** Why the store is not on this machine (then `targets` is empty). */
+  absent: string | null;
+  targets: TrustTarget[];
+}
+
+/** Parses --store: a comma-separated list of store names. */
+export function resolveStores(value: string | undefined): StoreName[] | null {
+  if (value === undefined) return null;
+  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = names.find((n) => !(STORE_NAMES as readonly string[]).includes(n));
+  if (bad !== undefined || names.length === 0) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid --store "${value}": expected a comma-separated list of ${STORE_NAMES.join(', ')}`);
+  }
+  return [...new Set(names)] as StoreName[];
+}
+
+/** Finds the stores (all, or `only`) on this machine and what trusting `ca` in each would change. */
+export async function findStores(ca: CertificateAuthority, ctx: TrustContext, only: StoreName[] | null = null): Promise<StoreLookup[]> {
+  const wanted = only ?? [...STORE_NAMES];
+  const finders: Record<StoreName, () => Promise<StoreLookup>> = {
+    system: () => systemStore(ca, ctx),
+    nss: () => nssStores(ca, ctx),
+    macos: async () => macosStore(ca, ctx),
+    windows: async () => windowsStore(ca, ctx),
+    java: () => javaStore(ca, ctx),
+  };
+  return Promise.all(wanted.map((name) => finders[name]()));
+}
+
+export interface TrustStatus {
+  store: StoreName;
+  label: string;
+  /** null: could not be checked (tool missing). */
+  trusted: boolean | null;
+  note: string | null;
+}
+
+/** Whether `ca` is trusted, target by target, in the stores present (absent ones are left out). */
+export async function checkTrust(lookups: StoreLookup[]): Promise<TrustStatus[]> {
+  const targets = lookups.flatMap((l) => l.targets);
+  return Promise.all(
+    targets.map(async (t) => {
+      if (t.missing) return { store: t.store, label: t.label, trusted: null, note: t.missing };
+      try {
+        return { store: t.store, label: t.label, trusted: await t.isTrusted(), note: null };
+      } catch (err) {
+        return { store: t.store, label: t.label, trusted: null, note: errorText(err) };
+      }
+    }),
+  );
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A name for the CA's entries that no other certificate has: its common name and fingerprint. */
+export function entryName(ca: CertificateAuthority): string {
+  return `${ca.commonName} ${shortFingerprint(ca)}`;
+}
+
+function shortFingerprint(ca: CertificateAuthority): string {
+  return ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the tools
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a store's tool (through sudo when `sudo`), never through a shell. Throws when it cannot start. */
+function run(command: string, args: string[], { sudo = false, env }: { sudo?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const [cmd, argv] = sudo ? ['sudo', [command, ...args]] : [command, args];
+  return new Promise((resolve, reject) => {
+    // sudo may ask for a password on the terminal: stdin stays the user's.
+    const child = spawn(cmd, argv, { stdio: [sudo ? 'inherit' : 'ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => reject(new Error(`cannot run ${cmd}: ${errorText(err)}`)));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function runOk(command: string, args: string[], options: { sudo?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  const result = await run(command, args, options);
+  if (result.code !== 0) {
+    const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-2).join(' ');
+    const name = [path.basename(command), ...args.slice(0, 1).filter((a) => !a.startsWith('-'))].join(' ');
+    throw new Error(`${options.sudo ? 'sudo ' : ''}${name} failed (exit ${result.code})${output ? `: ${output}` : ''}`);
+  }
+  return result;
+}
+
+/** The first executable called `name` on PATH (or among `extra` paths), or null. */
+export function which(name: string, env: NodeJS.ProcessEnv, extra: string[] = []): string | null {
+  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const candidate of [...dirs.flatMap((d) => exts.map((e) => path.join(d, name + e))), ...extra]) {
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+function writable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function exists(file: string): boolean {
+  return fs.existsSync(file);
+}
+
+/** `~/x` for paths under the home directory: shorter plans. */
+function tilde(file: string, ctx: TrustContext): string {
+  return file.startsWith(ctx.home + path.sep) ? `~${file.slice(ctx.home.length)}` : file;
+}
+
+/** The package that has `tool` on this distribution, from /etc/os-release. */
+function packageHint(tool: 'certutil', ctx: TrustContext): string {
+  if (ctx.platform === 'darwin') return 'brew install nss';
+  let release = '';
+  try {
+    release = fs.readFileSync('/etc/os-release', 'utf8');
+  } catch {
+    // unknown distribution
+  }
+  const ids = `${/^ID=(.*)$/m.exec(release)?.[1] ?? ''} ${/^ID_LIKE=(.*)$/m.exec(release)?.[1] ?? ''}`.replace(/"/g, '');
+  const pkg: Array<[RegExp, string]> = [
+    [/debian|ubuntu/, 'sudo apt install libnss3-tools'],
+    [/fedora|rhel|centos/, 'sudo dnf install nss-tools'],
+    [/arch/, 'sudo pacman -S nss'],
+    [/suse/, 'sudo zypper install mozilla-nss-tools'],
+    [/alpine/, 'sudo apk add nss-tools'],
+  ];
+  const found = pkg.find(([re]) => re.test(ids));
+  return `${tool} not found: install it with ${found ? found[1] : 'your distribution\'s NSS tools package (libnss3-tools on Debian and Ubuntu, nss-tools on Fedora)'}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linux system store
+
+interface SystemLayout {
+  /** Where local anchors go. */
+  anchors: string;
+  /** The bundle the command builds, which OpenSSL, curl and most runtimes read. */
+  bundle: string;
+  command: string;
+  args: string[];
+  /** Directories the command expects (only for the layout moved under DEV_HTTPS_SYSTEM_STORE_ROOT). */
+  dirs: string[];
+}
+
+/**
+ * The distribution's layout. DEV_HTTPS_SYSTEM_STORE_ROOT (for tests) moves the Debian layout under
+ * a directory: update-ca-certificates is then told every path, and the machine's store is not touched.
+ */
+function systemLayout(ctx: TrustContext): SystemLayout | string {
+  const root = ctx.env.DEV_HTTPS_SYSTEM_STORE_ROOT;
+  if (root) {
+    const tool = which('update-ca-certificates', ctx.env, ['/usr/sbin/update-ca-certificates']);
+    if (!tool) return 'update-ca-certificates not found (DEV_HTTPS_SYSTEM_STORE_ROOT needs the Debian layout)';
+    const at = (p: string) => path.join(root, p);
+    return {
+      anchors: at('usr/local/share/ca-certificates'),
+      bundle: at('etc/ssl/certs/ca-certificates.crt'),
+      command: tool,
+      dirs: ['etc/ssl/certs', 'usr/share/ca-certificates', 'usr/local/share/ca-certificates', 'etc/ca-certificates/update.d'].map(at),
+      args: [
+        '--certsconf', at('etc/ca-certificates.conf'),
+        '--certsdir', at('usr/share/ca-certificates'),
+        '--localcertsdir', at('usr/local/share/ca-certificates'),
+        '--etccertsdir', at('etc/ssl/certs'),
+        '--hooksdir', at('etc/ca-certificates/update.d'),
+      ],
+    };
+  }
+  const sbin = (name: string) => which(name, ctx.env, [`/usr/sbin/${name}`, `/usr/bin/${name}`, `/sbin/${name}`]);
+  const layouts: Array<{ anchors: string; bundle: string; tool: string; args: string[] }> = [
+    { anchors: '/usr/local/share/ca-certificates', bundle: '/etc/ssl/certs/ca-certificates.crt', tool: 'update-ca-certificates', args: [] },
+    { anchors: '/etc/pki/ca-trust/source/anchors', bundle: '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', tool: 'update-ca-trust', args: ['extract'] },
+    { anchors: '/etc/ca-certificates/trust-source/anchors', bundle: '/etc/ca-certificates/extracted/tls-ca-bundle.pem', tool: 'trust', args: ['extract-compat'] },
+    { anchors: '/usr/share/pki/trust/anchors', bundle: '/var/lib/ca-certificates/ca-bundle.pem', tool: 'update-ca-certificates', args: [] },
+  ];
+  for (const l of layouts) {
+    const tool = sbin(l.tool);
+    if (tool && exists(l.anchors)) return { anchors: l.anchors, bundle: l.bundle, command: tool, args: l.args, dirs: [] };
+  }
+  return 'none of update-ca-certificates, update-ca-trust or trust extract-compat with its anchors directory was found';
+}
+
+async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+  if (ctx.platform !== 'linux') return { store: 'system', absent: 'only on Linux (macOS and Windows have their own stores)', targets: [] };
+  const layout = systemLayout(ctx);
+  if (typeof layout === 'string') return { store: 'system', absent: layout, targets: [] };
+  const file = path.join(layout.anchors, `dev-https-${shortFingerprint(ca)}.crt`);
+  const sudo = !ctx.isRoot && !writable(exists(layout.anchors) ? layout.anchors : path.dirname(layout.anchors));
+  const update = async () => {
+    for (const dir of layout.dirs) fs.mkdirSync(dir, { recursive: true });
+    await runOk(layout.command, layout.args, { sudo });
+  };
+  const commandText = [path.basename(layout.command), ...(ctx.env.DEV_HTTPS_SYSTEM_STORE_ROOT ? [] : layout.args)].join(' ');
+  return {
+    store: 'system',
+    absent: null,
+    targets: [
+      {
+        store: 'system',
+        label: `system store (${commandText})`,
+        change: `copies the CA to ${file} and runs ${commandText}${sudo ? ' (through sudo: it needs root)' : ''}`,
+        sudo,
+        missing: null,
+        isTrusted: async () => bundleHas(layout.bundle, ca),
+        add: async () => {
+          if (sudo) await runOk('install', ['-D', '-m', '0644', ca.certPath, file], { sudo });
+          else {
+            fs.mkdirSync(layout.anchors, { recursive: true });
+            fs.copyFileSync(ca.certPath, file);
+            fs.chmodSync(file, 0o644);
+          }
+          await update();
+          if (!bundleHas(layout.bundle, ca)) throw new Error(`${commandText} ran, but ${layout.bundle} does not contain the CA`);
+        },
+        remove: async () => {
+          if (!exists(file)) return false;
+          if (sudo) await runOk('rm', ['-f', file], { sudo });
+          else fs.rmSync(file, { force: true });
+          await update();
+          if (bundleHas(layout.bundle, ca)) throw new Error(`${commandText} ran, but ${layout.bundle} still contains the CA`);
+          return true;
+        },
+      },
+    ],
+  };
+}
+
+/** True when the PEM bundle holds this CA (compared by the base64 of its DER). */
+function bundleHas(bundle: string, ca: CertificateAuthority): boolean {
+  let text: string;
+  try {
+    text = fs.readFileSync(bundle, 'utf8');
+  } catch {
+    return false;
+  }
+  const body = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
+  return text.replace(/\s/g, '').includes(body(ca.cert));
+}
+
+// ---------------------------------------------------------------------------------------------
+// NSS databases: Chrome and Chromium on Linux (~/.pki/nssdb), Firefox profiles everywhere
+
+function nssDatabases(ctx: TrustContext): Array<{ dir: string; label: string; create: boolean }> {
+  const found: Array<{ dir: string; label: string; create: boolean }> = [];
+  const isDb = (dir: string) => exists(path.join(dir, 'cert9.db')) || exists(path.join(dir, 'cert8.db'));
+  const chromeDbs = [path.join(ctx.home, '.pki', 'nssdb'), path.join(ctx.home, 'snap', 'chromium', 'current', '.pki', 'nssdb')];
+  for (const dir of chromeDbs) if (isDb(dir)) found.push({ dir, label: 'Chrome, Chromium', create: false });
+  const profileRoots = [
+    path.join(ctx.home, '.mozilla', 'firefox'),
+    path.join(ctx.home, 'snap', 'firefox', 'common', '.mozilla', 'firefox'),
+    path.join(ctx.home, '.var', 'app', 'org.mozilla.firefox', '.mozilla', 'firefox'),
+    path.join(ctx.home, 'Library', 'Application Support', 'Firefox', 'Profiles'),
+  ];
+  for (const root of profileRoots) {
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(root);
+    } catch {
+      continue;
+    }
+    for (const entry of entries.sort()) {
+      const dir = path.join(root, entry);
+      if (isDb(dir)) found.push({ dir, label: `Firefox profile ${entry}`, create: false });
+    }
+  }
+  // Chrome and Chromium create ~/.pki/nssdb on their first start; trusting before that creates it.
+  const mainDb = chromeDbs[0]!;
+  if (ctx.platform === 'linux' && !isDb(mainDb)) {
+    const browsers = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'brave-browser', 'microsoft-edge'];
+    if (browsers.some((b) => which(b, ctx.env))) found.unshift({ dir: mainDb, label: 'Chrome, Chromium', create: true });
+  }
+  return found;
+}
+
+async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+  if (ctx.platform === 'win32') return { store: 'nss', absent: 'Firefox on Windows reads the Windows store (windows)', targets: [] };
+  const dbs = nssDatabases(ctx);
+  if (dbs.length === 0) return { store: 'nss', absent: 'no NSS database: no Firefox profile, no ~/.pki/nssdb and no Chrome or Chromium', targets: [] };
+  const certutil = which('certutil', ctx.env, ['/opt/homebrew/opt/nss/bin/certutil', '/usr/local/opt/nss/bin/certutil']);
+  const nickname = entryName(ca);
+  return {
+    store: 'nss',
+    absent: null,
+    targets: dbs.map(({ dir, label, create }) => {
+      const db = `${exists(path.join(dir, 'cert8.db')) && !exists(path.join(dir, 'cert9.db')) ? 'dbm' : 'sql'}:${dir}`;
+      const list = async () => (await run(certutil!, ['-L', '-d', db, '-n', nickname, '-a'])).stdout;
+      const isTrusted = async () => {
+        const pem = await list();
+        return /BEGIN CERTIFICATE/.test(pem) && new X509Certificate(pem).fingerprint256 === ca.fingerprint256;
+      };
+      return {
+        store: 'nss' as const,
+        label: `NSS database ${tilde(dir, ctx)} (${label})`,
+        change: `${create ? `creates ${tilde(dir, ctx)} and ` : ''}adds the CA as "${nickname}" with certutil`,
+        sudo: false,
+        missing: certutil ? null : packageHint('certutil', ctx),
+        isTrusted: async () => (create && !exists(path.join(dir, 'cert9.db')) ? false : isTrusted()),
+        add: async () => {
+          if (!exists(path.join(dir, 'cert9.db')) && !exists(path.join(dir, 'cert8.db'))) {
+            fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+            await runOk(certutil!, ['-N', '-d', db, '--empty-password']);
+          }
+          await runOk(certutil!, ['-A', '-d', db, '-t', 'C,,', '-n', nickname, '-i', ca.certPath]);
+          if (!(await isTrusted())) throw new Error(`certutil added it, but ${dir} does not list it`);
+        },
+        remove: async () => {
+          if (!exists(path.join(dir, 'cert9.db')) && !exists(path.join(dir, 'cert8.db'))) return false;
+          let removed = false;
+          // certutil -D removes one entry per call; a database may hold the nickname more than once.
+          for (let i = 0; i < 10 && /BEGIN CERTIFICATE/.test(await list()); i++) {
+            await runOk(certutil!, ['-D', '-d', db, '-n', nickname]);
+            removed = true;
+          }
+          return removed;
+        },
+      };
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// macOS system keychain
+
+function macosStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
+  if (ctx.platform !== 'darwin') return { store: 'macos', absent: 'only on macOS', targets: [] };
+  const keychain = '/Library/Keychains/System.keychain';
+  const sudo = !ctx.isRoot;
+  const sha1 = new X509Certificate(ca.cert).fingerprint.replace(/:/g, '');
+  return {
+    store: 'macos',
+    absent: null,
+    targets: [
+      {
+        store: 'macos',
+        label: `macOS system keychain (${keychain})`,
+        change: `adds the CA to ${keychain} as a trusted root with security add-trusted-cert${sudo ? ' (through sudo: it needs an administrator)' : ''}`,
+        sudo,
+        missing: null,
+        isTrusted: async () => (await run('security', ['verify-cert', '-c', ca.certPath, '-p', 'ssl'])).code === 0,
+        add: async () => {
+          await runOk('security', ['add-trusted-cert', '-d', '-r', 'trustRoot', '-k', keychain, ca.certPath], { sudo });
+        },
+        remove: async () => {
+          const found = (await run('security', ['find-certificate', '-a', '-Z', keychain])).stdout.toUpperCase().includes(sha1);
+          if (!found) return false;
+          await run('security', ['remove-trusted-cert', '-d', ca.certPath], { sudo });
+          await runOk('security', ['delete-certificate', '-Z', sha1, keychain], { sudo });
+          return true;
+        },
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows user root store
+
+function windowsStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
+  if (ctx.platform !== 'win32') return { store: 'windows', absent: 'only on Windows', targets: [] };
+  const serial = new X509Certificate(ca.cert).serialNumber;
+  return {
+    store: 'windows',
+    absent: null,
+    targets: [
+      {
+        store: 'windows',
+        label: 'Windows user root store (certutil -user Root)',
+        change: 'adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)',
+        sudo: false,
+        missing: null,
+        isTrusted: async () => (await run('certutil', ['-user', '-verifystore', 'Root', serial])).code === 0,
+        add: async () => {
+          await runOk('certutil', ['-addstore', '-user', '-f', 'Root', ca.certPath]);
+        },
+        remove: async () => {
+          if ((await run('certutil', ['-user', '-verifystore', 'Root', serial])).code !== 0) return false;
+          await runOk('certutil', ['-delstore', '-user', 'Root', serial]);
+          return true;
+        },
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Java cacerts
+
+async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+  const javaHome = ctx.env.JAVA_HOME;
+  if (!javaHome) return { store: 'java', absent: 'JAVA_HOME is not set', targets: [] };
+  const cacerts = [path.join(javaHome, 'lib', 'security', 'cacerts'), path.join(javaHome, 'jre', 'lib', 'security', 'cacerts')].find(exists);
+  if (!cacerts) return { store: 'java', absent: `no cacerts under JAVA_HOME (${javaHome})`, targets: [] };
+  const exe = ctx.platform === 'win32' ? 'keytool.exe' : 'keytool';
+  const keytool = [path.join(javaHome, 'bin', exe)].find(exists) ?? which('keytool', ctx.env);
+  const alias = `dev-https-${shortFingerprint(ca)}`;
+  const storepass = ctx.env.DEV_HTTPS_JAVA_STOREPASS || 'changeit';
+  const sudo = !ctx.isRoot && !writable(cacerts);
+  const common = ['-keystore', cacerts, '-storepass', storepass, '-alias', alias];
+  const listed = async () => {
+    const r = await run(keytool!, ['-list', '-v', ...common]);
+    return r.code === 0 && r.stdout.includes(ca.fingerprint256);
+  };
+  return {
+    store: 'java',
+    absent: null,
+    targets: [
+      {
+        store: 'java',
+        label: `Java cacerts (${cacerts})`,
+        change: `imports the CA into ${cacerts} as "${alias}" with keytool${sudo ? ' (through sudo: it needs root)' : ''}`,
+        sudo,
+        missing: keytool ? null : `keytool not found in ${path.join(javaHome, 'bin')} or on PATH: install a JDK`,
+        isTrusted: listed,
+        add: async () => {
+          await runOk(keytool!, ['-importcert', '-noprompt', '-trustcacerts', '-file', ca.certPath, ...common], { sudo });
+        },
+        remove: async () => {
+          if ((await run(keytool!, ['-list', ...common])).code !== 0) return false;
+          await runOk(keytool!, ['-delete', ...common], { sudo });
+          return true;
+        },
+      },
+    ],
+  };
+}

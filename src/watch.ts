@@ -1,0 +1,33 @@
+// Watching the user's certificate files (chokidar): one callback per burst of changes, so a pair
+// written file by file (or an editor's save-by-rename) is reloaded once, after it settles.
+import { watch } from 'chokidar';
+
+export interface FileWatcher {
+  /** Resolves once the files are being watched. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Calls `onChange` `settleMs` after the last change, add or removal of any of `files`. */
+export function watchFiles(files: string[], onChange: () => void, settleMs = 150): FileWatcher {
+  const watcher = watch(files, { ignoreInitial: true, persistent: true, atomic: true });
+  let timer: NodeJS.Timeout | null = null;
+  const changed = () => {
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      onChange();
+    }, settleMs);
+  };
+  watcher.on('all', changed);
+  // A watch that fails (too many watchers, a vanished directory) only ends hot reload.
+  watcher.on('error', () => undefined);
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  return {
+    ready,
+    close: async () => {
+      if (timer) clearTimeout(timer);
+      await watcher.close();
+    },
+  };
+}
