@@ -76,7 +76,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   // Free ports, never the defaults: it runs beside a dev-https already serving the app.
   const handle = await startDevHttps({ target: options.target, port: 0, httpPort: 0, certDir: options.certDir, cwd: options.cwd, keepHsts: true, logger: options.logger ?? silentLogger });
   try {
-    const ca = handle.certificate.cert;
+    const ca = handle.certificate.ca?.cert ?? handle.certificate.cert;
     const httpsOrigin = handle.urls.https.slice(0, -1);
     const httpOrigin = handle.urls.http!.slice(0, -1);
     const items: CheckItem[] = [];

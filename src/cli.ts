@@ -2,7 +2,7 @@
 // calls startDevHttps (and the app command after `--`), prints the banner and errors for a
 // person, and owns the process (exit codes, signals).
 import fs from 'node:fs';
-import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatCheckReport, runCheck, type CheckOptions } from './check.js';
 import { startApp, type AppProcess } from './child.js';
@@ -12,9 +12,8 @@ import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
 import { resolveTarget } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
-import { checkTrust, defaultTrustContext, findStores, resolveStores, type StoreName } from './trust.js';
-import { certificateReport, formatCertificateReport, runTrustCommand } from './trust-commands.js';
-import { readCA } from './ca.js';
+import { resolveStores, type StoreName } from './trust.js';
+import { certificateReport, formatCertificateReport, isCaTrustedAnywhere, runTrustCommand } from './trust-commands.js';
 
 export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */
@@ -276,6 +275,8 @@ complete -F _dev_https_complete dev-https
 export interface BannerOptions {
   color?: boolean;
   readyMs?: number;
+  /** false: the CA is trusted nowhere (a hint says how); true or null: nothing to say. */
+  caTrusted?: boolean | null;
 }
 
 /** The start banner, Vite style: URLs, target, certificate and the hints that matter. */
@@ -300,6 +301,7 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
   );
   if (cert.ca) lines.push(`  ${arrow}  ${label('CA:')}${cert.ca.certPath}`);
   lines.push(paint('2', `  Clients: curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath} · dev-https cert shows more`));
+  if (options.caTrusted === false && cert.ca) lines.push(paint('33', '  Browsers warn until you trust the dev-https CA once: run dev-https trust'));
   if (handles.some((h) => h.demo)) lines.push(paint('2', '  Run dev-https --target <port> to put your own app behind it.'));
   else if (handles.every((h) => !h.urls.http)) lines.push(paint('2', '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'));
   return lines.join('\n') + '\n';
@@ -386,6 +388,9 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   // A bug in one request must not take the proxy down for the whole day's work.
   process.on('uncaughtException', (err) => logger.error(`unexpected error (dev-https keeps running): ${err.message}`));
 
+  // Whether browsers will warn: the store tools run while the listeners start, not after.
+  const first = settings.proxies[0]!;
+  const trustCheck = first.cert || first.pfx ? Promise.resolve(null) : isCaTrustedAnywhere(first.caRoot).catch(() => null);
   try {
     for (const options of settings.proxies) handles.push(await startDevHttps({ ...options, logger }));
   } catch (err) {
@@ -396,7 +401,6 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   if (stopping) return;
 
   if (appCommand.length) {
-    const first = settings.proxies[0]!;
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: handles[0]!.certificate.trustPath };
     // A bare port for the target: tell the app which port to take, unless the environment does.
     if (first.target !== undefined && /^\d+$/.test(String(first.target)) && env.PORT === undefined) env.PORT = String(first.target);
@@ -418,21 +422,10 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
     }
   }
   if (stopping) return;
-  logger.info(formatBanner(handles, { color: colorEnabled(process.stdout), readyMs: performance.now() /* since the process started */ }).trimEnd());
-  void hintTrust(handles[0]!, logger);
+  const caTrusted = await Promise.race([trustCheck, delay(1000, null, { ref: false })]);
+  logger.info(formatBanner(handles, { color: colorEnabled(process.stdout), readyMs: performance.now() /* since the process started */, caTrusted }).trimEnd());
 }
 
-/** After the banner (it runs store tools, so it does not delay the start): say when browsers will warn. */
-async function hintTrust(handle: DevHttpsHandle, logger: Logger): Promise<void> {
-  try {
-    const ca = handle.certificate.ca ? await readCA(path.dirname(handle.certificate.ca.certPath)) : null;
-    if (!ca) return;
-    const statuses = await checkTrust(await findStores(ca, defaultTrustContext()));
-    if (!statuses.some((s) => s.trusted === true)) logger.info('  Browsers warn until you trust the dev-https CA once: run dev-https trust');
-  } catch {
-    // Only a hint.
-  }
-}
 
 function fail(logger: Logger, err: unknown): void {
   // Our own errors are one line for a person; anything else is a bug, still one line.

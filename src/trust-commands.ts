@@ -90,6 +90,13 @@ function formatTrustStatus(statuses: TrustStatus[], lookups: StoreLookup[]): str
   return lines;
 }
 
+/** True when the CA in `caRoot` (default: the user's) is trusted in at least one store; null when there is no CA yet. */
+export async function isCaTrustedAnywhere(caRoot?: string, context: TrustContext = defaultTrustContext()): Promise<boolean | null> {
+  const ca = await readCA(caRoot ?? resolveCaRoot(context.env, context.platform, context.home));
+  if (!ca) return null;
+  return (await checkTrust(await findStores(ca, context))).some((s) => s.trusted === true);
+}
+
 export interface CertificateReport {
   certificate: Omit<CertificateInfo, 'cert' | 'ca'>;
   ca: (Omit<NonNullable<CertificateInfo['ca']>, 'cert'> & { keyPath: string }) | null;

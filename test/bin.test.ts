@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { BIN, echoHandler, onCleanup, request, run, runCleanups, startUpstream, tempDir, waitFor, type Run } from './helpers.js';
+import { BIN, echoHandler, onCleanup, request, run, runCleanups, startUpstream, tempDir, waitFor, type Run, testCa } from './helpers.js';
 
 const VERSION = JSON.parse(await fs.readFile(path.resolve(import.meta.dirname, '../package.json'), 'utf8')).version;
 
@@ -19,14 +19,17 @@ test('with no --target it serves the demo app over HTTPS, caches the certificate
   const r = run(['--port', '0'], { cwd });
   const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)  →  the built-in demo app/);
   const certDir = path.join(cwd, 'certs');
-  const cert = await fs.readFile(path.join(certDir, 'cert.pem'), 'utf8');
+  const cert = await testCa();
 
   const reply = await request(url + 'json', { ca: cert });
   expect(reply.status).toBe(200);
   expect(JSON.parse(reply.body).scheme).toBe('https');
 
-  expect(r.stdout()).toContain(`SHA-256 ${new X509Certificate(cert).fingerprint256}\n`);
-  expect(r.stdout()).toContain(`Cert:    ${path.join(certDir, 'cert.pem')} (new, self-signed, expires `);
+  const leaf = await fs.readFile(path.join(certDir, 'cert.pem'), 'utf8');
+  expect(new X509Certificate(leaf).checkIssued(new X509Certificate(cert))).toBe(true);
+  expect(r.stdout()).toContain(`SHA-256 ${new X509Certificate(leaf).fingerprint256}\n`);
+  expect(r.stdout()).toContain(`Cert:    ${path.join(certDir, 'cert.pem')} (new, signed by the dev-https CA, expires `);
+  expect(r.stdout()).toContain(`CA:      ${path.join(process.env.DEV_HTTPS_CAROOT!, 'rootCA.pem')}\n`);
   expect((await fs.stat(certDir)).mode & 0o777).toBe(0o700);
   expect((await fs.stat(path.join(certDir, 'key.pem'))).mode & 0o777).toBe(0o600);
   expect(await fs.readFile(path.join(certDir, '.gitignore'), 'utf8')).toBe('*\n');
@@ -48,8 +51,8 @@ test('proxies --target with X-Forwarded-Proto on HTTPS and HTTP, reuses the cach
   const r = run(['-t', `localhost:${app.port}`, '-p', '0', '--http-port', '0'], { cwd });
   const [, httpsUrl] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
   const [, httpUrl] = await waitFor(r, /➜  HTTP:    (http:\/\/localhost:\d+\/)  →  http:\/\/localhost:\d+\n/);
-  expect(r.stdout()).toContain('(cached, self-signed, expires ');
-  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  expect(r.stdout()).toContain('(cached, signed by the dev-https CA, expires ');
+  const cert = await testCa();
 
   const overHttps = JSON.parse((await request(httpsUrl + 'p?q=1', { ca: cert })).body);
   expect(overHttps.url).toBe('/p?q=1');
@@ -116,7 +119,7 @@ test('--open hands the HTTPS URL to the browser; --quiet prints nothing', async 
     onCleanup(() => clearInterval(poll));
   });
   expect(url).toMatch(/^https:\/\/localhost:\d+\/$/);
-  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  const cert = await testCa();
   expect((await request(url, { ca: cert })).status).toBe(200);
   r.child.kill('SIGTERM');
   expect((await r.exited).code).toBe(0);
@@ -137,7 +140,7 @@ test('--open without any browser only warns and keeps serving', async () => {
     }, 50);
   });
   expect(r.stderr()).toMatch(new RegExp(`^warning: could not open a browser \\(.+\\): open ${url.replace(/[/.]/g, '\\$&')} yourself\n$`));
-  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  const cert = await testCa();
   expect((await request(url + 'json', { ca: cert })).status).toBe(200);
   r.child.kill('SIGTERM');
   expect((await r.exited).code).toBe(0);
@@ -148,7 +151,7 @@ test('--host 0.0.0.0 warns that the app is reachable from the network', async ()
   const r = run(['--port', '0', '--host', '0.0.0.0'], { cwd });
   const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
   expect(r.stderr()).toBe('warning: --host 0.0.0.0: dev-https and your app are now reachable from the network, not only from this machine\n');
-  const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  const cert = await testCa();
   expect((await request(url + 'json', { ca: cert })).status).toBe(200);
   r.child.kill('SIGTERM');
   expect((await r.exited).code).toBe(0);
@@ -156,7 +159,8 @@ test('--host 0.0.0.0 warns that the app is reachable from the network', async ()
 
 // As root (CI) these run the bin as `nobody`, as a developer's shell would; otherwise as the user.
 const AS_NOBODY = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : undefined;
-const runUnprivileged = (args: string[], cwd: string): Run => run(args, { cwd, wrapper: AS_NOBODY });
+// `nobody` cannot read the run's CA root: it gets one of its own, as a second user of the machine would.
+const runUnprivileged = (args: string[], cwd: string): Run => run(args, { cwd, wrapper: AS_NOBODY, env: { DEV_HTTPS_CAROOT: path.join(cwd, 'caroot') } });
 
 // `nobody` must be able to read the checkout (not so under a 0700 home directory).
 const canRunUnprivileged = !AS_NOBODY || spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, BIN, '--version'], { stdio: 'ignore' }).status === 0;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor } from './helpers.js';
+import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor, testCa } from './helpers.js';
 
 const NODE = process.execPath;
 
@@ -80,7 +80,7 @@ describe('the app command after --', () => {
     await fs.writeFile(go, '');
     const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)  →  (\S+)\n/);
     expect(r.stdout().indexOf('waiting for')).toBeLessThan(r.stdout().indexOf('Local:'));
-    const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+    const cert = await testCa();
     expect(await request(url!, { ca: cert })).toMatchObject({ status: 200, body: 'the app' });
 
     await waitFor(r, /\[app\] listening\n/);
@@ -99,14 +99,14 @@ describe('the app command after --', () => {
     ['a bare port keeps a PORT already set', (p) => String(p), { PORT: '1234' }, () => '1234'],
     ['host:port does not set PORT', (p) => `localhost:${p}`, {}, () => null],
     ['http://host:port does not set PORT', (p) => `http://127.0.0.1:${p}`, {}, () => null],
-  ])('environment: NODE_EXTRA_CA_CERTS is the certificate; %s', async (_name, target, env, expectedPort) => {
+  ])('environment: NODE_EXTRA_CA_CERTS is the CA; %s', async (_name, target, env, expectedPort) => {
     const cwd = await tempDir();
     const port = await freePort();
     const script = `console.log('env ' + JSON.stringify({ PORT: process.env.PORT ?? null, CA: process.env.NODE_EXTRA_CA_CERTS ?? null })); ${appScript('ok', 'process.argv[1]')}`;
     const r = run(['--target', target(port), '--port', '0', '--', NODE, '-e', script, String(port)], { cwd, env });
     await waitFor(r, /➜  Local:   /);
     const [, json] = await waitFor(r, /\[app\] env (.*)\n/);
-    expect(JSON.parse(json!)).toEqual({ PORT: expectedPort(port), CA: path.join(cwd, 'certs', 'cert.pem') });
+    expect(JSON.parse(json!)).toEqual({ PORT: expectedPort(port), CA: path.join(process.env.DEV_HTTPS_CAROOT!, 'rootCA.pem') });
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });
   });
@@ -146,7 +146,7 @@ describe('the app command after --', () => {
     const shPid = await pidIn(pids.sh);
     const appPid = await pidIn(pids.app);
     const sleeperPid = await pidIn(pids.sleeper);
-    const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+    const cert = await testCa();
     expect((await request(url!, { ca: cert })).body).toBe('grandchild app');
     expect([gone(shPid), gone(appPid), gone(sleeperPid)]).toEqual([false, false, false]);
 
@@ -236,7 +236,7 @@ describe('the app command after --', () => {
     const script = `require('http').createServer((req, res) => res.end('bye')).listen(${port}, '127.0.0.1'); setInterval(() => require('fs').existsSync(${JSON.stringify(stop)}) && process.exit(0), 20);`;
     const r = run(['--target', String(port), '--port', '0', '--', NODE, '-e', script], { cwd });
     const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
-    const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+    const cert = await testCa();
     expect((await request(url!, { ca: cert })).body).toBe('bye');
     await fs.writeFile(stop, '');
     expect(await r.exited).toEqual({ code: 0, signal: null });

@@ -117,6 +117,8 @@ describe('parseCli', () => {
 describe('formatBanner', () => {
   const FP = 'AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89';
 
+  const CA = { cert: '-----BEGIN CERTIFICATE-----\n', certPath: '/home/dev/.local/share/dev-https/rootCA.pem', commonName: 'dev-https development CA dev@laptop', fingerprint256: FP, validTo: new Date('2036-11-28T15:30:45.000Z') };
+
   function handle(overrides: Partial<DevHttpsHandle>, generated = false): DevHttpsHandle {
     return {
       urls: { https: 'https://localhost:8443/', http: null },
@@ -132,6 +134,10 @@ describe('formatBanner', () => {
         validTo: new Date('2027-11-28T15:30:45.000Z'),
         generated,
         cert: '-----BEGIN CERTIFICATE-----\n',
+        names: ['localhost', '127.0.0.1', '::1'],
+        source: 'ca',
+        ca: CA,
+        trustPath: CA.certPath,
       },
       close: async () => undefined,
       ...overrides,
@@ -139,9 +145,10 @@ describe('formatBanner', () => {
   }
 
   const certLines = (state: 'new' | 'cached') => [
-    `  ➜  Cert:    /srv/app/certs/cert.pem (${state}, self-signed, expires 2027-11-28)`,
+    `  ➜  Cert:    /srv/app/certs/cert.pem (${state}, signed by the dev-https CA, expires 2027-11-28)`,
     `              SHA-256 ${FP}`,
-    '  Browsers warn until you accept it once. Clients: curl --cacert /srv/app/certs/cert.pem · NODE_EXTRA_CA_CERTS=/srv/app/certs/cert.pem',
+    '  ➜  CA:      /home/dev/.local/share/dev-https/rootCA.pem',
+    '  Clients: curl --cacert /home/dev/.local/share/dev-https/rootCA.pem · NODE_EXTRA_CA_CERTS=/home/dev/.local/share/dev-https/rootCA.pem · dev-https cert shows more',
   ];
   const head = [`  dev-https ${PACKAGE_VERSION}  ready in 123 ms`, ''];
 
@@ -181,6 +188,33 @@ describe('formatBanner', () => {
         '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
         '  ➜  Local:   https://localhost:8444/  →  http://localhost:5173',
         ...certLines('cached'),
+        '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.',
+      ],
+    ],
+    [
+      'a certificate of the user (--cert/--key): no CA line, clients trust the certificate itself',
+      [
+        handle({
+          certificate: {
+            certPath: '/srv/app/localhost.pem',
+            keyPath: '/srv/app/localhost-key.pem',
+            fingerprint256: FP,
+            validTo: new Date('2028-02-28T10:00:00.000Z'),
+            generated: false,
+            cert: '-----BEGIN CERTIFICATE-----\n',
+            names: ['localhost'],
+            source: 'user',
+            ca: null,
+            trustPath: '/srv/app/localhost.pem',
+          },
+        }),
+      ],
+      [
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
+        '  ➜  Cert:    /srv/app/localhost.pem (yours, expires 2028-02-28)',
+        `              SHA-256 ${FP}`,
+        '  Clients: curl --cacert /srv/app/localhost.pem · NODE_EXTRA_CA_CERTS=/srv/app/localhost.pem · dev-https cert shows more',
         '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.',
       ],
     ],

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { resolveSettings, type Settings } from '../src/config.js';
 import { DevHttpsError } from '../src/errors.js';
-import { BIN, request, run, runCleanups, startUpstream, tempDir, waitFor } from './helpers.js';
+import { BIN, request, run, runCleanups, startUpstream, tempDir, waitFor, testCa } from './helpers.js';
 
 
 afterEach(runCleanups);
@@ -208,7 +208,7 @@ describe('bad config files and variables', () => {
     [
       'an unknown key',
       { prot: 8443 },
-      'Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, name, allow-host, open, quiet, log, proxies',
+      'Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
     ],
     ['a boolean port', { port: true }, 'Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true'],
     ['a null http-port', { 'http-port': null }, 'Invalid "http-port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got null'],
@@ -401,12 +401,12 @@ describe('the bin', () => {
     const [urlA, urlB] = locals.map((m) => m[1]!);
     expect(urlA).not.toBe(urlB);
 
-    const cert = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+    const cert = await testCa();
     const a = await request(urlA!, { ca: cert });
     const b = await request(urlB!, { ca: cert });
     expect([a.status, a.body, b.status, b.body]).toEqual([200, 'app A', 200, 'app B']);
 
-    const fingerprint = new X509Certificate(cert).fingerprint256;
+    const fingerprint = new X509Certificate(await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8')).fingerprint256;
     expect(await peerFingerprint(Number(locals[0]![2]), cert)).toBe(fingerprint);
     expect(await peerFingerprint(Number(locals[1]![2]), cert)).toBe(fingerprint);
     expect(r.stdout().split(`SHA-256 ${fingerprint}`)).toHaveLength(2); // one Cert: line for both
@@ -421,7 +421,7 @@ describe('the bin', () => {
     const r = run([], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
     expect(r.stderr()).toBe(
-      'error: Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, name, allow-host, open, quiet, log, proxies\n',
+      'error: Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies\n',
     );
     expect(r.stdout()).toBe('');
   });

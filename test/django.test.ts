@@ -12,7 +12,7 @@ describe.skipIf(!djangoAvailable)('Django behind dev-https', () => {
     const djangoPort = await startDjango();
     const handle = await startDevHttps({ target: djangoPort, port: 0, httpPort: 0, certDir: await tempDir(), logger: captureLogger() });
     onCleanup(() => handle.close());
-    const ca = handle.certificate.cert;
+    const ca = handle.certificate.ca!.cert;
     const httpsOrigin = handle.urls.https.slice(0, -1);
 
     const page = await request(handle.urls.https, { ca });

@@ -15,7 +15,7 @@ afterEach(runCleanups);
 async function start(target: number, extra: Parameters<typeof startDevHttps>[0] = {}) {
   const handle = await startDevHttps({ target, port: 0, httpPort: 0, certDir: await tempDir(), logger: captureLogger(), ...extra });
   onCleanup(() => handle.close());
-  return { handle, port: Number(new URL(handle.urls.https).port), httpPort: Number(new URL(handle.urls.http!).port), ca: handle.certificate.cert };
+  return { handle, port: Number(new URL(handle.urls.https).port), httpPort: Number(new URL(handle.urls.http!).port), ca: handle.certificate.ca!.cert };
 }
 
 /** One raw HTTP/1.1 exchange on a plain socket; resolves with everything the server sent. */

@@ -155,11 +155,12 @@ export const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 
 /**
  * The real bin as a user runs it, killed in afterEach if still running. PORT, FORCE_COLOR and
- * DEV_HTTPS_* come only from `env`, so the machine's own do not leak in.
+ * DEV_HTTPS_* (but the run's DEV_HTTPS_CAROOT) come only from `env`, so the machine's own do not leak in.
  */
 export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; wrapper?: string[] }): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || name.startsWith('DEV_HTTPS_')) delete env[name];
+  // The run's CA root stays (test/global-setup.ts): a bin must never create the user's real CA.
+  for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || (name.startsWith('DEV_HTTPS_') && name !== 'DEV_HTTPS_CAROOT')) delete env[name];
   Object.assign(env, options.env);
   // `wrapper` runs it through another command first, e.g. setpriv to drop privileges.
   const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, BIN, ...args];
@@ -265,7 +266,7 @@ export async function start(options: DevHttpsOptions): Promise<Started> {
     logger,
     port: Number(new URL(handle.urls.https).port),
     httpPort: handle.urls.http ? Number(new URL(handle.urls.http).port) : 0,
-    ca: handle.certificate.cert,
+    ca: handle.certificate.ca!.cert,
   };
 }
 
@@ -298,4 +299,9 @@ export function readResponse(socket: net.Socket): Promise<{ head: string; body: 
     socket.on('end', () => reject(new Error(`connection ended after ${JSON.stringify(got.toString('latin1'))}`)));
     socket.on('error', reject);
   });
+}
+
+/** The run's CA (test/global-setup.ts): what clients trust to reach any dev-https of the tests. */
+export function testCa(): Promise<string> {
+  return fs.readFile(path.join(process.env.DEV_HTTPS_CAROOT!, 'rootCA.pem'), 'utf8');
 }

@@ -12,7 +12,7 @@ async function start(http2Enabled?: boolean) {
   const logger = captureLogger();
   const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger, ...(http2Enabled === undefined ? {} : { http2: http2Enabled }) });
   onCleanup(() => handle.close());
-  return { app, handle, logger, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.cert };
+  return { app, handle, logger, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.ca!.cert };
 }
 
 /** The protocol the server picks when the client offers h2 and http/1.1. */
@@ -107,12 +107,12 @@ test('an HTTP/2 client gets the 502 page while the app is down, and the app once
   const handle = await startDevHttps({ target: appPort, port: 0, certDir: await tempDir(), logger });
   onCleanup(() => handle.close());
   const origin = handle.urls.https.slice(0, -1);
-  const down = await h2Get(origin, handle.certificate.cert, '/');
+  const down = await h2Get(origin, handle.certificate.ca!.cert, '/');
   expect(down.status).toBe(502);
   expect(down.headers['content-type']).toBe('text/plain; charset=utf-8');
   expect(down.body.split('\n')[0]).toBe(`502 Bad Gateway: dev-https could not reach the app at http://localhost:${appPort}: nothing is listening there (connection refused).`);
   await startUpstream(echoHandler(), '127.0.0.1', appPort);
-  const up = await h2Get(origin, handle.certificate.cert, '/back');
+  const up = await h2Get(origin, handle.certificate.ca!.cert, '/back');
   expect(up.status).toBe(200);
   expect(JSON.parse(up.body).url).toBe('/back');
 });
@@ -124,7 +124,7 @@ test('an HTTP/2 client gets a redirect-loop page when its browser-like request l
   });
   const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger: captureLogger() });
   onCleanup(() => handle.close());
-  const reply = await h2Get(handle.urls.https.slice(0, -1), handle.certificate.cert, '/', { accept: 'text/html' });
+  const reply = await h2Get(handle.urls.https.slice(0, -1), handle.certificate.ca!.cert, '/', { accept: 'text/html' });
   expect(reply.status).toBe(508);
   expect(reply.body).toContain('<title>Redirect loop: the app does not trust X-Forwarded-Proto</title>');
 });

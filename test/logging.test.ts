@@ -7,7 +7,7 @@ import type net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { colorEnabled, createLogger, formatRequest, logPath, painter, type RequestLogEntry } from '../src/logger.js';
-import { freePort, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, type Run } from './helpers.js';
+import { freePort, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, type Run, testCa } from './helpers.js';
 
 
 afterEach(runCleanups);
@@ -250,7 +250,7 @@ async function startJson(args: string[], cwd: string) {
   const message = String(banner.message);
   const https = /Local: {3}(https:\/\/localhost:\d+\/)/.exec(message)![1]!;
   const http = /HTTP: {4}(http:\/\/localhost:\d+\/)/.exec(message)?.[1] ?? null;
-  const ca = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+  const ca = await testCa();
   return { r, https, http, ca };
 }
 
@@ -330,7 +330,7 @@ describe('request lines from the bin', () => {
     const app = await startUpstream((_req, res) => res.end('ok'));
     const r = run(['--target', String(app.port), '--port', '0'], { cwd });
     const url = await poll(() => /➜  Local:   (https:\/\/localhost:\d+\/)/.exec(r.stdout())?.[1]);
-    const ca = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8');
+    const ca = await testCa();
     expect((await request(`${url!}page?id=7`, { ca })).status).toBe(200);
     const line = await poll(() => /^.*GET \/page.*$/m.exec(r.stdout())?.[0]);
     expect(line).toMatch(/^\d\d:\d\d:\d\d GET \/page\?… 200 \d+ ms$/);
@@ -344,7 +344,7 @@ describe('request lines from the bin', () => {
     const port = await freePort();
     const r = run(['--target', String(app.port), '--port', String(port), '--quiet'], { cwd });
     const reply = await poll(async () => {
-      const ca = await fs.readFile(path.join(cwd, 'certs', 'cert.pem'), 'utf8').catch(() => null);
+      const ca = await testCa().catch(() => null);
       return ca ? request(`https://localhost:${port}/x`, { ca }).catch(() => null) : null;
     });
     expect(reply).toMatchObject({ status: 200, body: 'quiet app' });

@@ -202,6 +202,8 @@ describe('resolveOptions', () => {
       publicHost: 'localhost',
       exposed: false,
       certDir: '/srv/app/certs',
+      caRoot: process.env.DEV_HTTPS_CAROOT,
+      userCert: null,
       certNames: ['localhost', '127.0.0.1', '::1'],
       allowHosts: [],
       headersTimeout: 10_000,
@@ -218,6 +220,7 @@ describe('resolveOptions', () => {
   test('without cwd the cert dir is relative to process.cwd(), and a logger is made', () => {
     const resolved = resolveOptions();
     expect(resolved.certDir).toBe(path.join(process.cwd(), 'certs'));
+    expect(resolveOptions({ pfx: 'dev.p12', cwd: '/srv/app' }).userCert).toEqual({ kind: 'pfx', pfxPath: '/srv/app/dev.p12', passphrase: null });
     expect(Object.keys(resolved.logger).sort()).toEqual(['app', 'error', 'info', 'request', 'warn']);
   });
 
@@ -231,6 +234,10 @@ describe('resolveOptions', () => {
         redirectHttp: true,
         host: '127.0.0.1',
         certDir: '../shared/certs',
+        caRoot: '../ca',
+        cert: 'tls/dev.pem',
+        key: '/etc/dev/dev-key.pem',
+        passphrase: 'hunter2',
         names: ['MyApp.test', 'localhost', '[::1]', 'api.myapp.test', 'myapp.test'],
         allowHosts: ['Dev.Example', 'any', 'dev.example'],
         headersTimeout: 500,
@@ -249,6 +256,8 @@ describe('resolveOptions', () => {
       publicHost: '127.0.0.1',
       exposed: false,
       certDir: '/srv/shared/certs',
+      caRoot: '/srv/ca',
+      userCert: { kind: 'pem', certPath: '/srv/app/tls/dev.pem', keyPath: '/etc/dev/dev-key.pem', passphrase: 'hunter2' },
       certNames: ['localhost', '127.0.0.1', '::1', 'myapp.test', 'api.myapp.test'],
       allowHosts: ['dev.example', 'any'],
       headersTimeout: 500,
@@ -268,6 +277,14 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ ...options, cwd: '/srv/app' }).certDir).toBe(expected);
   });
 
+  /** Read here from the interfaces, independently of options.ts. */
+  function lanAddresses(v6: boolean): string[] {
+    return Object.values(os.networkInterfaces())
+      .flatMap((list) => list ?? [])
+      .filter((i) => !i.internal && (i.family === 'IPv4' || (v6 && !/^fe80:/i.test(i.address))))
+      .map((i) => (i.family === 'IPv6' ? new URL(`http://[${i.address}]`).hostname.slice(1, -1) : i.address));
+  }
+
   type HostCase = [string | undefined, string[], string, boolean, string[]];
   test.each<HostCase>([
     [undefined, ['127.0.0.1', '::1'], 'localhost', false, ['localhost', '127.0.0.1', '::1']],
@@ -277,8 +294,9 @@ describe('resolveOptions', () => {
     ['127.0.0.2', ['127.0.0.2'], '127.0.0.2', false, ['localhost', '127.0.0.1', '::1', '127.0.0.2']],
     ['::1', ['::1'], '[::1]', false, ['localhost', '127.0.0.1', '::1']],
     ['[::1]', ['::1'], '[::1]', false, ['localhost', '127.0.0.1', '::1']],
-    ['0.0.0.0', ['0.0.0.0'], 'localhost', true, ['localhost', '127.0.0.1', '::1']],
-    ['::', ['::'], 'localhost', true, ['localhost', '127.0.0.1', '::1']],
+    // With every address, the certificate also names the machine's LAN addresses (a phone opens those).
+    ['0.0.0.0', ['0.0.0.0'], 'localhost', true, ['localhost', '127.0.0.1', '::1', ...lanAddresses(false)]],
+    ['::', ['::'], 'localhost', true, ['localhost', '127.0.0.1', '::1', ...lanAddresses(true)]],
   ])('host %j → listen %j, public host %s, exposed %s', (host, listenAddresses, publicHost, exposed, certNames) => {
     expect(resolveOptions({ host, cwd: '/srv/app' })).toMatchObject({ listenAddresses, publicHost, exposed, certNames });
   });
@@ -315,6 +333,12 @@ describe('resolveOptions', () => {
     [{ host: '2001:db8::99' }, 'E_BAD_HOST', 'Invalid --host "2001:db8::99": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses'],
     [{ names: ['ok.test', 'a b'] }, 'E_BAD_OPTION', 'Invalid --name "a b": expected a host name (myapp.test) or an IP address'],
     [{ certDir: '' }, 'E_BAD_OPTION', 'Invalid --cert-dir "": expected a directory path, e.g. --cert-dir ./certs'],
+    [{ cert: 'a.pem' }, 'E_BAD_OPTION', 'Invalid --cert "a.pem": it needs --key <file>, its private key'],
+    [{ key: 'a-key.pem' }, 'E_BAD_OPTION', 'Invalid --key "a-key.pem": it needs --cert <file>, its certificate'],
+    [{ pfx: 'a.p12', cert: 'a.pem', key: 'a-key.pem' }, 'E_BAD_OPTION', 'Invalid --cert "a.pem": use either --pfx or --cert with --key, not both'],
+    [{ pfx: 'a.p12', key: 'a-key.pem' }, 'E_BAD_OPTION', 'Invalid --key "a-key.pem": use either --pfx or --cert with --key, not both'],
+    [{ passphrase: 'x' }, 'E_BAD_OPTION', 'Invalid --passphrase: it needs --pfx <file> or --cert and --key'],
+    [{ cert: ' ', key: 'k.pem' }, 'E_BAD_OPTION', 'Invalid --cert "": expected a file path'],
   ])('%j → %s', (options, code, message) => {
     expect(thrown(() => resolveOptions({ ...options, cwd: '/srv/app' }))).toEqual({ name: 'DevHttpsError', code, message });
   });

@@ -7,16 +7,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { onCleanup, request, runCleanups, tempDir } from './helpers.js';
+import { onCleanup, request, runCleanups, tempDir, testCa } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const VERSION: string = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8')).version;
 const run = promisify(execFile);
 
 // Under `npm test`, npm exports the running project's location and lifecycle; the npm run here
-// must act on the temp project alone, and the bin must see no DEV_HTTPS_* settings of the shell.
+// must act on the temp project alone, and the bin must see no DEV_HTTPS_* settings of the shell
+// (but the run's CA root: test/global-setup.ts).
 const env: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^(npm_config_(local_)?prefix|npm_package_|npm_lifecycle_|npm_command$|INIT_CWD$|DEV_HTTPS_)/.test(k)),
+  Object.entries(process.env).filter(([k]) => !/^(npm_config_(local_)?prefix|npm_package_|npm_lifecycle_|npm_command$|INIT_CWD$|DEV_HTTPS_(?!CAROOT$))/.test(k)),
 );
 const npm = (args: string[], cwd: string) => run('npm', args, { cwd, env, maxBuffer: 16 * 1024 * 1024 });
 
@@ -101,9 +102,10 @@ test('the installed bin serves the demo app over HTTPS with a certificate in ./c
     // Says what was printed instead of only "timed out" when the banner changes.
     setTimeout(() => reject(new Error(`no HTTPS URL in the banner: ${stdout} ${stderr}`)), 20_000).unref();
   });
-  const cert = await fs.readFile(path.join(project, 'certs', 'cert.pem'), 'utf8');
+  const cert = await testCa();
+  const leaf = await fs.readFile(path.join(project, 'certs', 'cert.pem'), 'utf8');
   expect(stdout).toContain(`dev-https ${VERSION}`);
-  expect(stdout).toContain(`SHA-256 ${new X509Certificate(cert).fingerprint256}\n`);
+  expect(stdout).toContain(`SHA-256 ${new X509Certificate(leaf).fingerprint256}\n`);
 
   const reply = await request(url + 'json', { ca: cert });
   expect(reply.status).toBe(200);
@@ -126,7 +128,7 @@ const silent = { info() {}, warn() {}, error() {} };
 const handle = await startDevHttps({ port: 0, certDir: process.argv[2], logger: silent });
 console.log(handle.urls.https);
 const body = await new Promise((resolve, reject) => {
-  https.get(handle.urls.https + 'json', { ca: handle.certificate.cert, agent: false }, (res) => {
+  https.get(handle.urls.https + 'json', { ca: handle.certificate.ca.cert, agent: false }, (res) => {
     let text = '';
     res.on('data', (c) => (text += c));
     res.on('end', () => resolve(text));

@@ -585,7 +585,7 @@ describe('the HTTP listener', () => {
     expect(post.headers.location).toBe(`https://localhost:${port}/form`);
 
     // The redirect target really is the HTTPS listener.
-    expect((await request(byName.headers.location!, { ca: handle.certificate.cert })).status).toBe(200);
+    expect((await request(byName.headers.location!, { ca: handle.certificate.ca!.cert })).status).toBe(200);
     expect(upstream.connections()).toBe(1);
   });
 

@@ -50,7 +50,7 @@ test('an app with SECURE_SSL_REDIRECT-style redirects: http://localhost:<http-po
   const first = await request(`${handle.urls.http}account/?next=%2Fa`);
   expect(first.status).toBe(301);
   expect(first.headers.location).toBe(`https://localhost:${httpsPort}/account/?next=%2Fa`);
-  const second = await request(first.headers.location!, { ca: handle.certificate.cert });
+  const second = await request(first.headers.location!, { ca: handle.certificate.ca!.cert });
   expect(second.status).toBe(200);
   expect(second.body).toBe('secure /account/?next=%2Fa');
 });
@@ -62,7 +62,7 @@ test("an app redirecting to its own address is sent to the listener's public URL
   });
   const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger: captureLogger() });
   onCleanup(() => handle.close());
-  const reply = await request(`${handle.urls.https}start`, { ca: handle.certificate.cert });
+  const reply = await request(`${handle.urls.https}start`, { ca: handle.certificate.ca!.cert });
   expect(reply.status).toBe(302);
   expect(reply.headers.location).toBe(`${handle.urls.https}done?x=1`);
 });

@@ -17,7 +17,7 @@ afterEach(runCleanups);
 async function startProxy(target: number, logger: CapturingLogger, keepHsts = false) {
   const handle = await startDevHttps({ target, port: 0, httpPort: 0, certDir: await tempDir(), logger, keepHsts });
   onCleanup(() => handle.close());
-  return { handle, ca: handle.certificate.cert, httpsOrigin: handle.urls.https.slice(0, -1), httpOrigin: handle.urls.http!.slice(0, -1) };
+  return { handle, ca: handle.certificate.ca!.cert, httpsOrigin: handle.urls.https.slice(0, -1), httpOrigin: handle.urls.http!.slice(0, -1) };
 }
 
 const warnings = (logger: CapturingLogger) => logger.lines.filter((l) => l.startsWith('warn: '));
