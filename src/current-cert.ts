@@ -1,15 +1,18 @@
 // The certificate the HTTPS listener serves, kept current while it runs: the leaf signed by the
 // local CA (renewed before it expires) or the user's own pair (reloaded when its files change).
 // Both are applied with setSecureContext: new connections get the new one, open ones carry on.
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { ensureCA, type CertificateAuthority } from './ca.js';
-import { certificateNames, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificateSpec } from './cert.js';
+import { certificateNames, createCertificate, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificateSpec } from './cert.js';
 import type { Logger } from './logger.js';
+import { isLocalhostName } from './options.js';
 import { watchFiles, type FileWatcher } from './watch.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Renewal is checked at least this often: timers stop while a laptop sleeps, the clock does not. */
 const RENEWAL_CHECK_MS = 60 * 60 * 1000;
+/** Certificates issued on demand for *.localhost names, kept in memory. */
+const MAX_ON_DEMAND = 256;
 
 export interface CertificateInfo {
   /** The leaf as PEM (never the key). */
@@ -36,6 +39,12 @@ export interface CurrentCertificate {
   info(): CertificateInfo;
   /** Options for the TLS server now. */
   secure(): SecureContextOptions;
+  /**
+   * The context for a TLS client's server name when the served certificate does not cover it:
+   * browsers refuse a `*.localhost` wildcard, so each `*.localhost` name gets its own certificate
+   * from the local CA on first use. null: the default context (covered, or not ours to issue).
+   */
+  contextFor(servername: string): Promise<SecureContext | null> | null;
   /** Starts renewing or watching; `apply` gets each new certificate. */
   keepCurrent(apply: (secure: SecureContextOptions) => void): Promise<void>;
   close(): Promise<void>;
@@ -60,9 +69,36 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
     const leaf = await ensureCertificate(opts.certDir, opts.certNames, logger, ca);
     return { ca, leaf };
   };
+  if (opts.certNames.includes('*.localhost')) {
+    logger.warn('--name *.localhost: browsers refuse a wildcard right under localhost; dev-https issues a certificate for each *.localhost name on first use anyway, so it is not needed');
+  }
   let { ca, leaf } = await issue();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
+  let covered = new Set(opts.certNames);
+  const onDemand = new Map<string, Promise<SecureContext | null>>();
+  const contextFor = (servername: string): Promise<SecureContext | null> | null => {
+    const name = servername.toLowerCase();
+    if (!isLocalhostName(name) || name === 'localhost' || covers(covered, name)) return null;
+    let context = onDemand.get(name);
+    if (!context) {
+      if (onDemand.size >= MAX_ON_DEMAND) onDemand.delete(onDemand.keys().next().value!);
+      const signer = ca;
+      context = createCertificate([name], { ca: signer }).then(
+        (pair) => {
+          logger.info(`Issued a certificate for ${name} (from the dev-https CA, kept in memory)`);
+          return createSecureContext(pair);
+        },
+        (err: unknown) => {
+          onDemand.delete(name);
+          logger.warn(`Cannot issue a certificate for ${name} (${err instanceof Error ? err.message : String(err)}): serving the default one`);
+          return null;
+        },
+      );
+      onDemand.set(name, context);
+    }
+    return context;
+  };
   const info = (): CertificateInfo => ({
     cert: leaf.cert,
     certPath: leaf.certPath,
@@ -78,6 +114,7 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
   return {
     info,
     secure: () => ({ cert: leaf.cert, key: leaf.key }),
+    contextFor,
     keepCurrent: async (apply) => {
       const schedule = () => {
         if (closed) return;
@@ -92,6 +129,8 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
           (next) => {
             if (closed) return;
             ({ ca, leaf } = next);
+            covered = new Set(opts.certNames);
+            onDemand.clear(); // issued by a CA that may have changed, and renewed as a year goes by
             apply({ cert: leaf.cert, key: leaf.key });
             logger.info(`Renewed the certificate ${leaf.certPath}: expires ${leaf.validTo.toISOString().slice(0, 10)}, SHA-256 ${leaf.fingerprint256}`);
             schedule();
@@ -135,6 +174,8 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
   return {
     info,
     secure: () => current.secure,
+    // Your certificate is what is served, whatever the name.
+    contextFor: () => null,
     keepCurrent: async (apply) => {
       let loading = Promise.resolve();
       const reload = () => {
@@ -159,6 +200,14 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
       await watcher?.close();
     },
   };
+}
+
+/** Whether `names` (wildcards as browsers read them: one label, never right under localhost) cover `name`. */
+function covers(names: Set<string>, name: string): boolean {
+  if (names.has(name)) return true;
+  const dot = name.indexOf('.');
+  const parent = name.slice(dot + 1);
+  return dot > 0 && parent !== 'localhost' && names.has(`*.${parent}`);
 }
 
 function caInfo(ca: CertificateAuthority): CertificateInfo['ca'] {

@@ -5,6 +5,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 import { openBrowser } from './browser.js';
 import { loadCurrentCertificate, type CertificateInfo, type CurrentCertificate } from './current-cert.js';
 import { createDemoApp } from './demo.js';
@@ -91,7 +92,15 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     // that looks at each connection's first byte.
     let httpsPort = 0;
     const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
-    const tls = { ...certificate.secure(), handshakeTimeout: opts.headersTimeout };
+    const tls = {
+      ...certificate.secure(),
+      handshakeTimeout: opts.headersTimeout,
+      SNICallback: (servername: string, done: (err: Error | null, context?: SecureContext) => void) => {
+        const pending = certificate.contextFor(servername);
+        if (!pending) return done(null);
+        void pending.then((context) => done(null, context ?? undefined));
+      },
+    };
     // HTTP/2 through ALPN (browsers open at most 6 HTTP/1.1 connections per host: a page of 300
     // modules queues), HTTP/1.1 for everything else, WebSocket upgrades included.
     const tlsServer = activate(
