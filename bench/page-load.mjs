@@ -61,6 +61,8 @@ const median = (xs) => {
 };
 
 const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-page-load-'));
+// A CA of the benchmark's own: the user's is left alone.
+process.env.DEV_HTTPS_CAROOT = path.join(certDir, 'ca');
 const handles = [];
 let browser = null;
 let exitCode = 0;

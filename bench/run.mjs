@@ -26,6 +26,8 @@ await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
 const appPort = app.address().port;
 
 const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-bench-'));
+// A CA of the benchmark's own: the user's is left alone.
+process.env.DEV_HTTPS_CAROOT = path.join(certDir, 'ca');
 const child = spawn(process.execPath, [path.join(here, '../bin/dev-https.js'), '--target', String(appPort), '--port', '0', '--cert-dir', certDir], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
@@ -38,7 +40,7 @@ const url = await new Promise((resolve, reject) => {
   });
   child.on('exit', () => reject(new Error('dev-https exited: ' + out)));
 });
-const ca = fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8');
+const ca = fs.readFileSync(path.join(certDir, 'ca', 'rootCA.pem'), 'utf8');
 
 async function load(target, mod, agentOptions) {
   const agent = new mod.Agent({ keepAlive: true, maxSockets: CONNS, ...agentOptions });
@@ -83,6 +85,7 @@ const shared = path.join(here, '../../shared/bench/proxies.mjs');
 const anchors = process.env.ANCHORS_DIR || path.join(os.tmpdir(), 'dev-https-anchors');
 if (fs.existsSync(shared) && fs.existsSync(path.join(anchors, 'ec.crt')) && !args.includes('--no-shared')) {
   const sharedCerts = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-bench-'));
+  process.env.DEV_HTTPS_CAROOT = path.join(sharedCerts, 'ca');
   console.log(`\nshared benchmark (${shared}):`);
   const { spawnSync } = await import('node:child_process');
   spawnSync(process.execPath, [shared, '--devhttps', `${process.execPath} ${path.join(here, '../bin/dev-https.js')} --target 3000 --port 9004 --cert-dir ${sharedCerts} --quiet`], { stdio: 'inherit' });

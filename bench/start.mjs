@@ -98,6 +98,8 @@ async function stopChild({ child, exited }) {
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-start-'));
 const certDir = path.join(tmp, 'certs');
+// A CA of the benchmark's own (the spawned proxies inherit it): the user's is left alone.
+process.env.DEV_HTTPS_CAROOT = path.join(tmp, 'ca');
 const bareScript = path.join(tmp, 'bare-proxy.mjs');
 const app = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(BODY) });
@@ -109,7 +111,7 @@ try {
   const appPort = app.address().port;
   // The certificate is made once, here, so every timed start finds it cached.
   const warm = await startDevHttps({ target: appPort, port: 0, certDir, logger: silentLogger });
-  const ca = warm.certificate.cert;
+  const ca = warm.certificate.ca.cert;
   await warm.close();
   fs.writeFileSync(bareScript, BARE_PROXY);
 
