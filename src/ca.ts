@@ -62,11 +62,15 @@ export async function readCA(root: string): Promise<CertificateAuthority | null>
   const certPath = path.join(root, CA_CERT_FILE);
   const keyPath = path.join(root, CA_KEY_FILE);
   let [cert, key] = await Promise.all([readText(certPath), readText(keyPath)]);
-  if (cert.missing && key.missing) return null;
+  // A root under a file holds no CA: createCA reports the path as one it cannot create.
+  const none = (r: { missing?: boolean; error?: string }) => r.missing || r.error === 'ENOTDIR';
+  if (none(cert) && none(key)) return null;
   // Another process may be between writing the key and the certificate (see createCA).
   for (let i = 0; i < 20 && !key.missing && cert.missing; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
+    // The key again too, after the certificate: a CA replaced meanwhile comes with its own key.
     cert = await readText(certPath);
+    key = await readText(keyPath);
   }
   const broken = (why: string) =>
     new DevHttpsError('E_CA', `The dev-https CA in ${root} is unusable: ${why}. Run dev-https untrust, then delete ${root} to start over with a new CA`);
@@ -99,6 +103,9 @@ export async function ensureCA(root: string, logger: Logger): Promise<Certificat
       await protectKey(existing.keyPath, logger);
       return existing;
     }
+    // Another dev-https may have replaced it meanwhile: its new CA is the one to use.
+    const current = await readCA(root);
+    if (current && current.fingerprint256 !== existing.fingerprint256) return current;
     logger.warn(`The dev-https CA ${existing.certPath} ${left > 0 ? 'expires' : 'expired'} on ${existing.validTo.toISOString().slice(0, 10)}: creating a new one; run dev-https trust again`);
     await retire(existing);
   }

@@ -1,8 +1,8 @@
-// The development certificate: generated with selfsigned and signed by the user's local CA
+// The development certificate: generated with @peculiar/x509 and signed by the user's local CA
 // (ca.ts), cached in the cert dir with safe file modes, and reused only while it is sound (parses,
 // matches its key, was issued by the current CA, names exactly what is served, is not about to
 // expire). Also the file helpers the CA store shares.
-import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -55,55 +55,69 @@ export async function createCertificate(names: string[], options: CreateCertific
     const caEnd = new Date(new X509Certificate(options.ca.cert).validTo);
     if (caEnd < notAfter) notAfter = caEnd;
   }
-  const pems = await generate(
-    [
-      { name: 'commonName', value: names[0] ?? 'localhost' },
-      { name: 'organizationName', value: 'dev-https development certificate' },
+  return generate(`CN=${names[0] ?? 'localhost'}, O=dev-https development certificate`, {
+    notBefore,
+    notAfter,
+    ca: options.ca,
+    extensions: (x) => [
+      new x.BasicConstraintsExtension(false, undefined, true),
+      new x.KeyUsagesExtension(x.KeyUsageFlags.digitalSignature, true),
+      new x.ExtendedKeyUsageExtension([x.ExtendedKeyUsage.serverAuth]),
+      new x.SubjectAlternativeNameExtension(names.map((n) => ({ type: net.isIP(n) ? ('ip' as const) : ('dns' as const), value: n }))),
     ],
-    {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      notBeforeDate: notBefore,
-      notAfterDate: notAfter,
-      ...(options.ca ? { ca: options.ca } : {}),
-      extensions: [
-        { name: 'basicConstraints', cA: false, critical: true },
-        { name: 'keyUsage', digitalSignature: true, critical: true },
-        { name: 'extKeyUsage', serverAuth: true },
-        { name: 'subjectAltName', altNames: names.map((n) => (net.isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
-      ],
-    },
-  );
-  return { cert: pems.cert, key: pems.private };
+  });
 }
 
 /** Builds a CA certificate and key: cA=true with pathlen 0, for signing leaves only. */
 export async function createCACertificate(commonName: string, options: { notBefore?: Date; notAfter: Date }): Promise<{ cert: string; key: string }> {
-  const pems = await generate(
-    [
-      { name: 'commonName', value: commonName },
-      { name: 'organizationName', value: 'dev-https development CA' },
+  return generate(`CN=${commonName}, O=dev-https development CA`, {
+    notBefore: options.notBefore ?? defaultNotBefore(),
+    notAfter: options.notAfter,
+    extensions: (x) => [
+      new x.BasicConstraintsExtension(true, 0, true),
+      new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign | x.KeyUsageFlags.cRLSign, true),
     ],
-    {
-      keyType: 'ec',
-      curve: 'P-256',
-      algorithm: 'sha256',
-      notBeforeDate: options.notBefore ?? defaultNotBefore(),
-      notAfterDate: options.notAfter,
-      extensions: [
-        { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-        { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-      ],
-    },
-  );
-  return { cert: pems.cert, key: pems.private };
+  });
 }
 
-async function generate(...args: Parameters<typeof import('selfsigned').generate>): ReturnType<typeof import('selfsigned').generate> {
+type X509Module = typeof import('@peculiar/x509');
+
+/**
+ * A new EC P-256 key and its certificate, signed with ECDSA-SHA256 by `ca` (or by itself). Every
+ * certificate has a Subject Key Identifier and a signed one the Authority Key Identifier of its CA:
+ * strict verifiers (Python 3.13's default context) reject a chain without them.
+ */
+async function generate(
+  subject: string,
+  options: { notBefore: Date; notAfter: Date; ca?: Signer; extensions: (x: X509Module) => InstanceType<X509Module['Extension']>[] },
+): Promise<{ cert: string; key: string }> {
   // Loaded only when a certificate is made: a warm start with a cached one does not pay for it.
-  const selfsigned = await import('selfsigned');
-  return selfsigned.generate(...args);
+  const x = await import('@peculiar/x509');
+  const crypto = webcrypto as unknown as Crypto;
+  x.cryptoProvider.set(crypto);
+  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
+  const issuer = options.ca ? new x.X509Certificate(options.ca.cert) : null;
+  const signingKey = options.ca
+    ? await crypto.subtle.importKey('pkcs8', createPrivateKey(options.ca.key).export({ type: 'pkcs8', format: 'der' }), algorithm, false, ['sign'])
+    : keys.privateKey;
+  const cert = await x.X509CertificateGenerator.create({
+    serialNumber: randomBytes(16).toString('hex'),
+    subject,
+    issuer: issuer ? issuer.subject : subject,
+    notBefore: options.notBefore,
+    notAfter: options.notAfter,
+    publicKey: keys.publicKey,
+    signingKey,
+    signingAlgorithm: algorithm,
+    extensions: [
+      ...options.extensions(x),
+      await x.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ...(issuer ? [await x.AuthorityKeyIdentifierExtension.create(issuer.publicKey)] : []),
+    ],
+  });
+  const der = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { cert: cert.toString('pem'), key: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
 /**

@@ -57,7 +57,7 @@ test('proxies --target with X-Forwarded-Proto on HTTPS and HTTP, reuses the cach
   const overHttps = JSON.parse((await request(httpsUrl + 'p?q=1', { ca: cert })).body);
   expect(overHttps.url).toBe('/p?q=1');
   expect(overHttps.headers['x-forwarded-proto']).toBe('https');
-  const overHttp = JSON.parse((await request(httpUrl, { headers: { 'x-forwarded-proto': 'https' } })).body);
+  const overHttp = JSON.parse((await request(httpUrl!, { headers: { 'x-forwarded-proto': 'https' } })).body);
   expect(overHttp.headers['x-forwarded-proto']).toBe('http');
 
   r.child.kill('SIGINT');
@@ -139,7 +139,7 @@ test('--open without any browser only warns and keeps serving', async () => {
       }
     }, 50);
   });
-  expect(r.stderr()).toMatch(new RegExp(`^warning: could not open a browser \\(.+\\): open ${url.replace(/[/.]/g, '\\$&')} yourself\n$`));
+  expect(r.stderr()).toMatch(new RegExp(`^warning: could not open a browser \\(.+\\): open ${url!.replace(/[/.]/g, '\\$&')} yourself\n$`));
   const cert = await testCa();
   expect((await request(url + 'json', { ca: cert })).status).toBe(200);
   r.child.kill('SIGTERM');

@@ -14,6 +14,7 @@ import {
   createCertificate,
   ensureCertificate,
 } from '../src/cert.js';
+import { readCA } from '../src/ca.js';
 import { DevHttpsError } from '../src/errors.js';
 import { captureLogger, onCleanup, request, runCleanups, tempDir } from './helpers.js';
 
@@ -22,6 +23,8 @@ afterEach(runCleanups);
 const DAY_MS = 24 * 60 * 60 * 1000;
 const HOUR_MS = 60 * 60 * 1000;
 const NAMES = ['localhost', '127.0.0.1', '::1'];
+/** The run's CA (test/global-setup.ts): it signs every leaf here. */
+const CA = (await readCA(process.env.DEV_HTTPS_CAROOT!))!;
 
 async function mode(file: string): Promise<number> {
   return (await fs.stat(file)).mode & 0o777;
@@ -89,7 +92,7 @@ describe('constants', () => {
 describe('the generated certificate', () => {
   test('is an ECDSA P-256 leaf signed with SHA-256 for server authentication', async () => {
     const dir = path.join(await tempDir(), 'certs');
-    const files = await ensureCertificate(dir, NAMES, captureLogger());
+    const files = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     const x509 = new X509Certificate(files.cert);
     expect(x509.publicKey.asymmetricKeyType).toBe('ec');
     expect(x509.publicKey.asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
@@ -110,7 +113,7 @@ describe('the generated certificate', () => {
 
   test('covers the extra names after the defaults', async () => {
     const dir = await tempDir();
-    const files = await ensureCertificate(dir, [...NAMES, 'myapp.test', '*.localhost', '10.1.2.3'], captureLogger());
+    const files = await ensureCertificate(dir, [...NAMES, 'myapp.test', '*.localhost', '10.1.2.3'], captureLogger(), CA);
     expect(new X509Certificate(files.cert).subjectAltName).toBe(
       'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:myapp.test, DNS:*.localhost, IP Address:10.1.2.3',
     );
@@ -140,22 +143,22 @@ describe('the generated certificate', () => {
 
   test('the TLS handshake succeeds for every covered name and fails for any other', async () => {
     const dir = await tempDir();
-    const pair = await ensureCertificate(dir, [...NAMES, 'myapp.test'], captureLogger());
+    const pair = await ensureCertificate(dir, [...NAMES, 'myapp.test'], captureLogger(), CA);
     const port4 = await serveTls(pair, '127.0.0.1');
     const port6 = await serveTls(pair, '::1');
 
     const ok = [
-      await tlsGet('127.0.0.1', port4, 'localhost', pair.cert),
-      await tlsGet('::1', port6, 'localhost', pair.cert),
-      await request(`https://127.0.0.1:${port4}/`, { ca: pair.cert }).then((r) => `${r.status} ${r.body}`),
-      await request(`https://[::1]:${port6}/`, { ca: pair.cert }).then((r) => `${r.status} ${r.body}`),
-      await tlsGet('127.0.0.1', port4, 'myapp.test', pair.cert),
+      await tlsGet('127.0.0.1', port4, 'localhost', CA.cert),
+      await tlsGet('::1', port6, 'localhost', CA.cert),
+      await request(`https://127.0.0.1:${port4}/`, { ca: CA.cert }).then((r) => `${r.status} ${r.body}`),
+      await request(`https://[::1]:${port6}/`, { ca: CA.cert }).then((r) => `${r.status} ${r.body}`),
+      await tlsGet('127.0.0.1', port4, 'myapp.test', CA.cert),
     ];
     expect(ok).toEqual(Array(5).fill('200 tls ok'));
 
-    await expect(tlsGet('127.0.0.1', port4, 'other.test', pair.cert)).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
-    // Verification is really on: without trusting the certificate the same request fails.
-    await expect(tlsGet('127.0.0.1', port4, 'localhost', undefined)).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    await expect(tlsGet('127.0.0.1', port4, 'other.test', CA.cert)).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    // Verification is really on: without trusting the CA the same request fails.
+    await expect(tlsGet('127.0.0.1', port4, 'localhost', undefined)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });
 });
 
@@ -164,7 +167,7 @@ describe('files and modes', () => {
     const root = await tempDir();
     const dir = path.join(root, 'a', 'b', 'certs');
     const logger = captureLogger();
-    const files = await ensureCertificate(dir, NAMES, logger);
+    const files = await ensureCertificate(dir, NAMES, logger, CA);
 
     expect(logger.lines).toEqual([`info: Generating a new certificate: no certificate in ${dir} yet`]);
     expect(files.generated).toBe(true);
@@ -183,7 +186,7 @@ describe('files and modes', () => {
 
   test('with umask 000 the key is still 0600 and the dir 0700', async () => {
     const dir = path.join(await tempDir(), 'certs');
-    const files = await withUmask(0o000, () => ensureCertificate(dir, NAMES, captureLogger()));
+    const files = await withUmask(0o000, () => ensureCertificate(dir, NAMES, captureLogger(), CA));
     expect(await mode(dir)).toBe(0o700);
     expect(await mode(files.keyPath)).toBe(0o600);
     expect(await mode(files.certPath)).toBe(0o644);
@@ -192,7 +195,7 @@ describe('files and modes', () => {
 
   test('with umask 077 the certificate is still readable by everyone (0644)', async () => {
     const dir = path.join(await tempDir(), 'certs');
-    const files = await withUmask(0o077, () => ensureCertificate(dir, NAMES, captureLogger()));
+    const files = await withUmask(0o077, () => ensureCertificate(dir, NAMES, captureLogger(), CA));
     expect(await mode(dir)).toBe(0o700);
     expect(await mode(files.keyPath)).toBe(0o600);
     expect(await mode(files.certPath)).toBe(0o644);
@@ -200,9 +203,9 @@ describe('files and modes', () => {
 
   test('an existing dir holding only our files is tightened to 0700', async () => {
     const dir = await tempDir();
-    await ensureCertificate(dir, NAMES, captureLogger());
+    await ensureCertificate(dir, NAMES, captureLogger(), CA);
     await fs.chmod(dir, 0o755);
-    const files = await ensureCertificate(dir, NAMES, captureLogger());
+    const files = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     expect(files.generated).toBe(false);
     expect(await mode(dir)).toBe(0o700);
   });
@@ -213,7 +216,7 @@ describe('files and modes', () => {
     await fs.writeFile(notes, 'mine\n', { mode: 0o644 });
     await fs.chmod(notes, 0o644);
     await fs.chmod(dir, 0o755);
-    await ensureCertificate(dir, NAMES, captureLogger());
+    await ensureCertificate(dir, NAMES, captureLogger(), CA);
     expect(await mode(dir)).toBe(0o755);
     expect(await fs.readFile(notes, 'utf8')).toBe('mine\n');
     expect(await mode(notes)).toBe(0o644);
@@ -222,10 +225,10 @@ describe('files and modes', () => {
 
   test('a valid key with mode 0644 is reused and changed to 0600 with a warning', async () => {
     const dir = await tempDir();
-    const first = await ensureCertificate(dir, NAMES, captureLogger());
+    const first = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     await fs.chmod(first.keyPath, 0o644);
     const logger = captureLogger();
-    const second = await ensureCertificate(dir, NAMES, logger);
+    const second = await ensureCertificate(dir, NAMES, logger, CA);
     expect(second.generated).toBe(false);
     expect(second.fingerprint256).toBe(first.fingerprint256);
     expect(logger.lines).toEqual([
@@ -240,12 +243,12 @@ describe('files and modes', () => {
     const gitignore = path.join(dir, '.gitignore');
     await fs.writeFile(gitignore, 'node_modules\n*.log\n');
     const logger = captureLogger();
-    const files = await ensureCertificate(dir, NAMES, logger);
+    const files = await ensureCertificate(dir, NAMES, logger, CA);
     const warning = `warn: ${gitignore} does not ignore everything (no "*" line): git may commit key.pem`;
     expect(logger.lines).toEqual([`info: Generating a new certificate: no certificate in ${dir} yet`, warning]);
 
     const again = captureLogger();
-    await ensureCertificate(dir, NAMES, again);
+    await ensureCertificate(dir, NAMES, again, CA);
     expect(again.lines).toEqual([warning, `info: Using the cached certificate ${files.certPath}`]);
     expect(await fs.readFile(gitignore, 'utf8')).toBe('node_modules\n*.log\n');
   });
@@ -255,7 +258,7 @@ describe('files and modes', () => {
     const gitignore = path.join(dir, '.gitignore');
     await fs.writeFile(gitignore, '# certificates\r\n  *  \r\n');
     const logger = captureLogger();
-    await ensureCertificate(dir, NAMES, logger);
+    await ensureCertificate(dir, NAMES, logger, CA);
     expect(logger.lines).toEqual([`info: Generating a new certificate: no certificate in ${dir} yet`]);
     expect(await fs.readFile(gitignore, 'utf8')).toBe('# certificates\r\n  *  \r\n');
   });
@@ -264,28 +267,30 @@ describe('files and modes', () => {
 describe('reuse', () => {
   test('a second start reuses the cached pair unchanged', async () => {
     const dir = await tempDir();
-    const first = await ensureCertificate(dir, [...NAMES, 'myapp.test'], captureLogger());
+    const first = await ensureCertificate(dir, [...NAMES, 'myapp.test'], captureLogger(), CA);
     const logger = captureLogger();
-    const second = await ensureCertificate(dir, [...NAMES, 'myapp.test'], logger);
+    const second = await ensureCertificate(dir, [...NAMES, 'myapp.test'], logger, CA);
     expect(second).toEqual({ ...first, generated: false });
     expect(logger.lines).toEqual([`info: Using the cached certificate ${path.join(dir, 'cert.pem')}`]);
   });
 
-  test('a cached certificate covering more names than asked is reused', async () => {
+  test('a cached certificate naming more than asked is replaced: it names exactly what is served', async () => {
     const dir = await tempDir();
-    const first = await ensureCertificate(dir, [...NAMES, 'myapp.test'], captureLogger());
-    const second = await ensureCertificate(dir, NAMES, captureLogger());
-    expect(second.generated).toBe(false);
-    expect(second.fingerprint256).toBe(first.fingerprint256);
+    await ensureCertificate(dir, [...NAMES, 'myapp.test'], captureLogger(), CA);
+    const logger = captureLogger();
+    const second = await ensureCertificate(dir, NAMES, logger, CA);
+    expect(second.generated).toBe(true);
+    expect(logger.lines).toEqual([`info: Generating a new certificate: ${second.certPath} also names myapp.test, which is no longer served`]);
+    expect(new X509Certificate(second.cert).subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
   });
 });
 
 describe('regeneration', () => {
   test('a newly requested name makes a new certificate that covers it', async () => {
     const dir = await tempDir();
-    const first = await ensureCertificate(dir, NAMES, captureLogger());
+    const first = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     const logger = captureLogger();
-    const second = await ensureCertificate(dir, [...NAMES, 'myapp.test'], logger);
+    const second = await ensureCertificate(dir, [...NAMES, 'myapp.test'], logger, CA);
     expect(logger.lines).toEqual([`info: Generating a new certificate: ${first.certPath} does not cover myapp.test`]);
     expect(second.generated).toBe(true);
     expect(second.fingerprint256).not.toBe(first.fingerprint256);
@@ -302,7 +307,7 @@ describe('regeneration', () => {
     [
       'expires within 30 days',
       async (dir) => {
-        const pair = await createCertificate(NAMES, { notAfter: new Date(Date.now() + 10 * DAY_MS) });
+        const pair = await createCertificate(NAMES, { notAfter: new Date(Date.now() + 10 * DAY_MS), ca: CA });
         await writePair(dir, pair);
         return { expected: (c) => info(`${c} expires on ${isoDay(pair.cert)} (renewed 30 days ahead)`) };
       },
@@ -310,7 +315,7 @@ describe('regeneration', () => {
     [
       'has expired',
       async (dir) => {
-        const pair = await createCertificate(NAMES, { notBefore: new Date(Date.now() - 400 * DAY_MS), notAfter: new Date(Date.now() - 5 * DAY_MS) });
+        const pair = await createCertificate(NAMES, { notBefore: new Date(Date.now() - 400 * DAY_MS), notAfter: new Date(Date.now() - 5 * DAY_MS), ca: CA });
         await writePair(dir, pair);
         return { expected: (c) => info(`${c} expired on ${isoDay(pair.cert)} (renewed 30 days ahead)`) };
       },
@@ -318,7 +323,7 @@ describe('regeneration', () => {
     [
       'is not valid yet',
       async (dir) => {
-        const pair = await createCertificate(NAMES, { notBefore: new Date(Date.now() + DAY_MS) });
+        const pair = await createCertificate(NAMES, { notBefore: new Date(Date.now() + DAY_MS), ca: CA });
         await writePair(dir, pair);
         const from = new Date(new X509Certificate(pair.cert).validFrom).toISOString();
         return { expected: (c) => info(`${c} is not valid before ${from}`) };
@@ -386,7 +391,7 @@ describe('regeneration', () => {
     const { expected } = await damage(dir);
     const before = await fs.readFile(path.join(dir, CERT_FILE), 'utf8').catch(() => null);
     const logger = captureLogger();
-    const files = await ensureCertificate(dir, NAMES, logger);
+    const files = await ensureCertificate(dir, NAMES, logger, CA);
 
     expect(logger.lines).toEqual([expected(files.certPath, files.keyPath)]);
     expect(files.generated).toBe(true);
@@ -400,7 +405,7 @@ describe('regeneration', () => {
     expect((await fs.readdir(dir)).sort()).toEqual(['.gitignore', 'cert.pem', 'key.pem']);
 
     // The replacement is sound: the next start reuses it.
-    const next = await ensureCertificate(dir, NAMES, captureLogger());
+    const next = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     expect(next.generated).toBe(false);
     expect(next.fingerprint256).toBe(files.fingerprint256);
   });
@@ -446,7 +451,7 @@ describe('unusable cert dir', () => {
   const message = (dir: string, why: string) => `Cannot use --cert-dir "${dir}": ${why}; pass a directory you can write to`;
 
   test('a directory that cannot be created is E_CERT_DIR', async () => {
-    const promise = ensureCertificate('/proc/dev-https-nope', NAMES, captureLogger());
+    const promise = ensureCertificate('/proc/dev-https-nope', NAMES, captureLogger(), CA);
     await expect(promise).rejects.toBeInstanceOf(DevHttpsError);
     await expect(promise).rejects.toMatchObject({
       code: 'E_CERT_DIR',
@@ -461,7 +466,7 @@ describe('unusable cert dir', () => {
     const file = path.join(await tempDir(), 'in-the-way');
     await fs.writeFile(file, 'data\n');
     const certDir = certDirOf(file);
-    await expect(ensureCertificate(certDir, NAMES, captureLogger())).rejects.toMatchObject({
+    await expect(ensureCertificate(certDir, NAMES, captureLogger(), CA)).rejects.toMatchObject({
       name: 'DevHttpsError',
       code: 'E_CERT_DIR',
       message: message(certDir, 'a file is in the way of that directory'),
@@ -473,7 +478,7 @@ describe('unusable cert dir', () => {
     const dir = await tempDir();
     await fs.mkdir(path.join(dir, CERT_FILE));
     const logger = captureLogger();
-    await expect(ensureCertificate(dir, NAMES, logger)).rejects.toMatchObject({
+    await expect(ensureCertificate(dir, NAMES, logger, CA)).rejects.toMatchObject({
       code: 'E_CERT_DIR',
       message: message(dir, 'a directory is in the way of the certificate files'),
     });
