@@ -42,7 +42,7 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   const targets = lookups.flatMap((l) => l.targets);
   if (action === 'check') {
     const statuses = await checkTrust(lookups);
-    for (const line of formatTrustStatus(statuses, lookups)) print(line);
+    for (const line of formatTrustStatus(statuses, lookups.filter((l) => !wanted(l.store)))) print(line);
     return ok && statuses.length > 0 && statuses.every((s) => s.trusted === true);
   }
   if (targets.length === 0) {
@@ -79,7 +79,9 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
       ok = false;
     }
   }
-  if (action === 'trust' && ok) print('Restart your browser if it was open: browsers read their trust stores at start.');
+  if (action === 'trust' && ok && targets.some((t) => t.store === 'nss' || t.store === 'macos' || t.store === 'windows')) {
+    print('Restart your browser if it was open: browsers read their trust stores at start.');
+  }
   if (action === 'untrust') print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
   return ok;
 }

@@ -119,21 +119,22 @@ interface RunResult {
 }
 
 /** Runs a store's tool (through sudo when `sudo`), never through a shell. Throws when it cannot start. */
-function run(command: string, args: string[], { sudo = false, env }: { sudo?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+function run(command: string, args: string[], { sudo = false, env, input }: { sudo?: boolean; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
   const [cmd, argv] = sudo ? ['sudo', [command, ...args]] : [command, args];
   return new Promise((resolve, reject) => {
     // sudo may ask for a password on the terminal: stdin stays the user's.
-    const child = spawn(cmd, argv, { stdio: [sudo ? 'inherit' : 'ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    const child = spawn(cmd, argv, { stdio: [input !== undefined ? 'pipe' : sudo ? 'inherit' : 'ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => reject(new Error(`cannot run ${cmd}: ${errorText(err)}`)));
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
 
-async function runOk(command: string, args: string[], options: { sudo?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+async function runOk(command: string, args: string[], options: { sudo?: boolean; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
     const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-2).join(' ');
@@ -209,6 +210,8 @@ interface SystemLayout {
   args: string[];
   /** Directories the command expects (only for the layout moved under DEV_HTTPS_SYSTEM_STORE_ROOT). */
   dirs: string[];
+  /** Debian's update-ca-certificates: its links directory and update.d hooks, which hear of a removal only from us. */
+  debian: { certsDir: string; hooksDir: string } | null;
 }
 
 /**
@@ -226,6 +229,7 @@ function systemLayout(ctx: TrustContext): SystemLayout | string {
       bundle: at('etc/ssl/certs/ca-certificates.crt'),
       command: tool,
       dirs: ['etc/ssl/certs', 'usr/share/ca-certificates', 'usr/local/share/ca-certificates', 'etc/ca-certificates/update.d'].map(at),
+      debian: { certsDir: at('etc/ssl/certs'), hooksDir: at('etc/ca-certificates/update.d') },
       args: [
         '--certsconf', at('etc/ca-certificates.conf'),
         '--certsdir', at('usr/share/ca-certificates'),
@@ -244,7 +248,8 @@ function systemLayout(ctx: TrustContext): SystemLayout | string {
   ];
   for (const l of layouts) {
     const tool = sbin(l.tool);
-    if (tool && exists(l.anchors)) return { anchors: l.anchors, bundle: l.bundle, command: tool, args: l.args, dirs: [] };
+    const debian = l.bundle === '/etc/ssl/certs/ca-certificates.crt' ? { certsDir: '/etc/ssl/certs', hooksDir: '/etc/ca-certificates/update.d' } : null;
+    if (tool && exists(l.anchors)) return { anchors: l.anchors, bundle: l.bundle, command: tool, args: l.args, dirs: [], debian };
   }
   return 'none of update-ca-certificates, update-ca-trust or trust extract-compat with its anchors directory was found';
 }
@@ -255,9 +260,9 @@ async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise
   if (typeof layout === 'string') return { store: 'system', absent: layout, targets: [] };
   const file = path.join(layout.anchors, `dev-https-${shortFingerprint(ca)}.crt`);
   const sudo = !ctx.isRoot && !writable(exists(layout.anchors) ? layout.anchors : path.dirname(layout.anchors));
-  const update = async () => {
+  const update = async (extra: string[] = []) => {
     for (const dir of layout.dirs) fs.mkdirSync(dir, { recursive: true });
-    await runOk(layout.command, layout.args, { sudo });
+    await runOk(layout.command, [...extra, ...layout.args], { sudo });
   };
   const commandText = [path.basename(layout.command), ...(ctx.env.DEV_HTTPS_SYSTEM_STORE_ROOT ? [] : layout.args)].join(' ');
   return {
@@ -285,13 +290,37 @@ async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise
           if (!exists(file)) return false;
           if (sudo) await runOk('rm', ['-f', file], { sudo });
           else fs.rmSync(file, { force: true });
-          await update();
+          // Debian's script never unlinks a deleted local certificate: --fresh rebuilds the links (no
+          // dangling dev-https-*.pem or hash link), and the hooks (ca-certificates-java's Java
+          // keystore) are told "-<link>", the line the script sends only for "!" entries of its config.
+          await update(layout.debian ? ['--fresh'] : []);
+          if (layout.debian) await tellHooksRemoved(layout.debian, path.join(layout.debian.certsDir, `${path.basename(file, '.crt')}.pem`), sudo);
           if (bundleHas(layout.bundle, ca)) throw new Error(`${commandText} ran, but ${layout.bundle} still contains the CA`);
           return true;
         },
       },
     ],
   };
+}
+
+/** Runs each update.d hook as update-ca-certificates does (run-parts names, in order) with "-<pem>" on stdin. */
+async function tellHooksRemoved(debian: { hooksDir: string }, pem: string, sudo: boolean): Promise<void> {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(debian.hooksDir).filter((n) => /^[\w-]+$/.test(n)).sort();
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const hook = path.join(debian.hooksDir, name);
+    try {
+      fs.accessSync(hook, fs.constants.X_OK);
+      if (!fs.statSync(hook).isFile()) continue;
+    } catch {
+      continue;
+    }
+    await runOk(hook, [], { sudo, input: `-${pem}\n` });
+  }
 }
 
 /** True when the PEM bundle holds this CA (compared by the base64 of its DER). */
@@ -354,8 +383,12 @@ async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<S
       const db = `${exists(path.join(dir, 'cert8.db')) && !exists(path.join(dir, 'cert9.db')) ? 'dbm' : 'sql'}:${dir}`;
       const list = async () => (await run(certutil!, ['-L', '-d', db, '-n', nickname, '-a'])).stdout;
       const isTrusted = async () => {
-        const pem = await list();
-        return /BEGIN CERTIFICATE/.test(pem) && new X509Certificate(pem).fingerprint256 === ca.fingerprint256;
+        // -n lists every certificate with the CA's subject: an older dev-https CA of the same name too.
+        const pems = (await list()).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+        if (!pems.some((pem) => new X509Certificate(pem).fingerprint256 === ca.fingerprint256)) return false;
+        // Listed is not trusted: the user may have cleared its flags; websites need "C" in the SSL column.
+        const line = (await run(certutil!, ['-L', '-d', db])).stdout.split('\n').find((l) => l.startsWith(`${nickname} `));
+        return /\s[^\s,]*C[^\s,]*,[^\s,]*,[^\s,]*\s*$/.test(line ?? '');
       };
       return {
         store: 'nss' as const,
@@ -465,10 +498,16 @@ async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<S
   const storepass = ctx.env.DEV_HTTPS_JAVA_STOREPASS || 'changeit';
   const sudo = !ctx.isRoot && !writable(cacerts);
   const common = ['-keystore', cacerts, '-storepass', storepass, '-alias', alias];
-  const listed = async () => {
+  /** The entry as `keytool -list -v` shows it, or null when there is none; throws when the store cannot be read. */
+  const entry = async (): Promise<string | null> => {
     const r = await run(keytool!, ['-list', '-v', ...common]);
-    return r.code === 0 && r.stdout.includes(ca.fingerprint256);
+    if (r.code === 0) return r.stdout;
+    // A missing alias and a wrong password both exit 1 (in the user's language): the store without the alias tells them apart.
+    const store = await run(keytool!, ['-list', '-keystore', cacerts, '-storepass', storepass]);
+    if (store.code === 0) return null;
+    throw new Error(`keytool -list failed (exit ${store.code}): ${(store.stdout.trim() || store.stderr.trim()).split('\n').slice(-1).join('')}`);
   };
+  const listed = async () => (await entry())?.includes(ca.fingerprint256) ?? false;
   return {
     store: 'java',
     absent: null,
@@ -484,7 +523,7 @@ async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<S
           await runOk(keytool!, ['-importcert', '-noprompt', '-trustcacerts', '-file', ca.certPath, ...common], { sudo });
         },
         remove: async () => {
-          if ((await run(keytool!, ['-list', ...common])).code !== 0) return false;
+          if ((await entry()) === null) return false;
           await runOk(keytool!, ['-delete', ...common], { sudo });
           return true;
         },

@@ -513,7 +513,8 @@ describe('hot reload', () => {
     expect(await get(url, b.pem)).toMatchObject({ status: 200, body: 'app', fingerprint256: b.fingerprint256 });
   });
 
-  // Fails today: see the report (chokidar stops watching the second of two files deleted together).
+  // A watch on the files themselves (chokidar) loses the second of two files of one directory that
+  // are deleted and written again: from then on, a key written after its certificate goes unnoticed.
   test('a pair deleted and written again is still watched afterwards: a later cert-then-key change is reloaded', async () => {
     const fixtures = await tempDir();
     const [a, b, c] = [await selfSigned(fixtures, 'a'), await selfSigned(fixtures, 'b'), await selfSigned(fixtures, 'c')];
@@ -541,7 +542,7 @@ describe('hot reload', () => {
     expect(await get(url, c.pem)).toMatchObject({ status: 200, fingerprint256: c.fingerprint256 });
   });
 
-  // Fails today: see the report (a changed chain with the same leaf is taken for "no change").
+  // The same leaf with a chain after it is a change: what is served is the whole file.
   test('appending the missing intermediate to --cert is reloaded: clients that trust only the root then verify', async () => {
     const cwd = await tempDir();
     const chain = await companyChain(cwd);
