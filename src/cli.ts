@@ -13,7 +13,6 @@ import { resolveTarget } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
 import { resolveStores, type StoreName } from './trust.js';
-import { certificateReport, formatCertificateReport, isCaTrustedAnywhere, runTrustCommand } from './trust-commands.js';
 
 export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */
@@ -322,6 +321,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'trust') {
     try {
+      const { runTrustCommand } = await import('./trust-commands.js');
       const ok = await runTrustCommand({ action: command.action, stores: command.stores, print: (line) => process.stdout.write(line + '\n'), logger: createLogger() });
       process.exitCode = ok ? 0 : 1;
     } catch (err) {
@@ -332,6 +332,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   if (command.kind === 'cert') {
     try {
       const settings = resolveSettings(command.flags);
+      const { certificateReport, formatCertificateReport } = await import('./trust-commands.js');
       // Creating the CA or the certificate is news; the rest is the report.
       const report = await certificateReport({ ...settings.proxies[0]!, logger: createLogger({ quiet: command.json }) });
       process.stdout.write((command.json ? JSON.stringify(report, null, 2) : formatCertificateReport(report)) + '\n');
@@ -390,7 +391,8 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
 
   // Whether browsers will warn: the store tools run while the listeners start, not after.
   const first = settings.proxies[0]!;
-  const trustCheck = first.cert || first.pfx ? Promise.resolve(null) : isCaTrustedAnywhere(first.caRoot).catch(() => null);
+  const trustCheck =
+    settings.quiet || first.cert || first.pfx ? Promise.resolve(null) : import('./trust-commands.js').then((m) => m.isCaTrustedAnywhere(first.caRoot)).catch(() => null);
   try {
     for (const options of settings.proxies) handles.push(await startDevHttps({ ...options, logger }));
   } catch (err) {

@@ -6,7 +6,7 @@ import { ensureCA, type CertificateAuthority } from './ca.js';
 import { certificateNames, createCertificate, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificateSpec } from './cert.js';
 import type { Logger } from './logger.js';
 import { isLocalhostName } from './options.js';
-import { watchFiles, type FileWatcher } from './watch.js';
+import type { FileWatcher } from './watch.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Renewal is checked at least this often: timers stop while a laptop sleeps, the clock does not. */
@@ -193,6 +193,8 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
           }
         });
       };
+      // chokidar is loaded only for a certificate of the user's: a plain start does not pay for it.
+      const { watchFiles } = await import('./watch.js');
       watcher = watchFiles(files, reload);
       await watcher.ready;
     },
