@@ -356,7 +356,8 @@ export async function loadUserCertificate(spec: UserCertificateSpec): Promise<Us
       return await fs.readFile(file);
     } catch (err) {
       const code = errnoCode(err);
-      throw bad(flag, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? String(err)})`);
+      const why: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: `it is a directory; expected a ${flag === '--pfx' ? 'PKCS#12' : 'PEM'} file` };
+      throw bad(flag, file, why[code ?? ''] ?? `cannot read it (${code ?? String(err)})`);
     }
   };
   const { createSecureContext } = await import('node:tls');

@@ -3,7 +3,7 @@
 // Both are applied with setSecureContext: new connections get the new one, open ones carry on.
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { ensureCA, type CertificateAuthority } from './ca.js';
-import { certificateNames, createCertificate, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificateSpec } from './cert.js';
+import { certificateNames, createCertificate, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
 import type { Logger } from './logger.js';
 import { isLocalhostName } from './options.js';
 import type { FileWatcher } from './watch.js';
@@ -183,7 +183,8 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
         loading = loading.then(async () => {
           try {
             const next = await loadUserCertificate(spec);
-            if (next.x509.fingerprint256 === current.x509.fingerprint256 && next.cert === current.cert) return;
+            // What is served, not only the leaf: a chain added after the same leaf is a change.
+            if (sameFiles(next.secure, current.secure)) return;
             apply(next.secure);
             current = next;
             logger.info(`Reloaded ${flag} ${files[0]}: SHA-256 ${next.x509.fingerprint256}, expires ${new Date(next.x509.validTo).toISOString().slice(0, 10)}`);
@@ -202,6 +203,11 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
       await watcher?.close();
     },
   };
+}
+
+function sameFiles(a: UserCertificate['secure'], b: UserCertificate['secure']): boolean {
+  if ('pfx' in a) return 'pfx' in b && a.pfx.equals(b.pfx);
+  return 'cert' in b && a.cert === b.cert && a.key === b.key;
 }
 
 /** Whether `names` (wildcards as browsers read them: one label, never right under localhost) cover `name`. */

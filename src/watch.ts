@@ -1,5 +1,6 @@
 // Watching the user's certificate files (chokidar): one callback per burst of changes, so a pair
 // written file by file (or an editor's save-by-rename) is reloaded once, after it settles.
+import path from 'node:path';
 import { watch } from 'chokidar';
 
 export interface FileWatcher {
@@ -10,7 +11,11 @@ export interface FileWatcher {
 
 /** Calls `onChange` `settleMs` after the last change, add or removal of any of `files`. */
 export function watchFiles(files: string[], onChange: () => void, settleMs = 150): FileWatcher {
-  const watcher = watch(files, { ignoreInitial: true, persistent: true, atomic: true });
+  // Their directories, filtered to them: a watch on the files themselves loses the second of two
+  // files of one directory that are deleted and written again (rm *.pem && mkcert ...).
+  const wanted = new Set(files.map((f) => path.resolve(f)));
+  const dirs = [...new Set([...wanted].map((f) => path.dirname(f)))];
+  const watcher = watch(dirs, { ignoreInitial: true, persistent: true, atomic: true, depth: 0, ignored: (p) => !wanted.has(p) && !dirs.includes(p) });
   let timer: NodeJS.Timeout | null = null;
   const changed = () => {
     if (timer) clearTimeout(timer);

@@ -293,7 +293,7 @@ describe('bad certificates at start: E_BAD_CERT naming the flag and the file; no
     ['an empty --cert', { cert: 'empty.pem', key: 'a-key.pem' }, 'Invalid --cert "<cwd>/empty.pem": not a PEM certificate'],
     ['a key given as --cert', { cert: 'a-key.pem', key: 'a-key.pem' }, 'Invalid --cert "<cwd>/a-key.pem": not a PEM certificate'],
     ['a certificate given as --key', { cert: 'a.pem', key: 'a.pem' }, 'Invalid --key "<cwd>/a.pem": not a PEM private key'],
-    ['a directory as --cert', { cert: 'tls', key: 'a-key.pem' }, 'Invalid --cert "<cwd>/tls": cannot read it (EISDIR)'],
+    ['a directory as --cert', { cert: 'tls', key: 'a-key.pem' }, 'Invalid --cert "<cwd>/tls": it is a directory; expected a PEM file'],
     ['an encrypted --key without --passphrase', { cert: 'a.pem', key: 'a-key.enc.pem' }, 'Invalid --key "<cwd>/a-key.enc.pem": the key is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)'],
     ['an encrypted --key with a wrong --passphrase', { cert: 'a.pem', key: 'a-key.enc.pem', passphrase: 'not-it' }, 'Invalid --key "<cwd>/a-key.enc.pem": wrong --passphrase'],
     ['--pfx without --passphrase', { pfx: 'a.pfx' }, 'Invalid --pfx "<cwd>/a.pfx": it is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)'],
