@@ -57,8 +57,12 @@ export function caCommonName(): string {
   return `dev-https development CA ${clean(user)}@${clean(os.hostname())}`;
 }
 
-/** Reads the CA in `root`; null when there is none yet. Throws E_CA when it is damaged. */
-export async function readCA(root: string): Promise<CertificateAuthority | null> {
+/**
+ * Reads the CA in `root`; null when there is none yet. Throws E_CA when it is damaged. Without
+ * `withKey` only the certificate must be sound (untrust and the trust check need nothing else,
+ * and must work when the key is lost); `key` is then ''.
+ */
+export async function readCA(root: string, { withKey = true } = {}): Promise<CertificateAuthority | null> {
   const certPath = path.join(root, CA_CERT_FILE);
   const keyPath = path.join(root, CA_KEY_FILE);
   let [cert, key] = await Promise.all([readText(certPath), readText(keyPath)]);
@@ -75,14 +79,19 @@ export async function readCA(root: string): Promise<CertificateAuthority | null>
   const broken = (why: string) =>
     new DevHttpsError('E_CA', `The dev-https CA in ${root} is unusable: ${why}. Run dev-https untrust, then delete ${root} to start over with a new CA`);
   if (cert.missing) throw broken(`${CA_CERT_FILE} is missing`);
-  if (key.missing) throw broken(`${CA_KEY_FILE} is missing`);
-  if (cert.error || key.error) throw broken(`cannot read it (${cert.error ?? key.error})`);
+  if (cert.error) throw broken(`cannot read it (${cert.error})`);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert.text!);
   } catch {
     throw broken(`${CA_CERT_FILE} is not a PEM certificate`);
   }
+  if (!withKey) {
+    if (!x509.ca) throw broken(`${CA_CERT_FILE} is not a CA certificate`);
+    return describe(x509, cert.text!, '', root, false);
+  }
+  if (key.missing) throw broken(`${CA_KEY_FILE} is missing`);
+  if (key.error) throw broken(`cannot read it (${key.error})`);
   let matches = false;
   try {
     matches = x509.checkPrivateKey(createPrivateKey(key.text!));
@@ -113,13 +122,16 @@ export async function ensureCA(root: string, logger: Logger): Promise<Certificat
 }
 
 async function createCA(root: string, logger: Logger): Promise<CertificateAuthority> {
+  let created: boolean;
   try {
-    await makeDirs(root);
+    created = await makeDirs(root);
   } catch (err) {
     throw new DevHttpsError('E_CA', `Cannot create the dev-https CA in ${root} (${errnoCode(err) ?? String(err)}): set DEV_HTTPS_CAROOT to a directory you can write to`);
   }
-  const stat = await fs.stat(root);
-  if ((stat.mode & 0o077) !== 0) await fs.chmod(root, 0o700).catch(() => undefined);
+  // Like the cert dir: a directory that also holds files of the user's keeps its mode (the key is 0600 regardless).
+  const [stat, entries] = await Promise.all([fs.stat(root), fs.readdir(root)]);
+  const ours = created || entries.every((e) => e.startsWith(CA_CERT_FILE) || e.startsWith(CA_KEY_FILE));
+  if ((stat.mode & 0o077) !== 0 && ours) await fs.chmod(root, 0o700).catch(() => undefined);
   const notBefore = new Date(Date.now() - 60 * 60 * 1000);
   const notAfter = new Date(notBefore);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_VALIDITY_YEARS);
@@ -151,7 +163,7 @@ async function createCA(root: string, logger: Logger): Promise<CertificateAuthor
   return describe(new X509Certificate(cert), cert, key, root, true);
 }
 
-/** Keeps an expiring CA's files beside the new one, so `untrust` can still be pointed at them. */
+/** Keeps an expiring CA's files beside the new one (renamed `*.expired-<date>`): stores that trusted it are told to remove it by hand. */
 async function retire(ca: CertificateAuthority): Promise<void> {
   const stamp = ca.validTo.toISOString().slice(0, 10);
   await fs.rename(ca.certPath, `${ca.certPath}.expired-${stamp}`).catch(() => undefined);

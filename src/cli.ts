@@ -299,7 +299,8 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
     `  ${' '.repeat(12)}SHA-256 ${cert.fingerprint256}`,
   );
   if (cert.ca) lines.push(`  ${arrow}  ${label('CA:')}${cert.ca.certPath}`);
-  lines.push(paint('2', `  Clients: curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath} · dev-https cert shows more`));
+  const clients = cert.trustPath ? `curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath}` : 'trust the CA that issued your certificate';
+  lines.push(paint('2', `  Clients: ${clients} · dev-https cert shows more`));
   if (options.caTrusted === false && cert.ca) lines.push(paint('33', '  Browsers warn until you trust the dev-https CA once: run dev-https trust'));
   if (handles.some((h) => h.demo)) lines.push(paint('2', '  Run dev-https --target <port> to put your own app behind it.'));
   else if (handles.every((h) => !h.urls.http)) lines.push(paint('2', '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'));
@@ -403,7 +404,8 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   if (stopping) return;
 
   if (appCommand.length) {
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: handles[0]!.certificate.trustPath };
+    const { trustPath } = handles[0]!.certificate;
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(trustPath ? { NODE_EXTRA_CA_CERTS: trustPath } : {}) };
     // A bare port for the target: tell the app which port to take, unless the environment does.
     if (first.target !== undefined && /^\d+$/.test(String(first.target)) && env.PORT === undefined) env.PORT = String(first.target);
     if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';

@@ -5,7 +5,7 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import { ensureCA, type CertificateAuthority } from './ca.js';
 import { certificateNames, createCertificate, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
 import type { Logger } from './logger.js';
-import { isLocalhostName } from './options.js';
+import { isHostName, isLocalhostName } from './options.js';
 import type { FileWatcher } from './watch.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -31,8 +31,11 @@ export interface CertificateInfo {
   source: 'ca' | 'user';
   /** The local CA that signed it (null for a user certificate). */
   ca: { cert: string; certPath: string; commonName: string; fingerprint256: string; validTo: Date } | null;
-  /** The file a client should trust: the CA for generated certificates, the certificate itself otherwise. */
-  trustPath: string;
+  /**
+   * The file a client should trust: the CA for generated certificates, a self-signed PEM `--cert`
+   * itself; null for a certificate issued by a CA of yours (trust that CA) or a .pfx.
+   */
+  trustPath: string | null;
 }
 
 export interface CurrentCertificate {
@@ -79,15 +82,16 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
   const onDemand = new Map<string, Promise<SecureContext | null>>();
   const contextFor = (servername: string): Promise<SecureContext | null> | null => {
     const name = servername.toLowerCase();
-    if (!isLocalhostName(name) || name === 'localhost' || covers(covered, name)) return null;
+    // The name comes from any TLS client: only a plain host name is signed (and logged).
+    if (!isLocalhostName(name) || name === 'localhost' || !isHostName(name) || covers(covered, name)) return null;
     let context = onDemand.get(name);
     if (!context) {
       if (onDemand.size >= MAX_ON_DEMAND) onDemand.delete(onDemand.keys().next().value!);
       const signer = ca;
-      context = createCertificate([name], { ca: signer }).then(
-        (pair) => {
+      context = createCertificate([name], { ca: signer }).then((pair) => createSecureContext(pair)).then(
+        (secure) => {
           logger.info(`Issued a certificate for ${name} (from the dev-https CA, kept in memory)`);
-          return createSecureContext(pair);
+          return secure;
         },
         (err: unknown) => {
           onDemand.delete(name);
@@ -169,7 +173,8 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
     generated: false,
     source: 'user',
     ca: null,
-    trustPath: spec.kind === 'pfx' ? spec.pfxPath : spec.certPath,
+    // Node 20 (and Python before 3.13) refuse a CA-signed leaf as a trust anchor, and no client reads a .pfx as one.
+    trustPath: spec.kind === 'pem' && current.x509.subject === current.x509.issuer && current.x509.verify(current.x509.publicKey) ? spec.certPath : null,
   });
   return {
     info,
@@ -196,7 +201,9 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
       };
       // chokidar is loaded only for a certificate of the user's: a plain start does not pay for it.
       const { watchFiles } = await import('./watch.js');
-      watcher = watchFiles(files, reload);
+      watcher = watchFiles(files, reload, (err) =>
+        logger.warn(`Cannot watch ${files.join(' and ')} (${err.message}): changes to them are not applied until you restart dev-https`),
+      );
       await watcher.ready;
     },
     close: async () => {

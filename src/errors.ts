@@ -8,8 +8,7 @@ export type DevHttpsErrorCode =
   | 'E_BAD_HOST'
   | 'E_CERT_DIR'
   | 'E_CA'
-  | 'E_BAD_CERT'
-  | 'E_TRUST';
+  | 'E_BAD_CERT';
 
 export class DevHttpsError extends Error {
   readonly code: DevHttpsErrorCode;

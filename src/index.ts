@@ -1,5 +1,6 @@
 // The public API of dev-https.
 export { startDevHttps, type DevHttpsHandle } from './server.js';
+export type { CertificateInfo } from './current-cert.js';
 export { resolveOptions, type DevHttpsOptions, type ResolvedOptions } from './options.js';
 export { DevHttpsError, type DevHttpsErrorCode } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './logger.js';

@@ -277,11 +277,18 @@ function resolveHost(value: string | undefined): Pick<ResolvedOptions, 'listenAd
   return { listenAddresses: [text], publicHost, exposed };
 }
 
+const LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOST_NAME = new RegExp(`^(?:\\*\\.)?${LABEL}(?:\\.${LABEL})*$`);
+
+/** A lowercase DNS name, `*.`-prefixed only when `wildcard`: what may go into a certificate. */
+export function isHostName(text: string, wildcard = false): boolean {
+  return text.length <= 253 && HOST_NAME.test(text) && (wildcard || !text.startsWith('*.'));
+}
+
 export function resolveName(value: string, flag = '--name'): string {
   const text = value.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
   if (net.isIP(text)) return canonicalIp(text);
-  const label = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-  if (text.length <= 253 && new RegExp(`^(?:\\*\\.)?${label}(?:\\.${label})*$`).test(text)) return text;
+  if (isHostName(text, true)) return text;
   throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${value}": expected a host name (myapp.test) or an IP address${flag === '--allow-host' ? ', or any' : ''}`);
 }
 

@@ -98,7 +98,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       SNICallback: (servername: string, done: (err: Error | null, context?: SecureContext) => void) => {
         const pending = certificate.contextFor(servername);
         if (!pending) return done(null);
-        void pending.then((context) => done(null, context ?? undefined));
+        pending.then((context) => done(null, context ?? undefined), () => done(null));
       },
     };
     // HTTP/2 through ALPN (browsers open at most 6 HTTP/1.1 connections per host: a page of 300

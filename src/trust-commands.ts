@@ -22,7 +22,8 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   const { print, action } = options;
   const ctx = options.context ?? defaultTrustContext();
   const root = options.caRoot ?? resolveCaRoot(ctx.env, ctx.platform, ctx.home);
-  const ca = action === 'trust' ? await ensureCA(root, options.logger) : await readCA(root);
+  // untrust and the check need only the certificate: they must work when the key is lost or damaged.
+  const ca = action === 'trust' ? await ensureCA(root, options.logger) : await readCA(root, { withKey: false });
   if (!ca) {
     print(`There is no dev-https CA in ${root} yet: ${action === 'untrust' ? 'nothing to remove' : 'run dev-https trust to create and trust it'}.`);
     return action === 'untrust';
@@ -55,7 +56,7 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
     if (targets.some((t) => t.sudo && !t.missing)) print('sudo will ask for your password for the stores marked "through sudo", and only for those.');
   } else {
     print('Removing it from:');
-    for (const t of targets) print(`  - ${t.label}`);
+    for (const t of targets) print(`  - ${t.label}${t.sudo ? ' (through sudo: it needs root)' : ''}`);
   }
   // One store failing does not stop the others.
   for (const t of targets) {
@@ -92,11 +93,14 @@ function formatTrustStatus(statuses: TrustStatus[], lookups: StoreLookup[]): str
   return lines;
 }
 
-/** True when the CA in `caRoot` (default: the user's) is trusted in at least one store; null when there is no CA yet. */
+/** The stores browsers read (Chrome and Firefox on Fedora read the system store through p11-kit); never Java's. */
+const BROWSER_STORES: StoreName[] = ['system', 'nss', 'macos', 'windows'];
+
+/** True when the CA in `caRoot` (default: the user's) is trusted in a store browsers read; null when there is no CA yet. */
 export async function isCaTrustedAnywhere(caRoot?: string, context: TrustContext = defaultTrustContext()): Promise<boolean | null> {
-  const ca = await readCA(caRoot ?? resolveCaRoot(context.env, context.platform, context.home));
+  const ca = await readCA(caRoot ?? resolveCaRoot(context.env, context.platform, context.home), { withKey: false });
   if (!ca) return null;
-  return (await checkTrust(await findStores(ca, context))).some((s) => s.trusted === true);
+  return (await checkTrust(await findStores(ca, context, BROWSER_STORES))).some((s) => s.trusted === true);
 }
 
 export interface CertificateReport {
@@ -121,14 +125,14 @@ export async function certificateReport(options: DevHttpsOptions, context: Trust
     const { cert: _caCert, ...caRest } = ca;
     caReport = { ...caRest, keyPath: authority.keyPath };
   }
-  const file = certificate.trustPath;
+  const file = certificate.trustPath ?? '<the CA that issued your certificate, e.g. "$(mkcert -CAROOT)/rootCA.pem">';
   return {
     certificate,
     ca: caReport,
     trust,
     clients: {
       node: `NODE_EXTRA_CA_CERTS=${file}`,
-      curl: `curl --cacert ${file} https://localhost:8443/`,
+      curl: `curl --cacert ${file} https://${opts.publicHost}:${opts.port || 8443}/`,
       python: `REQUESTS_CA_BUNDLE=${file} (requests) · SSL_CERT_FILE=${file} (urllib, httpx, aiohttp)`,
     },
   };

@@ -9,8 +9,8 @@ export interface FileWatcher {
   close(): Promise<void>;
 }
 
-/** Calls `onChange` `settleMs` after the last change, add or removal of any of `files`. */
-export function watchFiles(files: string[], onChange: () => void, settleMs = 150): FileWatcher {
+/** Calls `onChange` `settleMs` after the last change, add or removal of any of `files`; `onError` when watching fails. */
+export function watchFiles(files: string[], onChange: () => void, onError: (err: Error) => void, settleMs = 150): FileWatcher {
   // Their directories, filtered to them: a watch on the files themselves loses the second of two
   // files of one directory that are deleted and written again (rm *.pem && mkcert ...).
   const wanted = new Set(files.map((f) => path.resolve(f)));
@@ -25,8 +25,8 @@ export function watchFiles(files: string[], onChange: () => void, settleMs = 150
     }, settleMs);
   };
   watcher.on('all', changed);
-  // A watch that fails (too many watchers, a vanished directory) only ends hot reload.
-  watcher.on('error', () => undefined);
+  // A watch that fails (too many watchers, a vanished directory) only ends hot reload: say so.
+  watcher.on('error', (err) => onError(err instanceof Error ? err : new Error(String(err))));
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return {
     ready,

@@ -208,7 +208,8 @@ describe('what is served', () => {
       generated: false,
       source: 'user',
       ca: null,
-      trustPath: pair.cert,
+      // A leaf issued by mkcert's CA: clients trust that CA, not the leaf.
+      trustPath: null,
     });
     expect(logger.lines).toEqual([]);
     // Neither ./certs nor the CA root was created, and the pair was not touched (mode included).
@@ -231,7 +232,7 @@ describe('what is served', () => {
       generated: false,
       source: 'user',
       ca: null,
-      trustPath: pfx,
+      trustPath: null,
     });
     expect(JSON.stringify(handle.certificate)).not.toContain(PASSPHRASE);
     expect(logger.lines).toEqual([]);
@@ -488,7 +489,7 @@ describe('hot reload', () => {
 
     await fs.writeFile(pfx, await fs.readFile(pkcs12(fixtures, 'b', b, PASSPHRASE)));
     await logged(logger, reloadedLine('--pfx', pfx, b));
-    expect(handle.certificate).toMatchObject({ fingerprint256: b.fingerprint256, certPath: pfx, keyPath: pfx, trustPath: pfx });
+    expect(handle.certificate).toMatchObject({ fingerprint256: b.fingerprint256, certPath: pfx, keyPath: pfx, trustPath: null });
     expect(await get(url, b.pem)).toMatchObject({ status: 200, body: 'app', fingerprint256: b.fingerprint256 });
 
     await replaceByRename(pfx, await fs.readFile(pkcs12(fixtures, 'c', c, 'another-passphrase')));
