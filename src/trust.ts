@@ -134,6 +134,14 @@ function run(command: string, args: string[], { sudo = false, env, input }: { su
   });
 }
 
+/** run and runOk with the context's environment (its PATH finds the tools, its HOME is theirs). */
+function tools(ctx: TrustContext) {
+  return {
+    run: (command: string, args: string[], options: { sudo?: boolean; input?: string } = {}) => run(command, args, { ...options, env: ctx.env }),
+    runOk: (command: string, args: string[], options: { sudo?: boolean; input?: string } = {}) => runOk(command, args, { ...options, env: ctx.env }),
+  };
+}
+
 async function runOk(command: string, args: string[], options: { sudo?: boolean; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
@@ -255,6 +263,7 @@ function systemLayout(ctx: TrustContext): SystemLayout | string {
 }
 
 async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+  const exec = tools(ctx);
   if (ctx.platform !== 'linux') return { store: 'system', absent: 'only on Linux (macOS and Windows have their own stores)', targets: [] };
   const layout = systemLayout(ctx);
   if (typeof layout === 'string') return { store: 'system', absent: layout, targets: [] };
@@ -262,7 +271,7 @@ async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise
   const sudo = !ctx.isRoot && !writable(exists(layout.anchors) ? layout.anchors : path.dirname(layout.anchors));
   const update = async (extra: string[] = []) => {
     for (const dir of layout.dirs) fs.mkdirSync(dir, { recursive: true });
-    await runOk(layout.command, [...extra, ...layout.args], { sudo });
+    await exec.runOk(layout.command, [...extra, ...layout.args], { sudo });
   };
   const commandText = [path.basename(layout.command), ...(ctx.env.DEV_HTTPS_SYSTEM_STORE_ROOT ? [] : layout.args)].join(' ');
   return {
@@ -277,7 +286,7 @@ async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise
         missing: null,
         isTrusted: async () => bundleHas(layout.bundle, ca),
         add: async () => {
-          if (sudo) await runOk('install', ['-D', '-m', '0644', ca.certPath, file], { sudo });
+          if (sudo) await exec.runOk('install', ['-D', '-m', '0644', ca.certPath, file], { sudo });
           else {
             fs.mkdirSync(layout.anchors, { recursive: true });
             fs.copyFileSync(ca.certPath, file);
@@ -288,13 +297,13 @@ async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise
         },
         remove: async () => {
           if (!exists(file)) return false;
-          if (sudo) await runOk('rm', ['-f', file], { sudo });
+          if (sudo) await exec.runOk('rm', ['-f', file], { sudo });
           else fs.rmSync(file, { force: true });
           // Debian's script never unlinks a deleted local certificate: --fresh rebuilds the links (no
           // dangling dev-https-*.pem or hash link), and the hooks (ca-certificates-java's Java
           // keystore) are told "-<link>", the line the script sends only for "!" entries of its config.
           await update(layout.debian ? ['--fresh'] : []);
-          if (layout.debian) await tellHooksRemoved(layout.debian, path.join(layout.debian.certsDir, `${path.basename(file, '.crt')}.pem`), sudo);
+          if (layout.debian) await tellHooksRemoved(exec, layout.debian, path.join(layout.debian.certsDir, `${path.basename(file, '.crt')}.pem`), sudo);
           if (bundleHas(layout.bundle, ca)) throw new Error(`${commandText} ran, but ${layout.bundle} still contains the CA`);
           return true;
         },
@@ -304,7 +313,7 @@ async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise
 }
 
 /** Runs each update.d hook as update-ca-certificates does (run-parts names, in order) with "-<pem>" on stdin. */
-async function tellHooksRemoved(debian: { hooksDir: string }, pem: string, sudo: boolean): Promise<void> {
+async function tellHooksRemoved(exec: ReturnType<typeof tools>, debian: { hooksDir: string }, pem: string, sudo: boolean): Promise<void> {
   let names: string[] = [];
   try {
     names = fs.readdirSync(debian.hooksDir).filter((n) => /^[\w-]+$/.test(n)).sort();
@@ -319,7 +328,7 @@ async function tellHooksRemoved(debian: { hooksDir: string }, pem: string, sudo:
     } catch {
       continue;
     }
-    await runOk(hook, [], { sudo, input: `-${pem}\n` });
+    await exec.runOk(hook, [], { sudo, input: `-${pem}\n` });
   }
 }
 
@@ -371,6 +380,7 @@ function nssDatabases(ctx: TrustContext): Array<{ dir: string; label: string; cr
 }
 
 async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+  const exec = tools(ctx);
   if (ctx.platform === 'win32') return { store: 'nss', absent: 'Firefox on Windows reads the Windows store (windows)', targets: [] };
   const dbs = nssDatabases(ctx);
   if (dbs.length === 0) return { store: 'nss', absent: 'no NSS database: no Firefox profile, no ~/.pki/nssdb and no Chrome or Chromium', targets: [] };
@@ -381,13 +391,13 @@ async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<S
     absent: null,
     targets: dbs.map(({ dir, label, create }) => {
       const db = `${exists(path.join(dir, 'cert8.db')) && !exists(path.join(dir, 'cert9.db')) ? 'dbm' : 'sql'}:${dir}`;
-      const list = async () => (await run(certutil!, ['-L', '-d', db, '-n', nickname, '-a'])).stdout;
+      const list = async () => (await exec.run(certutil!, ['-L', '-d', db, '-n', nickname, '-a'])).stdout;
       const isTrusted = async () => {
         // -n lists every certificate with the CA's subject: an older dev-https CA of the same name too.
         const pems = (await list()).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
         if (!pems.some((pem) => new X509Certificate(pem).fingerprint256 === ca.fingerprint256)) return false;
         // Listed is not trusted: the user may have cleared its flags; websites need "C" in the SSL column.
-        const line = (await run(certutil!, ['-L', '-d', db])).stdout.split('\n').find((l) => l.startsWith(`${nickname} `));
+        const line = (await exec.run(certutil!, ['-L', '-d', db])).stdout.split('\n').find((l) => l.startsWith(`${nickname} `));
         return /\s[^\s,]*C[^\s,]*,[^\s,]*,[^\s,]*\s*$/.test(line ?? '');
       };
       return {
@@ -400,9 +410,9 @@ async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<S
         add: async () => {
           if (!exists(path.join(dir, 'cert9.db')) && !exists(path.join(dir, 'cert8.db'))) {
             fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-            await runOk(certutil!, ['-N', '-d', db, '--empty-password']);
+            await exec.runOk(certutil!, ['-N', '-d', db, '--empty-password']);
           }
-          await runOk(certutil!, ['-A', '-d', db, '-t', 'C,,', '-n', nickname, '-i', ca.certPath]);
+          await exec.runOk(certutil!, ['-A', '-d', db, '-t', 'C,,', '-n', nickname, '-i', ca.certPath]);
           if (!(await isTrusted())) throw new Error(`certutil added it, but ${dir} does not list it`);
         },
         remove: async () => {
@@ -410,7 +420,7 @@ async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<S
           let removed = false;
           // certutil -D removes one entry per call; a database may hold the nickname more than once.
           for (let i = 0; i < 10 && /BEGIN CERTIFICATE/.test(await list()); i++) {
-            await runOk(certutil!, ['-D', '-d', db, '-n', nickname]);
+            await exec.runOk(certutil!, ['-D', '-d', db, '-n', nickname]);
             removed = true;
           }
           return removed;
@@ -424,6 +434,7 @@ async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<S
 // macOS system keychain
 
 function macosStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
+  const exec = tools(ctx);
   if (ctx.platform !== 'darwin') return { store: 'macos', absent: 'only on macOS', targets: [] };
   const keychain = '/Library/Keychains/System.keychain';
   const sudo = !ctx.isRoot;
@@ -438,15 +449,15 @@ function macosStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
         change: `adds the CA to ${keychain} as a trusted root with security add-trusted-cert${sudo ? ' (through sudo: it needs an administrator)' : ''}`,
         sudo,
         missing: null,
-        isTrusted: async () => (await run('security', ['verify-cert', '-c', ca.certPath, '-p', 'ssl'])).code === 0,
+        isTrusted: async () => (await exec.run('security', ['verify-cert', '-c', ca.certPath, '-p', 'ssl'])).code === 0,
         add: async () => {
-          await runOk('security', ['add-trusted-cert', '-d', '-r', 'trustRoot', '-k', keychain, ca.certPath], { sudo });
+          await exec.runOk('security', ['add-trusted-cert', '-d', '-r', 'trustRoot', '-k', keychain, ca.certPath], { sudo });
         },
         remove: async () => {
-          const found = (await run('security', ['find-certificate', '-a', '-Z', keychain])).stdout.toUpperCase().includes(sha1);
+          const found = (await exec.run('security', ['find-certificate', '-a', '-Z', keychain])).stdout.toUpperCase().includes(sha1);
           if (!found) return false;
-          await run('security', ['remove-trusted-cert', '-d', ca.certPath], { sudo });
-          await runOk('security', ['delete-certificate', '-Z', sha1, keychain], { sudo });
+          await exec.run('security', ['remove-trusted-cert', '-d', ca.certPath], { sudo });
+          await exec.runOk('security', ['delete-certificate', '-Z', sha1, keychain], { sudo });
           return true;
         },
       },
@@ -458,6 +469,7 @@ function macosStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
 // Windows user root store
 
 function windowsStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
+  const exec = tools(ctx);
   if (ctx.platform !== 'win32') return { store: 'windows', absent: 'only on Windows', targets: [] };
   const serial = new X509Certificate(ca.cert).serialNumber;
   return {
@@ -470,13 +482,13 @@ function windowsStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup 
         change: 'adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)',
         sudo: false,
         missing: null,
-        isTrusted: async () => (await run('certutil', ['-user', '-verifystore', 'Root', serial])).code === 0,
+        isTrusted: async () => (await exec.run('certutil', ['-user', '-verifystore', 'Root', serial])).code === 0,
         add: async () => {
-          await runOk('certutil', ['-addstore', '-user', '-f', 'Root', ca.certPath]);
+          await exec.runOk('certutil', ['-addstore', '-user', '-f', 'Root', ca.certPath]);
         },
         remove: async () => {
-          if ((await run('certutil', ['-user', '-verifystore', 'Root', serial])).code !== 0) return false;
-          await runOk('certutil', ['-delstore', '-user', 'Root', serial]);
+          if ((await exec.run('certutil', ['-user', '-verifystore', 'Root', serial])).code !== 0) return false;
+          await exec.runOk('certutil', ['-delstore', '-user', 'Root', serial]);
           return true;
         },
       },
@@ -488,6 +500,7 @@ function windowsStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup 
 // Java cacerts
 
 async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+  const exec = tools(ctx);
   const javaHome = ctx.env.JAVA_HOME;
   if (!javaHome) return { store: 'java', absent: 'JAVA_HOME is not set', targets: [] };
   const cacerts = [path.join(javaHome, 'lib', 'security', 'cacerts'), path.join(javaHome, 'jre', 'lib', 'security', 'cacerts')].find(exists);
@@ -500,10 +513,10 @@ async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<S
   const common = ['-keystore', cacerts, '-storepass', storepass, '-alias', alias];
   /** The entry as `keytool -list -v` shows it, or null when there is none; throws when the store cannot be read. */
   const entry = async (): Promise<string | null> => {
-    const r = await run(keytool!, ['-list', '-v', ...common]);
+    const r = await exec.run(keytool!, ['-list', '-v', ...common]);
     if (r.code === 0) return r.stdout;
     // A missing alias and a wrong password both exit 1 (in the user's language): the store without the alias tells them apart.
-    const store = await run(keytool!, ['-list', '-keystore', cacerts, '-storepass', storepass]);
+    const store = await exec.run(keytool!, ['-list', '-keystore', cacerts, '-storepass', storepass]);
     if (store.code === 0) return null;
     throw new Error(`keytool -list failed (exit ${store.code}): ${(store.stdout.trim() || store.stderr.trim()).split('\n').slice(-1).join('')}`);
   };
@@ -520,11 +533,11 @@ async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<S
         missing: keytool ? null : `keytool not found in ${path.join(javaHome, 'bin')} or on PATH: install a JDK`,
         isTrusted: listed,
         add: async () => {
-          await runOk(keytool!, ['-importcert', '-noprompt', '-trustcacerts', '-file', ca.certPath, ...common], { sudo });
+          await exec.runOk(keytool!, ['-importcert', '-noprompt', '-trustcacerts', '-file', ca.certPath, ...common], { sudo });
         },
         remove: async () => {
           if ((await entry()) === null) return false;
-          await runOk(keytool!, ['-delete', ...common], { sudo });
+          await exec.runOk(keytool!, ['-delete', ...common], { sudo });
           return true;
         },
       },
