@@ -56,7 +56,7 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
     if (targets.some((t) => t.sudo && !t.missing)) print('sudo will ask for your password for the stores marked "through sudo", and only for those.');
   } else {
     print('Removing it from:');
-    for (const t of targets) print(`  - ${t.label}${t.sudo ? ' (through sudo: it needs root)' : ''}`);
+    for (const t of targets) print(`  - ${t.label}${t.sudo ? ' (through sudo)' : ''}`);
   }
   // One store failing does not stop the others.
   for (const t of targets) {

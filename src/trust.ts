@@ -146,7 +146,9 @@ async function runOk(command: string, args: string[], options: { sudo?: boolean;
   const result = await run(command, args, options);
   if (result.code !== 0) {
     const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-2).join(' ');
-    const name = [path.basename(command), ...args.slice(0, 1).filter((a) => !a.startsWith('-'))].join(' ');
+    // The tool and its subcommand (certutil -addstore, security add-trusted-cert), never the paths after.
+    const sub = args.find((a) => /^-?[a-z][\w-]*$/i.test(a) && !a.startsWith('--'));
+    const name = [path.basename(command), ...(sub ? [sub] : [])].join(' ');
     throw new Error(`${options.sudo ? 'sudo ' : ''}${name} failed (exit ${result.code})${output ? `: ${output}` : ''}`);
   }
   return result;

@@ -1,0 +1,460 @@
+// The macOS system keychain and the Windows user root store, through the real code path on any
+// machine: the trust context says darwin or win32, and fake `security`, `certutil` (the Windows
+// one) and `sudo` on the context's PATH (never the process's) log each call's argv and keep a tiny
+// store in a file, so the exact arguments and every printed line are checked. The fake tools read
+// the CA from the path they are given: a wrong path, or one split in two, fails them.
+import { execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { ensureCA, type CertificateAuthority } from '../src/ca.js';
+import { runTrustCommand } from '../src/trust-commands.js';
+import { resolveStores, type TrustContext } from '../src/trust.js';
+import { captureLogger, runCleanups, tempDir } from './helpers.js';
+
+afterEach(runCleanups);
+
+const KEYCHAIN = '/Library/Keychains/System.keychain';
+const MAC = `macOS system keychain (${KEYCHAIN})`;
+const WIN = 'Windows user root store (certutil -user Root)';
+const SUDO_NOTE = 'sudo will ask for your password for the stores marked "through sudo", and only for those.';
+const RESTART = 'Restart your browser if it was open: browsers read their trust stores at start.';
+/** A certificate every keychain listing shows besides ours: finding "a" certificate is not enough. */
+const OTHER_SHA1 = '0123456789ABCDEF0123456789ABCDEF01234567';
+
+// One script for the three tools; `security`, `certutil` and `sudo` are sh wrappers that pass "$@"
+// through untouched. State: { keychain: [{ sha1, trusted }], root: [serial] }. fail.json maps
+// "<tool> <first argument>" to the stderr text of a failure (exit 1).
+const FAKE = String.raw`
+const fs = require('node:fs');
+const path = require('node:path');
+const { X509Certificate } = require('node:crypto');
+const { spawnSync } = require('node:child_process');
+const [tool, ...args] = process.argv.slice(2);
+const file = (name) => path.join(__dirname, name);
+fs.appendFileSync(file('calls.log'), JSON.stringify({ argv: [tool, ...args], home: process.env.HOME }) + '\n');
+const fails = fs.existsSync(file('fail.json')) ? JSON.parse(fs.readFileSync(file('fail.json'), 'utf8')) : {};
+const failure = fails[tool + ' ' + args[0]];
+if (failure !== undefined) {
+  process.stderr.write(failure + '\n');
+  process.exit(1);
+}
+const state = fs.existsSync(file('state.json')) ? JSON.parse(fs.readFileSync(file('state.json'), 'utf8')) : { keychain: [], root: [] };
+const save = () => fs.writeFileSync(file('state.json'), JSON.stringify(state));
+const cert = (p) => new X509Certificate(fs.readFileSync(p));
+const sha1Of = (p) => cert(p).fingerprint.replace(/:/g, '');
+const die = (message, code = 1) => {
+  process.stderr.write(message + '\n');
+  process.exit(code);
+};
+const expect = (shape) => {
+  const ok = shape.length === args.length && shape.every((a, i) => a === '*' || a === args[i]);
+  if (!ok) die(tool + ': unexpected arguments ' + JSON.stringify(args), 2);
+};
+if (tool === 'sudo') {
+  const r = spawnSync(args[0], args.slice(1), { stdio: 'inherit' });
+  if (r.error) die('sudo: ' + args[0] + ': command not found');
+  process.exit(r.status ?? 1);
+} else if (tool === 'security') {
+  switch (args[0]) {
+    case 'add-trusted-cert': {
+      expect(['add-trusted-cert', '-d', '-r', 'trustRoot', '-k', '*', '*']);
+      const sha1 = sha1Of(args[6]);
+      state.keychain = state.keychain.filter((e) => e.sha1 !== sha1).concat({ sha1, keychain: args[5], trusted: true });
+      save();
+      break;
+    }
+    case 'verify-cert': {
+      expect(['verify-cert', '-c', '*', '-p', 'ssl']);
+      const sha1 = sha1Of(args[2]);
+      if (!state.keychain.some((e) => e.sha1 === sha1 && e.trusted)) die('Cert Verify Result: CSSMERR_TP_NOT_TRUSTED');
+      process.stdout.write('...certificate verification successful.\n');
+      break;
+    }
+    case 'find-certificate': {
+      expect(['find-certificate', '-a', '-Z', '*']);
+      const entries = [{ sha1: '${OTHER_SHA1}', keychain: args[3] }, ...state.keychain.filter((e) => e.keychain === args[3])];
+      for (const e of entries) process.stdout.write('SHA-256 hash: ' + 'AB'.repeat(32) + '\nSHA-1 hash: ' + e.sha1 + '\nkeychain: "' + e.keychain + '"\nversion: 512\n');
+      break;
+    }
+    case 'remove-trusted-cert': {
+      expect(['remove-trusted-cert', '-d', '*']);
+      const sha1 = sha1Of(args[2]);
+      const entry = state.keychain.find((e) => e.sha1 === sha1 && e.trusted);
+      if (!entry) die('SecTrustSettingsRemoveTrustSettings: The specified item could not be found in the keychain.');
+      entry.trusted = false;
+      save();
+      break;
+    }
+    case 'delete-certificate': {
+      expect(['delete-certificate', '-Z', '*', '*']);
+      const before = state.keychain.length;
+      state.keychain = state.keychain.filter((e) => !(e.sha1 === args[2] && e.keychain === args[3]));
+      if (state.keychain.length === before) die('Unable to delete certificate matching "' + args[2] + '"');
+      save();
+      break;
+    }
+    default:
+      die('security: unknown command ' + args[0], 2);
+  }
+} else if (tool === 'certutil') {
+  const same = (a, b) => a.toLowerCase() === b.toLowerCase();
+  if (args[0] === '-addstore') {
+    expect(['-addstore', '-user', '-f', 'Root', '*']);
+    const serial = cert(args[4]).serialNumber;
+    state.root = state.root.filter((s) => !same(s, serial)).concat(serial);
+    save();
+    process.stdout.write('Root "Trusted Root Certification Authorities"\nCertificate added to store.\nCertUtil: -addstore command completed successfully.\n');
+  } else if (args[1] === '-verifystore') {
+    expect(['-user', '-verifystore', 'Root', '*']);
+    if (!state.root.some((s) => same(s, args[3]))) die('CertUtil: -verifystore command FAILED: 0x80092004 (-2146885628 CRYPT_E_NOT_FOUND)');
+    process.stdout.write('CertUtil: -verifystore command completed successfully.\n');
+  } else if (args[0] === '-delstore') {
+    expect(['-delstore', '-user', 'Root', '*']);
+    if (!state.root.some((s) => same(s, args[3]))) die('CertUtil: -delstore command FAILED: 0x80092004 (-2146885628 CRYPT_E_NOT_FOUND)');
+    state.root = state.root.filter((s) => !same(s, args[3]));
+    save();
+    process.stdout.write('CertUtil: -delstore command completed successfully.\n');
+  } else {
+    die('CertUtil: Unknown arg: ' + args[0], 2);
+  }
+}
+`;
+
+interface Call {
+  argv: string[];
+  home: string;
+}
+
+interface KeychainEntry {
+  sha1: string;
+  keychain: string;
+  trusted: boolean;
+}
+
+interface Fixture {
+  ca: CertificateAuthority;
+  home: string;
+  /** The directory of the fake tools: the context's whole PATH. */
+  fakes: string;
+  /** The CA's SHA-1, uppercase hex without colons: what the keychain names it by. */
+  sha1: string;
+  serial: string;
+  header: string[];
+  stays: string;
+  context(platform: NodeJS.Platform, isRoot?: boolean, env?: NodeJS.ProcessEnv): TrustContext;
+  /** Makes `<tool> <first argument>` exit 1 with `stderr`. */
+  fail(call: string, stderr: string): void;
+  keychain(): KeychainEntry[];
+  root(): string[];
+}
+
+/** A CA of the test's own in `<temp>/<caDir>`, a temp HOME and the fake tools. */
+async function setup(caDir = 'ca'): Promise<Fixture> {
+  const base = await tempDir();
+  const ca = await ensureCA(path.join(base, caDir), captureLogger());
+  const home = await tempDir();
+  const fakes = await tempDir('dev-https-fakes-');
+  fs.writeFileSync(path.join(fakes, 'fake.cjs'), FAKE);
+  for (const tool of ['security', 'certutil', 'sudo']) {
+    fs.writeFileSync(path.join(fakes, tool), `#!/bin/sh\nexec '${process.execPath}' '${path.join(fakes, 'fake.cjs')}' ${tool} "$@"\n`, { mode: 0o755 });
+  }
+  const x509 = new X509Certificate(ca.cert);
+  const state = () => (fs.existsSync(path.join(fakes, 'state.json')) ? JSON.parse(fs.readFileSync(path.join(fakes, 'state.json'), 'utf8')) : { keychain: [], root: [] });
+  return {
+    ca,
+    home,
+    fakes,
+    sha1: x509.fingerprint.replace(/:/g, ''),
+    serial: x509.serialNumber,
+    header: [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`],
+    stays: `The CA itself stays in ${ca.root}; delete that directory to remove it for good (projects then get a new CA).`,
+    context: (platform, isRoot = false, env = {}) => ({ env: { PATH: fakes, HOME: home, ...env }, platform, home, isRoot }),
+    fail: (call, stderr) => {
+      const file = path.join(fakes, 'fail.json');
+      const fails = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+      fs.writeFileSync(file, JSON.stringify({ ...fails, [call]: stderr }));
+    },
+    keychain: () => state().keychain,
+    root: () => state().root,
+  };
+}
+
+interface Outcome {
+  ok: boolean;
+  lines: string[];
+  /** The argv of every fake tool call this command made, in order (sudo's own call, then its child's). */
+  calls: string[][];
+  /** The HOME each call saw. */
+  homes: string[];
+}
+
+async function command(f: Fixture, action: 'trust' | 'untrust' | 'check', stores: string, context: TrustContext): Promise<Outcome> {
+  const log = path.join(f.fakes, 'calls.log');
+  fs.rmSync(log, { force: true });
+  const lines: string[] = [];
+  const ok = await runTrustCommand({ action, stores: resolveStores(stores), print: (l) => lines.push(l), logger: captureLogger(), caRoot: f.ca.root, context });
+  const calls: Call[] = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Call) : [];
+  return { ok, lines, calls: calls.map((c) => c.argv), homes: [...new Set(calls.map((c) => c.home))] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// macOS
+
+describe('macOS system keychain (platform darwin)', () => {
+  test('not root: add-trusted-cert through sudo, the checks without; check; untrust deletes the CA by its SHA-1 through sudo', async () => {
+    const f = await setup();
+    const ctx = f.context('darwin');
+    const caPath = f.ca.certPath;
+    const verify = ['security', 'verify-cert', '-c', caPath, '-p', 'ssl'];
+    const add = ['security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, caPath];
+    // The tools are found on the context's PATH: the process's does not have them.
+    expect((process.env.PATH ?? '').split(path.delimiter)).not.toContain(f.fakes);
+
+    expect(await command(f, 'check', 'macos', ctx)).toEqual({ ok: false, lines: [...f.header, `✘ ${MAC}: not trusted (run dev-https trust)`], calls: [verify], homes: [f.home] });
+
+    expect(await command(f, 'trust', 'macos', ctx)).toEqual({
+      ok: true,
+      lines: [
+        ...f.header,
+        'Adding it to:',
+        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with security add-trusted-cert (through sudo: it needs an administrator)`,
+        SUDO_NOTE,
+        `✔ ${MAC}: trusted`,
+        RESTART,
+      ],
+      // The check runs as the user: no sudo before verify-cert.
+      calls: [verify, ['sudo', ...add], add],
+      homes: [f.home],
+    });
+    expect(f.keychain()).toEqual([{ sha1: f.sha1, keychain: KEYCHAIN, trusted: true }]);
+
+    const again = await command(f, 'trust', 'macos', ctx);
+    expect(again.ok).toBe(true);
+    expect(again.lines.slice(-2)).toEqual([`✔ ${MAC}: already trusted`, RESTART]);
+    expect(again.calls).toEqual([verify]);
+
+    expect(await command(f, 'check', 'macos', ctx)).toEqual({ ok: true, lines: [...f.header, `✔ ${MAC}: trusted`], calls: [verify], homes: [f.home] });
+
+    // What the keychain names it by: the SHA-1 node computes, uppercase hex without colons.
+    expect(f.sha1).toMatch(/^[0-9A-F]{40}$/);
+    expect(f.sha1).toBe(createHash('sha1').update(new X509Certificate(f.ca.cert).raw).digest('hex').toUpperCase());
+    const removeTrust = ['security', 'remove-trusted-cert', '-d', caPath];
+    const del = ['security', 'delete-certificate', '-Z', f.sha1, KEYCHAIN];
+    const find = ['security', 'find-certificate', '-a', '-Z', KEYCHAIN];
+    expect(await command(f, 'untrust', 'macos', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Removing it from:', `  - ${MAC} (through sudo)`, `✔ ${MAC}: removed`, f.stays],
+      calls: [find, ['sudo', ...removeTrust], removeTrust, ['sudo', ...del], del],
+      homes: [f.home],
+    });
+    expect(f.keychain()).toEqual([]);
+
+    expect(await command(f, 'check', 'macos', ctx)).toMatchObject({ ok: false, lines: [...f.header, `✘ ${MAC}: not trusted (run dev-https trust)`] });
+    const none = await command(f, 'untrust', 'macos', ctx);
+    expect(none).toMatchObject({ ok: true, calls: [find] });
+    expect(none.lines).toContain(`✔ ${MAC}: was not there`);
+  });
+
+  test('as root: the same calls, none through sudo, and the plan says nothing of sudo', async () => {
+    const f = await setup();
+    const ctx = f.context('darwin', true);
+    const caPath = f.ca.certPath;
+    const verify = ['security', 'verify-cert', '-c', caPath, '-p', 'ssl'];
+
+    expect(await command(f, 'trust', 'macos', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Adding it to:', `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with security add-trusted-cert`, `✔ ${MAC}: trusted`, RESTART],
+      calls: [verify, ['security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, caPath]],
+      homes: [f.home],
+    });
+    expect(await command(f, 'untrust', 'macos', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Removing it from:', `  - ${MAC}`, `✔ ${MAC}: removed`, f.stays],
+      calls: [
+        ['security', 'find-certificate', '-a', '-Z', KEYCHAIN],
+        ['security', 'remove-trusted-cert', '-d', caPath],
+        ['security', 'delete-certificate', '-Z', f.sha1, KEYCHAIN],
+      ],
+      homes: [f.home],
+    });
+    expect(f.keychain()).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Windows
+
+describe('Windows user root store (platform win32)', () => {
+  test('trust adds with certutil -addstore -user, check and untrust name the CA by its serial number, no sudo anywhere', async () => {
+    const f = await setup();
+    const ctx = f.context('win32');
+    const verify = ['certutil', '-user', '-verifystore', 'Root', f.serial];
+    expect(f.serial).toBe(new X509Certificate(fs.readFileSync(f.ca.certPath)).serialNumber);
+
+    expect(await command(f, 'trust', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Adding it to:', `  - ${WIN}: adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)`, `✔ ${WIN}: trusted`, RESTART],
+      calls: [verify, ['certutil', '-addstore', '-user', '-f', 'Root', f.ca.certPath]],
+      homes: [f.home],
+    });
+    expect(f.root()).toEqual([f.serial]);
+
+    const again = await command(f, 'trust', 'windows', ctx);
+    expect(again).toMatchObject({ ok: true, calls: [verify] });
+    expect(again.lines).toContain(`✔ ${WIN}: already trusted`);
+
+    expect(await command(f, 'check', 'windows', ctx)).toEqual({ ok: true, lines: [...f.header, `✔ ${WIN}: trusted`], calls: [verify], homes: [f.home] });
+
+    expect(await command(f, 'untrust', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Removing it from:', `  - ${WIN}`, `✔ ${WIN}: removed`, f.stays],
+      calls: [verify, ['certutil', '-delstore', '-user', 'Root', f.serial]],
+      homes: [f.home],
+    });
+    expect(f.root()).toEqual([]);
+
+    expect(await command(f, 'untrust', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Removing it from:', `  - ${WIN}`, `✔ ${WIN}: was not there`, f.stays],
+      calls: [verify],
+      homes: [f.home],
+    });
+    expect(await command(f, 'check', 'windows', ctx)).toMatchObject({ ok: false, lines: [...f.header, `✘ ${WIN}: not trusted (run dev-https trust)`] });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// A tool that fails
+
+describe('a failing tool', () => {
+  test('certutil -addstore refused (the user said No): ✘ with its last two lines, the command fails, no restart hint', async () => {
+    const f = await setup();
+    f.fail('certutil -addstore', 'CertUtil: -addstore command FAILED: 0x800704c7 (WIN32: 1223 ERROR_CANCELLED)\nCertUtil: The operation was canceled by the user.');
+    expect(await command(f, 'trust', 'windows', f.context('win32'))).toEqual({
+      ok: false,
+      lines: [
+        ...f.header,
+        'Adding it to:',
+        `  - ${WIN}: adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)`,
+        `✘ ${WIN}: certutil -addstore failed (exit 1): CertUtil: -addstore command FAILED: 0x800704c7 (WIN32: 1223 ERROR_CANCELLED) CertUtil: The operation was canceled by the user.`,
+      ],
+      calls: [
+        ['certutil', '-user', '-verifystore', 'Root', f.serial],
+        ['certutil', '-addstore', '-user', '-f', 'Root', f.ca.certPath],
+      ],
+      homes: [f.home],
+    });
+    expect(f.root()).toEqual([]);
+  });
+
+  const KEYTOOL = ['/usr/bin/keytool', ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'keytool'))].find((p) => fs.existsSync(p));
+
+  test.skipIf(!KEYTOOL)('macOS fails through sudo, Java cacerts in the same call still gets the CA', async () => {
+    const f = await setup();
+    // A JAVA_HOME with a copy of the real cacerts and the real keytool.
+    const real = fs.realpathSync(KEYTOOL!);
+    const source = [path.resolve(path.dirname(real), '../lib/security/cacerts'), '/etc/ssl/certs/java/cacerts'].find((p) => fs.existsSync(p))!;
+    const javaHome = await tempDir();
+    fs.mkdirSync(path.join(javaHome, 'lib/security'), { recursive: true });
+    fs.mkdirSync(path.join(javaHome, 'bin'));
+    const cacerts = path.join(javaHome, 'lib/security/cacerts');
+    fs.copyFileSync(source, cacerts);
+    fs.chmodSync(cacerts, 0o644);
+    fs.symlinkSync(real, path.join(javaHome, 'bin/keytool'));
+    const alias = `dev-https-${f.ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()}`;
+    const JAVA = `Java cacerts (${cacerts})`;
+    const denied = 'SecTrustSettingsSetTrustSettings: The authorization was denied since no user interaction was possible.';
+    f.fail('security add-trusted-cert', denied);
+
+    const done = await command(f, 'trust', 'macos,java', f.context('darwin', false, { JAVA_HOME: javaHome }));
+    expect({ ok: done.ok, lines: done.lines }).toEqual({
+      ok: false,
+      lines: [
+        ...f.header,
+        'Adding it to:',
+        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with security add-trusted-cert (through sudo: it needs an administrator)`,
+        `  - ${JAVA}: imports the CA into ${cacerts} as "${alias}" with keytool`,
+        SUDO_NOTE,
+        `✘ ${MAC}: sudo security add-trusted-cert failed (exit 1): ${denied}`,
+        `✔ ${JAVA}: trusted`,
+      ],
+    });
+    expect(done.calls).toEqual([
+      ['security', 'verify-cert', '-c', f.ca.certPath, '-p', 'ssl'],
+      ['sudo', 'security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, f.ca.certPath],
+      ['security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, f.ca.certPath],
+    ]);
+    expect(f.keychain()).toEqual([]);
+    const listed = execFileSync(real, ['-list', '-keystore', cacerts, '-storepass', 'changeit', '-alias', alias], { encoding: 'utf8' });
+    expect(listed).toContain('trustedCertEntry');
+    expect(listed).toContain(f.ca.fingerprint256);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// No shell
+
+/** Every file or directory called `name` under `dir`. */
+function findNamed(dir: string, name: string): string[] {
+  const found: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.name === name) found.push(p);
+    if (entry.isDirectory()) found.push(...findNamed(p, name));
+  }
+  return found;
+}
+
+describe('no shell', () => {
+  test('a CA path with spaces and shell metacharacters reaches every tool as one argument, unchanged, and runs nothing', async () => {
+    const dirName = 'ca $(touch pwned) ; x `touch pwned` & \'q\' "d" | y';
+    const f = await setup(dirName);
+    // A real touch where the tools are found: a shell, had one run, could do what the name says.
+    const touch = ['/usr/bin/touch', '/bin/touch'].find((p) => fs.existsSync(p))!;
+    fs.symlinkSync(touch, path.join(f.fakes, 'touch'));
+    const caPath = f.ca.certPath;
+    expect(path.basename(path.dirname(caPath))).toBe(dirName);
+    const where = [process.cwd(), f.home, f.fakes, path.dirname(f.ca.root), os.tmpdir()];
+    const pwnedBefore = where.map((d) => fs.existsSync(path.join(d, 'pwned')));
+
+    const mac = f.context('darwin');
+    expect(await command(f, 'trust', 'macos', mac)).toMatchObject({
+      ok: true,
+      calls: [
+        ['security', 'verify-cert', '-c', caPath, '-p', 'ssl'],
+        ['sudo', 'security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, caPath],
+        ['security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, caPath],
+      ],
+    });
+    expect(f.keychain()).toEqual([{ sha1: f.sha1, keychain: KEYCHAIN, trusted: true }]);
+    expect(await command(f, 'untrust', 'macos', mac)).toMatchObject({
+      ok: true,
+      calls: [
+        ['security', 'find-certificate', '-a', '-Z', KEYCHAIN],
+        ['sudo', 'security', 'remove-trusted-cert', '-d', caPath],
+        ['security', 'remove-trusted-cert', '-d', caPath],
+        ['sudo', 'security', 'delete-certificate', '-Z', f.sha1, KEYCHAIN],
+        ['security', 'delete-certificate', '-Z', f.sha1, KEYCHAIN],
+      ],
+    });
+    expect(f.keychain()).toEqual([]);
+
+    const win = f.context('win32');
+    expect(await command(f, 'trust', 'windows', win)).toMatchObject({
+      ok: true,
+      calls: [
+        ['certutil', '-user', '-verifystore', 'Root', f.serial],
+        ['certutil', '-addstore', '-user', '-f', 'Root', caPath],
+      ],
+    });
+    expect(f.root()).toEqual([f.serial]);
+    expect(await command(f, 'untrust', 'windows', win)).toMatchObject({ ok: true, lines: expect.arrayContaining([`✔ ${WIN}: removed`]) });
+
+    expect(where.map((d) => fs.existsSync(path.join(d, 'pwned')))).toEqual(pwnedBefore);
+    expect(pwnedBefore).toEqual(where.map(() => false));
+    for (const d of [f.home, f.fakes, path.dirname(f.ca.root)]) expect(findNamed(d, 'pwned')).toEqual([]);
+  });
+});
