@@ -3,7 +3,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http2 from 'node:http2';
 import https from 'node:https';
-import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -13,7 +12,7 @@ import { CA_CERT_FILE, CA_KEY_FILE, caCommonName, ensureCA, readCA, resolveCaRoo
 import { CERT_FILE, KEY_FILE, RENEW_WITHIN_DAYS, checkCertificate, createCACertificate, createCertificate, ensureCertificate, type Signer } from '../src/cert.js';
 import { DevHttpsError } from '../src/errors.js';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, onCleanup, poll, request, runCleanups, sleep, startUpstream, tempDir } from './helpers.js';
+import { captureLogger, h2get, onCleanup, poll, request, runCleanups, serveTls, sleep, startUpstream, tempDir, tlsGet } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -74,30 +73,6 @@ async function snapshot(dir: string): Promise<Record<string, string>> {
 /** The PEM body of a key, the part that must never be printed. */
 function keyBody(pem: string): string {
   return pem.replace(/-----[^-]+-----/g, '').replace(/\s/g, '');
-}
-
-async function serveTls(pair: { cert: string; key: string }, host: string): Promise<number> {
-  const server = https.createServer({ cert: pair.cert, key: pair.key }, (_req, res) => res.end('tls ok'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host, ipv6Only: host === '::1' }, () => resolve());
-  });
-  onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
-}
-
-/** GET over TLS to `address`, verifying the certificate for `servername` against `ca`. */
-function tlsGet(address: string, port: number, servername: string, ca: string | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: address, port, path: '/', servername, ca, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(`${res.statusCode} ${body}`));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
 }
 
 /** A new TLS connection (no session to resume): the certificate it was served and the ALPN protocol. */
@@ -213,6 +188,28 @@ describe('a new CA', () => {
     expect(await mode(root)).toBe(0o700);
     expect(await mode(ca.keyPath)).toBe(0o600);
     expect(await mode(ca.certPath)).toBe(0o644);
+  });
+
+  test("an existing 0755 root holding a user's file keeps its mode and the file; the key is still 0600", async () => {
+    const root = await tempDir();
+    const notes = path.join(root, 'notes.txt');
+    await fs.writeFile(notes, 'mine\n');
+    await fs.chmod(notes, 0o644);
+    await fs.chmod(root, 0o755);
+    const before = await fs.stat(notes);
+    const ca = await ensureCA(root, captureLogger());
+    expect(ca.generated).toBe(true);
+    expect(await mode(root)).toBe(0o755);
+    expect(await mode(ca.keyPath)).toBe(0o600);
+    expect(await mode(ca.certPath)).toBe(0o644);
+    expect(await fs.readFile(notes, 'utf8')).toBe('mine\n');
+    const after = await fs.stat(notes);
+    expect({ mode: after.mode & 0o777, mtimeMs: after.mtimeMs, ino: after.ino }).toEqual({ mode: 0o644, mtimeMs: before.mtimeMs, ino: before.ino });
+    expect((await fs.readdir(root)).sort()).toEqual(['notes.txt', 'rootCA-key.pem', 'rootCA.pem']);
+
+    // Reusing it leaves the directory alone too.
+    expect((await ensureCA(root, captureLogger())).fingerprint256).toBe(ca.fingerprint256);
+    expect(await mode(root)).toBe(0o755);
   });
 
   test('readCA of an empty or missing root is null and creates nothing', async () => {
@@ -734,18 +731,11 @@ describe('renewal while running', () => {
     // ALPN survives setSecureContext: HTTP/2 clients still get h2.
     expect(await handshake(port, ca.cert, ['h2', 'http/1.1'])).toEqual({ fingerprint256: newX509.fingerprint256, alpn: 'h2' });
     const session = http2.connect(`https://localhost:${port}`, { ca: ca.cert });
+    // A failing session fails its stream too: h2get rejects with the error.
+    session.on('error', () => undefined);
     onCleanup(() => void session.destroy());
-    const h2 = await new Promise<string>((resolve, reject) => {
-      session.on('error', reject);
-      const stream = session.request({ ':path': '/' });
-      let status = 0;
-      let body = '';
-      stream.setEncoding('utf8');
-      stream.on('response', (headers) => (status = Number(headers[':status'])));
-      stream.on('data', (c: string) => (body += c));
-      stream.on('end', () => resolve(`${session.alpnProtocol} ${status} ${body} ${(session.socket as tls.TLSSocket).getPeerX509Certificate()!.fingerprint256}`));
-      stream.on('error', reject);
-    });
+    const { status, body } = await h2get(session);
+    const h2 = `${session.alpnProtocol} ${status} ${body} ${(session.socket as tls.TLSSocket).getPeerX509Certificate()!.fingerprint256}`;
     expect(h2).toBe(`h2 200 app ${newX509.fingerprint256}`);
 
     // The files on disk are the new pair.
@@ -754,6 +744,111 @@ describe('renewal while running', () => {
     expect(await mode(keyPath)).toBe(0o600);
     expect(await mode(certPath)).toBe(0o644);
     expect((await fs.readdir(certDir)).sort()).toEqual(['.gitignore', 'cert.pem', 'key.pem']);
+  });
+});
+
+describe('certificates on demand for *.localhost names', () => {
+  const DEFAULT_SAN = 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1';
+
+  /** startDevHttps with a CA of the test's own; the lines it logged at start are checked here. */
+  async function startOwn(names: string[] = []) {
+    const caRoot = await tempDir();
+    const certDir = await tempDir();
+    const app = await startUpstream((_req, res) => res.end('app'));
+    const logger = captureLogger();
+    const handle = await startDevHttps({ port: 0, target: app.port, certDir, caRoot, logger, names });
+    onCleanup(() => handle.close());
+    const startLines = [
+      `info: Created the dev-https CA ${path.join(caRoot, CA_CERT_FILE)} (${caCommonName()}); run dev-https trust once so browsers trust it`,
+      `info: Generating a new certificate: no certificate in ${certDir} yet`,
+    ];
+    return { handle, logger, startLines, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.ca!.cert, defaultFp: handle.certificate.fingerprint256 };
+  }
+
+  /**
+   * A new TLS connection to 127.0.0.1 sending `servername`, trusting only `ca`: the certificate it
+   * was served. `anyName` skips the name check (the chain is still verified): to see what a name
+   * the certificate does not cover gets.
+   */
+  function served(port: number, servername: string, ca: string, anyName = false): Promise<X509Certificate> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, ...(anyName ? { checkServerIdentity: () => undefined } : {}) }, () => {
+        const cert = socket.getPeerX509Certificate()!;
+        socket.destroy();
+        resolve(cert);
+      });
+      socket.on('error', reject);
+    });
+  }
+
+  test('shop.localhost gets its own certificate from the CA, once: the same one on the next connection, one log line', async () => {
+    const { logger, startLines, port, ca, defaultFp } = await startOwn();
+    expect(logger.lines).toEqual(startLines);
+    const caX509 = new X509Certificate(ca);
+
+    const first = await served(port, 'shop.localhost', ca);
+    expect(first.subjectAltName).toBe('DNS:shop.localhost');
+    expect(first.checkIssued(caX509)).toBe(true);
+    expect(first.verify(caX509.publicKey)).toBe(true);
+    expect(first.issuer).toBe(caX509.subject);
+    expect(first.ca).toBe(false);
+    expect(first.fingerprint256).not.toBe(defaultFp);
+
+    const second = await served(port, 'shop.localhost', ca);
+    // SNI is case-insensitive: the same name, the same certificate.
+    const upper = await served(port, 'SHOP.localhost', ca);
+    expect([second.fingerprint256, upper.fingerprint256]).toEqual([first.fingerprint256, first.fingerprint256]);
+    expect(logger.lines).toEqual([...startLines, 'info: Issued a certificate for shop.localhost (from the dev-https CA, kept in memory)']);
+
+    // An HTTPS client that trusts the CA reaches the app by that name.
+    const reply = await request(`https://shop.localhost:${port}/`, { ca, lookupAddress: '127.0.0.1' });
+    expect(`${reply.status} ${reply.body}`).toBe('200 app');
+    expect(logger.lines).toHaveLength(startLines.length + 1);
+  });
+
+  test('localhost and a name not under localhost get the default certificate; nothing is issued or logged', async () => {
+    const { logger, startLines, port, ca, defaultFp } = await startOwn();
+    const local = await served(port, 'localhost', ca);
+    const other = await served(port, 'evil.test', ca, true);
+    expect([local.subjectAltName, local.fingerprint256]).toEqual([DEFAULT_SAN, defaultFp]);
+    expect([other.subjectAltName, other.fingerprint256]).toEqual([DEFAULT_SAN, defaultFp]);
+    expect(logger.lines).toEqual(startLines);
+  });
+
+  // All of these reach the server as they are (checked with a plain tls server's SNICallback on
+  // Node 20); a NUL is cut off by OpenSSL on the client and over 255 bytes it refuses to send.
+  test.each([
+    ['a space', 'a b.localhost'],
+    ['a wildcard', '*.localhost'],
+    ['an escape sequence', 'x\u001b[2J.localhost'],
+    ['a newline (a forged log line)', 'ex\nwarn.localhost'],
+    ['non-ASCII', '\u00e9.localhost'],
+    ['an underscore', 'a_b.localhost'],
+    ['an empty label', 'a..localhost'],
+    ['a leading hyphen', '-a.localhost'],
+  ])('a malformed name sent as SNI (%s) gets the default certificate; nothing is issued or logged', async (_label, servername) => {
+    const { logger, startLines, port, ca, defaultFp } = await startOwn();
+    const cert = await served(port, servername, ca, true);
+    expect([cert.subjectAltName, cert.fingerprint256]).toEqual([DEFAULT_SAN, defaultFp]);
+    expect(logger.lines).toEqual(startLines);
+  });
+
+  test('a name a --name wildcard covers (*.app.localhost) is served the default certificate, which has it', async () => {
+    const { logger, startLines, port, ca, defaultFp } = await startOwn(['*.app.localhost']);
+    const cert = await served(port, 'x.app.localhost', ca);
+    expect([cert.subjectAltName, cert.fingerprint256]).toEqual([`${DEFAULT_SAN}, DNS:*.app.localhost`, defaultFp]);
+    expect(logger.lines).toEqual(startLines);
+  });
+
+  test('--name *.localhost warns (browsers refuse that wildcard), and *.localhost names still get their own certificate', async () => {
+    const { logger, startLines, port, ca, defaultFp } = await startOwn(['*.localhost']);
+    const warning =
+      'warn: --name *.localhost: browsers refuse a wildcard right under localhost; dev-https issues a certificate for each *.localhost name on first use anyway, so it is not needed';
+    expect(logger.lines).toEqual([warning, ...startLines]);
+    const cert = await served(port, 'shop.localhost', ca);
+    expect(cert.subjectAltName).toBe('DNS:shop.localhost');
+    expect(cert.fingerprint256).not.toBe(defaultFp);
+    expect(logger.lines).toEqual([warning, ...startLines, 'info: Issued a certificate for shop.localhost (from the dev-https CA, kept in memory)']);
   });
 });
 

@@ -1,8 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
-import https from 'node:https';
-import type net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import {
@@ -16,7 +14,7 @@ import {
 } from '../src/cert.js';
 import { readCA } from '../src/ca.js';
 import { DevHttpsError } from '../src/errors.js';
-import { captureLogger, onCleanup, request, runCleanups, tempDir } from './helpers.js';
+import { captureLogger, request, runCleanups, serveTls, tempDir, tlsGet } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -51,33 +49,6 @@ async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
   } finally {
     process.umask(previous);
   }
-}
-
-async function serveTls(pair: { cert: string; key: string }, host: string): Promise<number> {
-  const server = https.createServer({ cert: pair.cert, key: pair.key }, (_req, res) => res.end('tls ok'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host, ipv6Only: host === '::1' }, () => resolve());
-  });
-  onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
-}
-
-/**
- * GET over TLS to `address`, verifying the certificate for `servername` (the helpers' lookupAddress
- * option does not work with Node 20's autoSelectFamily, which asks lookup for all addresses).
- */
-function tlsGet(address: string, port: number, servername: string, ca: string | undefined): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = https.get({ host: address, port, path: '/', servername, ca, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(`${res.statusCode} ${body}`));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
 }
 
 describe('constants', () => {

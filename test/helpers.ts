@@ -2,6 +2,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import type http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
@@ -132,6 +133,46 @@ export function request(url: string, options: RequestOptions = {}): Promise<Repl
     );
     req.on('error', reject);
     req.end(options.body);
+  });
+}
+
+/** A real HTTPS server of `pair` on `host` (port 0) answering "tls ok", closed in afterEach; resolves with its port. */
+export async function serveTls(pair: { cert: string; key: string }, host: string): Promise<number> {
+  const server = https.createServer({ cert: pair.cert, key: pair.key }, (_req, res) => res.end('tls ok'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: 0, host, ipv6Only: host === '::1' }, () => resolve());
+  });
+  onCleanup(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** GET / over TLS to `address` (an IP), verifying the certificate for `servername` against `ca`; resolves with "<status> <body>". */
+export function tlsGet(address: string, port: number, servername: string, ca: string | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: address, port, path: '/', servername, ca, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/** One GET of / on an open HTTP/2 session: its status and body. */
+export function h2get(session: http2.ClientHttp2Session): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':path': '/' });
+    let status = 0;
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => resolve({ status, body }));
+    stream.on('error', reject);
+    stream.end();
   });
 }
 

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { ensureCA } from '../src/ca.js';
 import { createCACertificate, createCertificate } from '../src/cert.js';
 import { resolveStores } from '../src/trust.js';
 import { request, run, runCleanups, tempDir, testCa, waitFor } from './helpers.js';
@@ -222,6 +223,53 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(untrusted.stdout).toContain(`\n✔ ${CHROME}: removed\n`);
     expect(nssEntries(db)).toEqual({ [olderNickname]: 'C,,' });
     expect(nssFingerprint(db, olderNickname)).toBe(olderFp);
+  });
+
+  test.each([
+    ['deleted', (keyPath: string) => fs.rmSync(keyPath), 'rootCA-key.pem is missing'],
+    ['replaced by garbage', (keyPath: string) => fs.writeFileSync(keyPath, 'garbage\n', { mode: 0o600 }), 'rootCA-key.pem is not a PEM private key'],
+  ])('a CA whose key was %s: doctor and untrust work as before (untrust removes the entry), trust is E_CA', async (_label, damage, why) => {
+    const HOME = await tempDir();
+    const DEV_HTTPS_CAROOT = await tempDir();
+    const env = { HOME, DEV_HTTPS_CAROOT };
+    const ca = await ensureCA(DEV_HTTPS_CAROOT, { info() {}, warn() {}, error() {} });
+    const x509 = new X509Certificate(ca.cert);
+    const nickname = `${ca.commonName} ${createHash('sha256').update(x509.raw).digest('hex').slice(0, 16)}`;
+    const header = [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`];
+    const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
+    const otherFp = await addOther(db, 'Unrelated Root', 'Unrelated Root');
+
+    // With the key: trusted in NSS, and what doctor says of it.
+    const trusted = await dev(['trust', '--store', 'nss'], env);
+    expect([trusted.code, trusted.stderr, resultLine(trusted, CHROME)]).toEqual([0, '', `✔ ${CHROME}: trusted`]);
+    expect(nssEntries(db)).toEqual({ 'Unrelated Root': 'C,,', [nickname]: 'C,,' });
+    const doctorIntact = await dev(['doctor', '--store', 'nss'], env);
+    expect(doctorIntact).toEqual({ code: 0, stderr: '', stdout: text(...header, `✔ ${CHROME}: trusted`) });
+
+    damage(ca.keyPath);
+    const files = () => Object.fromEntries(fs.readdirSync(DEV_HTTPS_CAROOT).sort().map((f) => [f, fs.readFileSync(path.join(DEV_HTTPS_CAROOT, f), 'utf8')]));
+    const damaged = files();
+
+    expect(await dev(['doctor', '--store', 'nss'], env)).toEqual(doctorIntact);
+    expect(await dev(['trust', '--check', '--store', 'nss'], env)).toEqual(doctorIntact);
+    // trust needs the key (it is the CA a new certificate would be signed with): one line, exit 1, nothing added or written.
+    expect(await dev(['trust', '--store', 'nss'], env)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: The dev-https CA in ${DEV_HTTPS_CAROOT} is unusable: ${why}. Run dev-https untrust, then delete ${DEV_HTTPS_CAROOT} to start over with a new CA\n`,
+    });
+    expect(nssEntries(db)).toEqual({ 'Unrelated Root': 'C,,', [nickname]: 'C,,' });
+
+    expect(await dev(['untrust', '--store', 'nss'], env)).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: text(...header, 'Removing it from:', `  - ${CHROME}`, `✔ ${CHROME}: removed`, `The CA itself stays in ${DEV_HTTPS_CAROOT}; delete that directory to remove it for good (projects then get a new CA).`),
+    });
+    expect(nssEntries(db)).toEqual({ 'Unrelated Root': 'C,,' });
+    expect(nssFingerprint(db, 'Unrelated Root')).toBe(otherFp);
+    expect(await dev(['doctor', '--store', 'nss'], env)).toEqual({ code: 1, stderr: '', stdout: text(...header, `✘ ${CHROME}: not trusted (run dev-https trust)`) });
+    // No command replaced or repaired the CA.
+    expect(files()).toEqual(damaged);
   });
 
   test('with no ~/.pki/nssdb but Chromium on PATH, trust creates the database (0700) without starting the browser', async () => {

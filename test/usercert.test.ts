@@ -15,7 +15,7 @@ import { createCertificate } from '../src/cert.js';
 import { DevHttpsError } from '../src/errors.js';
 import type { DevHttpsOptions } from '../src/options.js';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, freePort, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, testCa, waitFor } from './helpers.js';
+import { captureLogger, freePort, h2get, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, testCa, waitFor } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -131,20 +131,6 @@ async function h2session(url: string, ca: string): Promise<http2.ClientHttp2Sess
   onCleanup(() => void session.destroy());
   await once(session, 'connect');
   return session;
-}
-
-function h2get(session: http2.ClientHttp2Session): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({ ':path': '/' });
-    let status = 0;
-    let body = '';
-    stream.setEncoding('utf8');
-    stream.on('response', (headers) => (status = Number(headers[':status'])));
-    stream.on('data', (c: string) => (body += c));
-    stream.on('end', () => resolve({ status, body }));
-    stream.on('error', reject);
-    stream.end();
-  });
 }
 
 /** Every file and directory under `dir`: mode, mtime and a hash of the content. */
@@ -650,6 +636,56 @@ describe('the bin', () => {
     expect(line).toBe('[app] [ok 200 through dev-https]\n');
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });
+  });
+
+  test.each([
+    ['none in the environment: the app gets none', false],
+    ["the user's own in the environment: the app gets it unchanged", true],
+  ])("an mkcert pair (a CA-issued leaf, no trust anchor for Node): NODE_EXTRA_CA_CERTS is not set for the app command; the banner says to trust the issuing CA; %s", async (_label, own) => {
+    const cwd = await tempDir();
+    const caroot = await tempDir('dev-https-test-mkcert-');
+    execFileSync('mkcert', ['-cert-file', 'localhost.pem', '-key-file', 'localhost-key.pem', 'localhost', '127.0.0.1', '::1'], {
+      cwd,
+      env: { ...process.env, CAROOT: caroot },
+      stdio: 'ignore',
+    });
+    const mkcertRootPath = path.join(caroot, 'rootCA.pem');
+    const mkcertRoot = await fs.readFile(mkcertRootPath, 'utf8');
+    const pair = await pairOf(path.join(cwd, 'localhost.pem'), path.join(cwd, 'localhost-key.pem'));
+    const port = await freePort();
+    const httpsPort = await freePort();
+    // The app reports its NODE_EXTRA_CA_CERTS, then reaches dev-https with Node's own trust.
+    const script = `
+      require('http').createServer((req, res) => res.end('through dev-https')).listen(${port}, '127.0.0.1');
+      console.log('[ca ' + (process.env.NODE_EXTRA_CA_CERTS ?? 'none') + ']');
+      const attempt = () => require('https').get('https://localhost:${httpsPort}/', (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => console.log('[ok ' + res.statusCode + ' ' + body + ']'));
+      }).on('error', (err) => (err.code === 'ECONNREFUSED' ? setTimeout(attempt, 50) : console.log('[fail ' + (err.code || err.message) + ']')));
+      attempt();`;
+    // The test's own environment never lends one (run() starts from process.env).
+    const env = { NODE_EXTRA_CA_CERTS: own ? mkcertRootPath : undefined };
+    const r = run(['--cert', 'localhost.pem', '--key', 'localhost-key.pem', '--target', String(port), '--port', String(httpsPort), '--', NODE, '-e', script], { cwd, env });
+    const [caLine] = await waitFor(r, /\[app\] \[ca .*\]\n/);
+    expect(caLine).toBe(`[app] [ca ${own ? mkcertRootPath : 'none'}]\n`);
+    // Without the mkcert root the app's Node client cannot verify the leaf (Node 20 takes no leaf as an anchor either).
+    const [result] = await waitFor(r, /\[app\] \[(ok|fail) .*\]\n/);
+    expect(result).toBe(own ? '[app] [ok 200 through dev-https]\n' : '[app] [fail UNABLE_TO_VERIFY_LEAF_SIGNATURE]\n');
+
+    const [banner] = await waitFor(r, / {2}➜ {2}Local:[^]*?(?:Add --http-port 8080|Run dev-https --target <port>)[^\n]*\n/);
+    const url = `https://localhost:${httpsPort}/`;
+    expect(banner).toBe(
+      `  ➜  Local:   ${url}  →  http://localhost:${port}\n` +
+        `  ➜  Cert:    ${pair.cert} (yours, expires ${day(pair.validTo)})\n` +
+        `              SHA-256 ${pair.fingerprint256}\n` +
+        '  Clients: trust the CA that issued your certificate · dev-https cert shows more\n' +
+        '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.\n',
+    );
+    expect(await get(url, mkcertRoot)).toMatchObject({ status: 200, body: 'through dev-https', fingerprint256: pair.fingerprint256 });
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toEqual({ code: 0, signal: null });
+    expect(r.stderr()).toBe('');
   });
 
   test.each<[string, (cwd: string, target: number) => Promise<{ args: string[]; env: NodeJS.ProcessEnv }>]>([
