@@ -481,20 +481,10 @@ describe('leaves signed by the CA', () => {
     await fs.writeFile(caFile, ca.cert);
     expect(execFileSync('openssl', ['verify', '-CAfile', caFile, leaf.certPath], { encoding: 'utf8' })).toBe(`${leaf.certPath}: OK\n`);
 
-    const port4 = await serveTls(leaf, '127.0.0.1');
-    const port6 = await serveTls(leaf, '::1');
-    const ok = [
-      await tlsGet('127.0.0.1', port4, 'localhost', ca.cert),
-      await tlsGet('::1', port6, 'localhost', ca.cert),
-      await request(`https://127.0.0.1:${port4}/`, { ca: ca.cert }).then((r) => `${r.status} ${r.body}`),
-      await request(`https://[::1]:${port6}/`, { ca: ca.cert }).then((r) => `${r.status} ${r.body}`),
-    ];
-    expect(ok).toEqual(Array(4).fill('200 tls ok'));
-    await expect(tlsGet('127.0.0.1', port4, 'localhost', undefined)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
-    await expect(request(`https://[::1]:${port6}/`)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
-    // Trusting the leaf itself is not enough: the chain must end at the CA.
-    await expect(tlsGet('127.0.0.1', port4, 'localhost', leaf.cert)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
-    await expect(tlsGet('127.0.0.1', port4, 'other.test', ca.cert)).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
+    // Handshakes by every name trusting this CA are in cert.test.ts; here: the leaf alone is no anchor.
+    const port = await serveTls(leaf, '127.0.0.1');
+    expect(await tlsGet('127.0.0.1', port, 'localhost', ca.cert)).toBe('200 tls ok');
+    await expect(tlsGet('127.0.0.1', port, 'localhost', leaf.cert)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
   });
 
   test('pass strict X.509 verification (Python 3.13 default): CA with a Subject Key Identifier, leaf with an Authority Key Identifier', async () => {
