@@ -78,7 +78,7 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
   let { ca, leaf } = await issue();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
-  let covered = new Set(opts.certNames);
+  const covered = new Set(opts.certNames);
   const onDemand = new Map<string, Promise<SecureContext | null>>();
   const contextFor = (servername: string): Promise<SecureContext | null> | null => {
     const name = servername.toLowerCase();
@@ -129,23 +129,22 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
       const check = () => {
         const renewAt = leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
         if (Date.now() < renewAt) return schedule();
-        void issue().then(
-          (next) => {
+        issue()
+          .then((next) => {
             if (closed) return;
+            // Applied first: if the TLS server refuses it, the previous pair stays in force and is retried.
+            apply({ cert: next.leaf.cert, key: next.leaf.key });
             ({ ca, leaf } = next);
-            covered = new Set(opts.certNames);
             onDemand.clear(); // issued by a CA that may have changed, and renewed as a year goes by
-            apply({ cert: leaf.cert, key: leaf.key });
             logger.info(`Renewed the certificate ${leaf.certPath}: expires ${leaf.validTo.toISOString().slice(0, 10)}, SHA-256 ${leaf.fingerprint256}`);
             schedule();
-          },
-          (err: unknown) => {
+          })
+          .catch((err: unknown) => {
             logger.warn(`Cannot renew the certificate (${err instanceof Error ? err.message : String(err)}): trying again in an hour`);
             if (closed) return;
             timer = setTimeout(check, RENEWAL_CHECK_MS);
             timer.unref();
-          },
-        );
+          });
       };
       schedule();
     },
