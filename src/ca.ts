@@ -5,14 +5,13 @@ import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createCACertificate, makeDirs, protectKey, readText, writeFileAtomic } from './cert.js';
+import { createCACertificate, DAY_MS, defaultNotBefore, makeDirs, protectKey, readText, writeFileAtomic } from './cert.js';
 import { DevHttpsError, errnoCode } from './errors.js';
 import type { Logger } from './logger.js';
 
 export const CA_CERT_FILE = 'rootCA.pem';
 export const CA_KEY_FILE = 'rootCA-key.pem';
 export const CA_VALIDITY_YEARS = 10;
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** A CA this close to its end is replaced: leaves are cut at the CA's expiry. */
 const CA_RENEW_WITHIN_DAYS = 60;
 
@@ -132,7 +131,7 @@ async function createCA(root: string, logger: Logger): Promise<CertificateAuthor
   const [stat, entries] = await Promise.all([fs.stat(root), fs.readdir(root)]);
   const ours = created || entries.every((e) => e.startsWith(CA_CERT_FILE) || e.startsWith(CA_KEY_FILE));
   if ((stat.mode & 0o077) !== 0 && ours) await fs.chmod(root, 0o700).catch(() => undefined);
-  const notBefore = new Date(Date.now() - 60 * 60 * 1000);
+  const notBefore = defaultNotBefore();
   const notAfter = new Date(notBefore);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_VALIDITY_YEARS);
   const commonName = caCommonName();

@@ -14,7 +14,7 @@ export const KEY_FILE = 'key.pem';
 /** Browsers reject leaf certificates valid for more than 825 days; a year is plenty. */
 export const VALIDITY_DAYS = 365;
 export const RENEW_WITHIN_DAYS = 30;
-const DAY_MS = 24 * 60 * 60 * 1000;
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface CertificateFiles {
   cert: string;
@@ -42,7 +42,7 @@ export interface CreateCertificateOptions {
 }
 
 /** An hour of slack for clocks that disagree slightly (VMs, containers). */
-function defaultNotBefore(): Date {
+export function defaultNotBefore(): Date {
   return new Date(Date.now() - 60 * 60 * 1000);
 }
 

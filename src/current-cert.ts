@@ -3,12 +3,11 @@
 // Both are applied with setSecureContext: new connections get the new one, open ones carry on.
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { ensureCA, type CertificateAuthority } from './ca.js';
-import { certificateNames, createCertificate, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
+import { certificateNames, createCertificate, DAY_MS, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
 import type { Logger } from './logger.js';
 import { isHostName, isLocalhostName } from './options.js';
 import type { FileWatcher } from './watch.js';
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Renewal is checked at least this often: timers stop while a laptop sleeps, the clock does not. */
 const RENEWAL_CHECK_MS = 60 * 60 * 1000;
 /** Certificates issued on demand for *.localhost names, kept in memory. */
@@ -120,15 +119,14 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
     secure: () => ({ cert: leaf.cert, key: leaf.key }),
     contextFor,
     keepCurrent: async (apply) => {
+      const renewAt = () => leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
       const schedule = () => {
         if (closed) return;
-        const renewAt = leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
-        timer = setTimeout(check, Math.max(0, Math.min(renewAt - Date.now(), RENEWAL_CHECK_MS)));
+        timer = setTimeout(check, Math.max(0, Math.min(renewAt() - Date.now(), RENEWAL_CHECK_MS)));
         timer.unref();
       };
       const check = () => {
-        const renewAt = leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
-        if (Date.now() < renewAt) return schedule();
+        if (Date.now() < renewAt()) return schedule();
         issue()
           .then((next) => {
             if (closed) return;
