@@ -1,6 +1,7 @@
 // The trust, untrust, doctor (trust --check) and cert commands: what they do and what they print.
 // cli.ts parses their flags and sets the exit code from what these return.
-import { ensureCA, readCA, resolveCaRoot, type CertificateAuthority } from './ca.js';
+import path from 'node:path';
+import { CA_KEY_FILE, ensureCA, readCA, resolveCaRoot } from './ca.js';
 import { loadCurrentCertificate, type CertificateInfo } from './current-cert.js';
 import type { Logger } from './logger.js';
 import { resolveOptions, type DevHttpsOptions } from './options.js';
@@ -120,10 +121,10 @@ export async function certificateReport(options: DevHttpsOptions, context: Trust
   let trust: TrustStatus[] = [];
   let caReport: CertificateReport['ca'] = null;
   if (ca) {
-    const authority = (await readCA(opts.caRoot)) as CertificateAuthority;
-    trust = await checkTrust(await findStores(authority, context));
+    // The CA just loaded: the stores need only its certificate.
+    trust = await checkTrust(await findStores(ca, context));
     const { cert: _caCert, ...caRest } = ca;
-    caReport = { ...caRest, keyPath: authority.keyPath };
+    caReport = { ...caRest, keyPath: path.join(path.dirname(ca.certPath), CA_KEY_FILE) };
   }
   const file = certificate.trustPath ?? '<the CA that issued your certificate, e.g. "$(mkcert -CAROOT)/rootCA.pem">';
   return {

@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CertificateAuthority } from './ca.js';
+
+/** What the stores need of the CA: its public certificate, never its key. */
+export type CaCertificate = Pick<CertificateAuthority, 'cert' | 'certPath' | 'commonName' | 'fingerprint256'>;
 import { DevHttpsError } from './errors.js';
 
 export const STORE_NAMES = ['system', 'nss', 'macos', 'windows', 'java'] as const;
@@ -61,7 +64,7 @@ export function resolveStores(value: string | undefined): StoreName[] | null {
 }
 
 /** Finds the stores (all, or `only`) on this machine and what trusting `ca` in each would change. */
-export async function findStores(ca: CertificateAuthority, ctx: TrustContext, only: StoreName[] | null = null): Promise<StoreLookup[]> {
+export async function findStores(ca: CaCertificate, ctx: TrustContext, only: StoreName[] | null = null): Promise<StoreLookup[]> {
   const wanted = only ?? [...STORE_NAMES];
   const finders: Record<StoreName, () => Promise<StoreLookup>> = {
     system: () => systemStore(ca, ctx),
@@ -101,11 +104,11 @@ export function errorText(err: unknown): string {
 }
 
 /** A name for the CA's entries that no other certificate has: its common name and fingerprint. */
-export function entryName(ca: CertificateAuthority): string {
+export function entryName(ca: CaCertificate): string {
   return `${ca.commonName} ${shortFingerprint(ca)}`;
 }
 
-function shortFingerprint(ca: CertificateAuthority): string {
+function shortFingerprint(ca: CaCertificate): string {
   return ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase();
 }
 
@@ -264,7 +267,7 @@ function systemLayout(ctx: TrustContext): SystemLayout | string {
   return 'none of update-ca-certificates, update-ca-trust or trust extract-compat with its anchors directory was found';
 }
 
-async function systemStore(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+async function systemStore(ca: CaCertificate, ctx: TrustContext): Promise<StoreLookup> {
   const exec = tools(ctx);
   if (ctx.platform !== 'linux') return { store: 'system', absent: 'only on Linux (macOS and Windows have their own stores)', targets: [] };
   const layout = systemLayout(ctx);
@@ -335,7 +338,7 @@ async function tellHooksRemoved(exec: ReturnType<typeof tools>, debian: { hooksD
 }
 
 /** True when the PEM bundle holds this CA (compared by the base64 of its DER). */
-function bundleHas(bundle: string, ca: CertificateAuthority): boolean {
+function bundleHas(bundle: string, ca: CaCertificate): boolean {
   let text: string;
   try {
     text = fs.readFileSync(bundle, 'utf8');
@@ -381,7 +384,7 @@ function nssDatabases(ctx: TrustContext): Array<{ dir: string; label: string; cr
   return found;
 }
 
-async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+async function nssStores(ca: CaCertificate, ctx: TrustContext): Promise<StoreLookup> {
   const exec = tools(ctx);
   if (ctx.platform === 'win32') return { store: 'nss', absent: 'Firefox on Windows reads the Windows store (windows)', targets: [] };
   const dbs = nssDatabases(ctx);
@@ -435,7 +438,7 @@ async function nssStores(ca: CertificateAuthority, ctx: TrustContext): Promise<S
 // ---------------------------------------------------------------------------------------------
 // macOS system keychain
 
-function macosStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
+function macosStore(ca: CaCertificate, ctx: TrustContext): StoreLookup {
   const exec = tools(ctx);
   if (ctx.platform !== 'darwin') return { store: 'macos', absent: 'only on macOS', targets: [] };
   const keychain = '/Library/Keychains/System.keychain';
@@ -470,7 +473,7 @@ function macosStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
 // ---------------------------------------------------------------------------------------------
 // Windows user root store
 
-function windowsStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup {
+function windowsStore(ca: CaCertificate, ctx: TrustContext): StoreLookup {
   const exec = tools(ctx);
   if (ctx.platform !== 'win32') return { store: 'windows', absent: 'only on Windows', targets: [] };
   const serial = new X509Certificate(ca.cert).serialNumber;
@@ -501,7 +504,7 @@ function windowsStore(ca: CertificateAuthority, ctx: TrustContext): StoreLookup 
 // ---------------------------------------------------------------------------------------------
 // Java cacerts
 
-async function javaStore(ca: CertificateAuthority, ctx: TrustContext): Promise<StoreLookup> {
+async function javaStore(ca: CaCertificate, ctx: TrustContext): Promise<StoreLookup> {
   const exec = tools(ctx);
   const javaHome = ctx.env.JAVA_HOME;
   if (!javaHome) return { store: 'java', absent: 'JAVA_HOME is not set', targets: [] };
