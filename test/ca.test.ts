@@ -12,7 +12,7 @@ import { CA_CERT_FILE, CA_KEY_FILE, caCommonName, ensureCA, readCA, resolveCaRoo
 import { CERT_FILE, KEY_FILE, RENEW_WITHIN_DAYS, checkCertificate, createCACertificate, createCertificate, ensureCertificate, type Signer } from '../src/cert.js';
 import { DevHttpsError } from '../src/errors.js';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, h2get, onCleanup, poll, request, runCleanups, serveTls, sleep, startUpstream, tempDir, tlsGet } from './helpers.js';
+import { captureLogger, floorSecond, h2get, onCleanup, poll, request, runCleanups, serveTls, sleep, startUpstream, tempDir, tlsGet, withUmask } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -28,21 +28,7 @@ function opensslText(cert: string): string {
   return execFileSync('openssl', ['x509', '-noout', '-text'], { input: cert, encoding: 'utf8' });
 }
 
-/** X.509 dates have whole seconds. */
-function floorSecond(ms: number): number {
-  return Math.floor(ms / 1000) * 1000;
-}
-
 const isoDay = (date: Date | string) => new Date(date).toISOString().slice(0, 10);
-
-async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
-  const previous = process.umask(mask);
-  try {
-    return await fn();
-  } finally {
-    process.umask(previous);
-  }
-}
 
 /** A CA made in memory, for leaf tests that need no CA root. */
 function makeSigner(commonName = 'dev-https test CA', days = 5 * 365): Promise<Signer> {

@@ -14,7 +14,7 @@ import {
 } from '../src/cert.js';
 import { readCA } from '../src/ca.js';
 import { DevHttpsError } from '../src/errors.js';
-import { captureLogger, request, runCleanups, serveTls, tempDir, tlsGet } from './helpers.js';
+import { captureLogger, floorSecond, request, runCleanups, serveTls, tempDir, tlsGet, withUmask } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -35,20 +35,6 @@ async function writePair(dir: string, pair: { cert: string; key: string }): Prom
 
 function opensslText(cert: string): string {
   return execFileSync('openssl', ['x509', '-noout', '-text'], { input: cert, encoding: 'utf8' });
-}
-
-/** X.509 dates have whole seconds. */
-function floorSecond(ms: number): number {
-  return Math.floor(ms / 1000) * 1000;
-}
-
-async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
-  const previous = process.umask(mask);
-  try {
-    return await fn();
-  } finally {
-    process.umask(previous);
-  }
 }
 
 describe('constants', () => {

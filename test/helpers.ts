@@ -346,3 +346,29 @@ export function readResponse(socket: net.Socket): Promise<{ head: string; body: 
 export function testCa(): Promise<string> {
   return fs.readFile(path.join(process.env.DEV_HTTPS_CAROOT!, 'rootCA.pem'), 'utf8');
 }
+
+/** X.509 dates have whole seconds. */
+export function floorSecond(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
+}
+
+/** Runs `fn` with the process umask set to `mask`, then restores it. */
+export async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
+  const previous = process.umask(mask);
+  try {
+    return await fn();
+  } finally {
+    process.umask(previous);
+  }
+}
+
+/** startDevHttps that should fail: its error, or null when it started (that handle is closed in afterEach). */
+export function startError(options: DevHttpsOptions): Promise<unknown> {
+  return startDevHttps(options).then(
+    (handle) => {
+      onCleanup(() => handle.close());
+      return null;
+    },
+    (e: unknown) => e,
+  );
+}

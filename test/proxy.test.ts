@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DevHttpsError, startDevHttps } from '../src/index.js';
-import { captureLogger, deferred, freePort, onCleanup, readResponse, request, runCleanups, start, startUpstream, tempDir, type Reply } from './helpers.js';
+import { captureLogger, deferred, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -662,13 +662,7 @@ describe('listening', () => {
     const certDir = await tempDir();
     const p = occupier.port;
 
-    const err = await startDevHttps({ target: 1, port: p, certDir, logger: captureLogger() }).then(
-      (handle) => {
-        onCleanup(() => handle.close());
-        return null;
-      },
-      (e: unknown) => e,
-    );
+    const err = await startError({ target: 1, port: p, certDir, logger: captureLogger() });
     expect(err).toBeInstanceOf(DevHttpsError);
     expect(err).toMatchObject({
       code: 'E_PORT_IN_USE',
@@ -684,13 +678,7 @@ describe('listening', () => {
     const p = await freePort();
     await startUpstream(() => undefined, '::1', p);
 
-    const err = await startDevHttps({ target: 1, port: p, certDir: await tempDir(), logger: captureLogger() }).then(
-      (handle) => {
-        onCleanup(() => handle.close());
-        return null;
-      },
-      (e: unknown) => e,
-    );
+    const err = await startError({ target: 1, port: p, certDir: await tempDir(), logger: captureLogger() });
     expect(err).toMatchObject({
       code: 'E_PORT_IN_USE',
       message: `Cannot listen on --port ${p}: the port is already in use on ::1; stop what uses it or choose another, e.g. --port ${p + 1}`,
@@ -703,13 +691,7 @@ describe('listening', () => {
     const httpsPort = await freePort();
     const upstream = await startUpstream((_req, res) => res.end('app'));
 
-    const err = await startDevHttps({ target: upstream.port, port: httpsPort, httpPort: occupier.port, certDir: await tempDir(), logger: captureLogger() }).then(
-      (handle) => {
-        onCleanup(() => handle.close());
-        return null;
-      },
-      (e: unknown) => e,
-    );
+    const err = await startError({ target: upstream.port, port: httpsPort, httpPort: occupier.port, certDir: await tempDir(), logger: captureLogger() });
     expect(err).toBeInstanceOf(DevHttpsError);
     expect(err).toMatchObject({
       code: 'E_PORT_IN_USE',

@@ -15,7 +15,7 @@ import { createCertificate } from '../src/cert.js';
 import { DevHttpsError } from '../src/errors.js';
 import type { DevHttpsOptions } from '../src/options.js';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, freePort, h2get, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, testCa, waitFor } from './helpers.js';
+import { captureLogger, freePort, h2get, onCleanup, poll, request, run, runCleanups, startError, startUpstream, tempDir, testCa, waitFor } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -293,13 +293,7 @@ describe('bad certificates at start: E_BAD_CERT naming the flag and the file; no
     const before = await snapshot(cwd);
     const port = await freePort();
     const logger = captureLogger();
-    const err = await startDevHttps({ port, target: await app(), cwd, caRoot: path.join(cwd, 'dev-https-ca'), logger, ...options }).then(
-      (handle) => {
-        onCleanup(() => handle.close());
-        return null;
-      },
-      (e: unknown) => e,
-    );
+    const err = await startError({ port, target: await app(), cwd, caRoot: path.join(cwd, 'dev-https-ca'), logger, ...options });
     expect(err).toBeInstanceOf(DevHttpsError);
     expect({ code: (err as DevHttpsError).code, message: (err as DevHttpsError).message }).toEqual({ code: 'E_BAD_CERT', message: message.replaceAll('<cwd>', cwd) });
     expect(logger.lines).toEqual([]);
