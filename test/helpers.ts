@@ -1,5 +1,6 @@
 // Shared test tools: temp dirs, real upstream apps on ephemeral ports, real HTTP(S) requests.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type http2 from 'node:http2';
@@ -7,6 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { Logger } from '../src/logger.js';
 import type { DevHttpsOptions } from '../src/options.js';
 import { startDevHttps, type DevHttpsHandle } from '../src/server.js';
@@ -371,4 +373,75 @@ export function startError(options: DevHttpsOptions): Promise<unknown> {
     },
     (e: unknown) => e,
   );
+}
+
+export const MiB = 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+/** 64 MiB in 64 KiB chunks that differ from each other, produced lazily. */
+export function* bigPayload(total = 64 * MiB): Generator<Buffer> {
+  for (let i = 0; i < total / CHUNK; i++) {
+    const chunk = Buffer.alloc(CHUNK, i % 251);
+    chunk.writeUInt32BE(i, 0);
+    yield chunk;
+  }
+}
+
+export function payloadSha256(): string {
+  const hash = createHash('sha256');
+  for (const chunk of bigPayload()) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+/** An app that answers an upload with its size, sha256 and transfer-encoding, and GET with bigPayload. */
+export function bigBodyHandler(): http.RequestListener {
+  return (req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      Readable.from(bigPayload()).pipe(res);
+      return;
+    }
+    const hash = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      hash.update(c);
+    });
+    req.on('end', () => {
+      const body = JSON.stringify({ bytes, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  };
+}
+
+/** POSTs bigPayload (chunked) and returns the reply. */
+export function uploadBig(url: string, ca: string): Promise<Reply> {
+  return new Promise<Reply>((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    Readable.from(bigPayload()).pipe(req);
+  });
+}
+
+/** GETs `url` and returns the status, size and sha256 of the body. */
+export function downloadSha256(url: string, ca: string): Promise<{ status: number; bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, agent: false }, (res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+        hash.update(c);
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, bytes, sha256: hash.digest('hex') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
 }

@@ -1,16 +1,14 @@
 // The proxy end to end: real apps on ephemeral ports, real TLS with the generated certificate
 // trusted through `ca`, real client sockets. What the app receives, what the client gets back.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DevHttpsError, startDevHttps } from '../src/index.js';
-import { captureLogger, deferred, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from './helpers.js';
+import { bigBodyHandler, captureLogger, deferred, downloadSha256, MiB, payloadSha256, uploadBig, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -139,24 +137,6 @@ async function startEchoUpgradeApp(): Promise<{ port: number; upgrades: http.Inc
     socket.pipe(socket);
   });
   return { port: app.port, upgrades, connections: app.connections };
-}
-
-const MiB = 1024 * 1024;
-const CHUNK = 64 * 1024;
-
-/** 64 MiB in 64 KiB chunks that differ from each other, produced lazily. */
-function* bigPayload(total = 64 * MiB): Generator<Buffer> {
-  for (let i = 0; i < total / CHUNK; i++) {
-    const chunk = Buffer.alloc(CHUNK, i % 251);
-    chunk.writeUInt32BE(i, 0);
-    yield chunk;
-  }
-}
-
-function payloadSha256(): string {
-  const hash = createHash('sha256');
-  for (const chunk of bigPayload()) hash.update(chunk);
-  return hash.digest('hex');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -314,56 +294,20 @@ describe('connection pool to the app', () => {
 
 describe('streaming', () => {
   test('a 64 MiB upload streams through with the right size and sha256', async () => {
-    const upstream = await startUpstream((req, res) => {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      req.on('data', (c: Buffer) => {
-        bytes += c.length;
-        hash.update(c);
-      });
-      req.on('end', () => {
-        const body = JSON.stringify({ bytes, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      });
-    });
+    const upstream = await startUpstream(bigBodyHandler());
     const { port, ca } = await start({ target: upstream.port });
 
-    const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = https.request(`https://localhost:${port}/upload`, { method: 'POST', ca, agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      Readable.from(bigPayload()).pipe(req);
-    });
+    const reply = await uploadBig(`https://localhost:${port}/upload`, ca);
 
     expect(reply.status).toBe(200);
     expect(JSON.parse(reply.body)).toEqual({ bytes: 64 * MiB, sha256: payloadSha256(), te: 'chunked' });
   });
 
   test('a 64 MiB download streams through intact', async () => {
-    const upstream = await startUpstream((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      Readable.from(bigPayload()).pipe(res);
-    });
+    const upstream = await startUpstream(bigBodyHandler());
     const { port, ca } = await start({ target: upstream.port });
 
-    const got = await new Promise<{ status: number; bytes: number; sha256: string }>((resolve, reject) => {
-      const req = https.get(`https://localhost:${port}/download`, { ca, agent: false }, (res) => {
-        const hash = createHash('sha256');
-        let bytes = 0;
-        res.on('data', (c: Buffer) => {
-          bytes += c.length;
-          hash.update(c);
-        });
-        res.on('end', () => resolve({ status: res.statusCode!, bytes, sha256: hash.digest('hex') }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-    });
+    const got = await downloadSha256(`https://localhost:${port}/download`, ca);
 
     expect(got).toEqual({ status: 200, bytes: 64 * MiB, sha256: payloadSha256() });
   });
