@@ -1,11 +1,13 @@
-// The development certificate: generated with @peculiar/x509 and signed by the user's local CA
+// The development certificate: a P-256 key and a certificate (der.ts) signed by the user's local CA
 // (ca.ts), cached in the cert dir with safe file modes, and reused only while it is sound (parses,
 // matches its key, was issued by the current CA, names exactly what is served, is not about to
 // expire). Also the file helpers the CA store shares.
-import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, generateKeyPair, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { encodeCertificate, type CertificateSpec } from './der.js';
 import { DevHttpsError, errnoCode } from './errors.js';
 import type { Logger } from './logger.js';
 
@@ -55,70 +57,30 @@ export async function createCertificate(names: string[], options: CreateCertific
     const caEnd = new Date(new X509Certificate(options.ca.cert).validTo);
     if (caEnd < notAfter) notAfter = caEnd;
   }
-  return generate(`CN=${names[0] ?? 'localhost'}, O=dev-https development certificate`, {
-    notBefore,
-    notAfter,
-    ca: options.ca,
-    extensions: (x) => [
-      new x.BasicConstraintsExtension(false, undefined, true),
-      new x.KeyUsagesExtension(x.KeyUsageFlags.digitalSignature, true),
-      new x.ExtendedKeyUsageExtension([x.ExtendedKeyUsage.serverAuth]),
-      new x.SubjectAlternativeNameExtension(names.map((n) => ({ type: net.isIP(n) ? ('ip' as const) : ('dns' as const), value: n }))),
-    ],
-  });
+  return generate([['CN', names[0] ?? 'localhost'], ['O', 'dev-https development certificate']], { ca: false, names }, { notBefore, notAfter, issuer: options.ca });
 }
 
 /** Builds a CA certificate and key: cA=true with pathlen 0, for signing leaves only. */
 export async function createCACertificate(commonName: string, options: { notBefore?: Date; notAfter: Date }): Promise<{ cert: string; key: string }> {
-  return generate(`CN=${commonName}, O=dev-https development CA`, {
-    notBefore: options.notBefore ?? defaultNotBefore(),
-    notAfter: options.notAfter,
-    extensions: (x) => [
-      new x.BasicConstraintsExtension(true, 0, true),
-      new x.KeyUsagesExtension(x.KeyUsageFlags.keyCertSign | x.KeyUsageFlags.cRLSign, true),
-    ],
-  });
+  return generate([['CN', commonName], ['O', 'dev-https development CA']], { ca: true }, { notBefore: options.notBefore ?? defaultNotBefore(), notAfter: options.notAfter });
 }
-
-type X509Module = typeof import('@peculiar/x509');
 
 /**
- * A new EC P-256 key and its certificate, signed with ECDSA-SHA256 by `ca` (or by itself). Every
- * certificate has a Subject Key Identifier and a signed one the Authority Key Identifier of its CA:
- * strict verifiers (Python 3.13's default context) reject a chain without them.
+ * A new EC P-256 key and its certificate, signed with ECDSA-SHA256 by `issuer` (or by itself).
+ * Every certificate has a Subject Key Identifier and a signed one the Authority Key Identifier of
+ * its CA: strict verifiers (Python 3.13's default context) reject a chain without them.
  */
 async function generate(
-  subject: string,
-  options: { notBefore: Date; notAfter: Date; ca?: Signer; extensions: (x: X509Module) => InstanceType<X509Module['Extension']>[] },
+  subject: CertificateSpec['subject'],
+  profile: CertificateSpec['profile'],
+  options: { notBefore: Date; notAfter: Date; issuer?: Signer },
 ): Promise<{ cert: string; key: string }> {
-  // Loaded only when a certificate is made: a warm start with a cached one does not pay for it.
-  const x = await import('@peculiar/x509');
-  const crypto = webcrypto as unknown as Crypto;
-  x.cryptoProvider.set(crypto);
-  const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-  const keys = await crypto.subtle.generateKey(algorithm, true, ['sign', 'verify']);
-  const issuer = options.ca ? new x.X509Certificate(options.ca.cert) : null;
-  const signingKey = options.ca
-    ? await crypto.subtle.importKey('pkcs8', createPrivateKey(options.ca.key).export({ type: 'pkcs8', format: 'der' }), algorithm, false, ['sign'])
-    : keys.privateKey;
-  const cert = await x.X509CertificateGenerator.create({
-    serialNumber: randomBytes(16).toString('hex'),
-    subject,
-    issuer: issuer ? issuer.subject : subject,
-    notBefore: options.notBefore,
-    notAfter: options.notAfter,
-    publicKey: keys.publicKey,
-    signingKey,
-    signingAlgorithm: algorithm,
-    extensions: [
-      ...options.extensions(x),
-      await x.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      ...(issuer ? [await x.AuthorityKeyIdentifierExtension.create(issuer.publicKey)] : []),
-    ],
-  });
-  const der = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
-  return { cert: cert.toString('pem'), key: createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }).toString() };
+  const { publicKey, privateKey } = await generateEcKeyPair('ec', { namedCurve: 'P-256' });
+  const cert = encodeCertificate({ subject, serialNumber: randomBytes(16), notBefore: options.notBefore, notAfter: options.notAfter, publicKey, profile, issuer: options.issuer, selfSigningKey: privateKey });
+  return { cert, key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
+
+const generateEcKeyPair = promisify(generateKeyPair);
 
 /**
  * Reuses the cached certificate in `certDir` when it is sound and was issued by `ca`, otherwise

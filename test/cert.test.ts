@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -35,6 +35,11 @@ async function writePair(dir: string, pair: { cert: string; key: string }): Prom
 
 function opensslText(cert: string): string {
   return execFileSync('openssl', ['x509', '-noout', '-text'], { input: cert, encoding: 'utf8' });
+}
+
+/** The value of one extension as openssl prints it, e.g. a key identifier "0B:F0:...". */
+function opensslExtension(cert: string, name: string): string {
+  return execFileSync('openssl', ['x509', '-noout', '-ext', name], { input: cert, encoding: 'utf8' }).split('\n')[1]!.trim();
 }
 
 describe('constants', () => {
@@ -96,6 +101,47 @@ describe('the generated certificate', () => {
     expect(new Date(x509.validTo).toISOString()).toBe('2030-03-04T05:06:07.000Z');
     expect(x509.subject).toBe('CN=a.test\nO=dev-https development certificate');
     expect(x509.subjectAltName).toBe('DNS:a.test');
+  });
+
+  test.each([
+    ['::ffff:127.0.0.1', 'IP Address:0:0:0:0:0:FFFF:7F00:1'],
+    ['fe80::1', 'IP Address:FE80:0:0:0:0:0:0:1'],
+    ['2001:db8::8a2e:370:7334', 'IP Address:2001:DB8:0:0:0:8A2E:370:7334'],
+    ['1:2:3:4:5:6:7:8', 'IP Address:1:2:3:4:5:6:7:8'],
+    ['::', 'IP Address:0:0:0:0:0:0:0:0'],
+    ['192.168.0.255', 'IP Address:192.168.0.255'],
+  ])('the IP address %s is encoded as its bytes (%s)', async (address, san) => {
+    const x509 = new X509Certificate((await createCertificate([address], { ca: CA })).cert);
+    expect(x509.subjectAltName).toBe(san);
+    expect(x509.checkIP(address)).toBe(address);
+  });
+
+  test('dates from 2050 on are GeneralizedTime, earlier ones UTCTime (RFC 5280), and the chain stays valid', async () => {
+    const notBefore = new Date('2049-12-31T23:59:59.000Z');
+    const notAfter = new Date('2050-01-01T00:00:00.000Z');
+    const { cert } = await createCertificate(['a.test'], { notBefore, notAfter });
+    expect(execFileSync('openssl', ['asn1parse'], { input: cert, encoding: 'utf8' }).match(/(UTCTIME|GENERALIZEDTIME) +:\S+/g)).toEqual(['UTCTIME           :491231235959Z', 'GENERALIZEDTIME   :20500101000000Z']);
+    const x509 = new X509Certificate(cert);
+    expect([new Date(x509.validFrom).toISOString(), new Date(x509.validTo).toISOString()]).toEqual([notBefore.toISOString(), notAfter.toISOString()]);
+  });
+
+  test('each certificate has its own 16-byte serial, its own key identifier and the CA\'s as authority key identifier; openssl verifies it strictly', async () => {
+    const certs = await Promise.all(Array.from({ length: 20 }, () => createCertificate(['a.test'], { ca: CA })));
+    const serials = certs.map(({ cert }) => new X509Certificate(cert).serialNumber);
+    expect(new Set(serials).size).toBe(20);
+    // A serial whose first byte has the top bit set gets a leading zero byte, so it stays positive
+    // (a negative one prints with a '-').
+    for (const serial of serials) expect(serial).toMatch(/^[0-9A-F]{1,32}$/);
+    const caKeyId = opensslExtension(CA.cert, 'subjectKeyIdentifier');
+    for (const { cert } of certs.slice(0, 3)) {
+      const keyBits = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' }).subarray(-65);
+      expect(opensslExtension(cert, 'subjectKeyIdentifier')).toBe(createHash('sha1').update(keyBits).digest('hex').toUpperCase().match(/../g)!.join(':'));
+      expect(opensslExtension(cert, 'authorityKeyIdentifier')).toBe(caKeyId);
+      const dir = await tempDir();
+      await fs.writeFile(path.join(dir, 'ca.pem'), CA.cert);
+      await fs.writeFile(path.join(dir, 'leaf.pem'), cert);
+      expect(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'leaf.pem')], { encoding: 'utf8' })).toBe(`${path.join(dir, 'leaf.pem')}: OK\n`);
+    }
   });
 
   test('the TLS handshake succeeds for every covered name and fails for any other', async () => {

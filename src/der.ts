@@ -1,0 +1,179 @@
+// The X.509 certificates dev-https issues, encoded in DER by hand (RFC 5280) and signed with
+// node:crypto: a certificate library kept 11 MB resident for the life of the process.
+import { createHash, createPrivateKey, sign, type KeyObject, X509Certificate } from 'node:crypto';
+import net from 'node:net';
+
+export interface CertificateSpec {
+  /** Subject attributes in order, e.g. [['CN', 'localhost'], ['O', 'dev-https']]. */
+  subject: [NameAttribute, string][];
+  serialNumber: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  publicKey: KeyObject;
+  /** A CA certificate with pathlen 0 and keyCertSign, or a TLS server leaf for `names`. */
+  profile: { ca: true } | { ca: false; names: string[] };
+  /** The signing CA (PEM certificate and key); without one the certificate signs itself. */
+  issuer?: { cert: string; key: string };
+  /** The key that signs a self-signed certificate. */
+  selfSigningKey?: KeyObject;
+}
+
+type NameAttribute = 'CN' | 'O';
+
+const OID = {
+  CN: '2.5.4.3',
+  O: '2.5.4.10',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  subjectAltName: '2.5.29.17',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+};
+
+/** The PEM certificate for `spec`, signed with ECDSA-SHA256. */
+export function encodeCertificate(spec: CertificateSpec): string {
+  const issuer = spec.issuer ? new X509Certificate(spec.issuer.cert) : null;
+  const subjectName = name(spec.subject);
+  const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256));
+  const extensions = [...profileExtensions(spec.profile), extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spec.publicKey)))];
+  // The Authority Key Identifier is the issuer's own key identifier (method 1 of RFC 5280 4.2.1.2).
+  if (issuer) extensions.push(extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, keyIdentifier(issuer.publicKey)))));
+  const tbs = sequence(
+    tlv(0xa0, integer(Buffer.from([2]))), // v3
+    integer(spec.serialNumber),
+    signatureAlgorithm,
+    issuer ? subjectOf(issuer) : subjectName,
+    sequence(time(spec.notBefore), time(spec.notAfter)),
+    subjectName,
+    spec.publicKey.export({ type: 'spki', format: 'der' }),
+    tlv(0xa3, sequence(...extensions)),
+  );
+  const signingKey = spec.issuer ? createPrivateKey(spec.issuer.key) : spec.selfSigningKey;
+  if (!signingKey) throw new Error('a self-signed certificate needs selfSigningKey');
+  const signature = sign('sha256', tbs, { key: signingKey, dsaEncoding: 'der' });
+  const der = sequence(tbs, signatureAlgorithm, bitString(signature));
+  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+}
+
+function profileExtensions(profile: CertificateSpec['profile']): Buffer[] {
+  if (profile.ca) {
+    return [
+      extension(OID.basicConstraints, true, sequence(boolean(true), integer(Buffer.from([0])))),
+      // keyCertSign (bit 5) and cRLSign (bit 6); the last bit is 6, so one unused bit.
+      extension(OID.keyUsage, true, tlv(0x03, Buffer.from([1, 0x06]))),
+    ];
+  }
+  return [
+    extension(OID.basicConstraints, true, sequence()),
+    // digitalSignature (bit 0): seven unused bits.
+    extension(OID.keyUsage, true, tlv(0x03, Buffer.from([7, 0x80]))),
+    extension(OID.extKeyUsage, false, sequence(oid(OID.serverAuth))),
+    extension(OID.subjectAltName, false, sequence(...profile.names.map(generalName))),
+  ];
+}
+
+/** A dNSName, or an iPAddress of 4 or 16 bytes. */
+function generalName(value: string): Buffer {
+  if (net.isIPv4(value)) return tlv(0x87, Buffer.from(value.split('.').map(Number)));
+  if (net.isIPv6(value)) return tlv(0x87, ipv6Bytes(value));
+  return tlv(0x82, Buffer.from(value, 'ascii'));
+}
+
+function ipv6Bytes(address: string): Buffer {
+  let text = address;
+  // An embedded IPv4 tail (::ffff:127.0.0.1) becomes two groups.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = text.slice(0, v4.index) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  const bytes = Buffer.alloc(16);
+  groups.forEach((group, i) => bytes.writeUInt16BE(parseInt(group, 16), i * 2));
+  return bytes;
+}
+
+/** SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1). */
+function keyIdentifier(publicKey: KeyObject): Buffer {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const algorithmEnd = readHeader(spki, readHeader(spki, 0)[1])[2];
+  const bits = readHeader(spki, algorithmEnd);
+  // Skip the BIT STRING's unused-bits byte.
+  return createHash('sha1').update(spki.subarray(bits[1] + 1, bits[2])).digest();
+}
+
+/** The issuer's subject Name, byte for byte as it is in its certificate. */
+function subjectOf(certificate: X509Certificate): Buffer {
+  const der = certificate.raw;
+  const tbsStart = readHeader(der, 0)[1];
+  let [, offset] = readHeader(der, tbsStart);
+  // version [0] (optional), serialNumber, signature, issuer, validity, then subject.
+  if (der[offset] === 0xa0) offset = readHeader(der, offset)[2];
+  for (let field = 0; field < 4; field++) offset = readHeader(der, offset)[2];
+  return der.subarray(offset, readHeader(der, offset)[2]);
+}
+
+/** [tag, start of contents, end of element] of the element at `offset`. */
+function readHeader(der: Buffer, offset: number): [number, number, number] {
+  const tag = der[offset]!;
+  let length = der[offset + 1]!;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const octets = length & 0x7f;
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + der[start + i]!;
+    start += octets;
+  }
+  return [tag, start, start + length];
+}
+
+function extension(id: string, critical: boolean, value: Buffer): Buffer {
+  return sequence(oid(id), ...(critical ? [boolean(true)] : []), octetString(value));
+}
+
+function name(attributes: [NameAttribute, string][]): Buffer {
+  return sequence(...attributes.map(([type, value]) => tlv(0x31, sequence(oid(OID[type]), tlv(0x0c, Buffer.from(value, 'utf8'))))));
+}
+
+/** UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5), to the second. */
+function time(date: Date): Buffer {
+  const iso = date.toISOString();
+  const digits = iso.slice(0, 19).replace(/[-T:]/g, '') + 'Z';
+  return date.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(digits.slice(2), 'ascii')) : tlv(0x18, Buffer.from(digits, 'ascii'));
+}
+
+function oid(dotted: string): Buffer {
+  const [first, second, ...rest] = dotted.split('.').map(Number) as [number, number, ...number[]];
+  const bytes = [40 * first + second];
+  for (const arc of rest) {
+    const chunk = [arc & 0x7f];
+    for (let v = arc >>> 7; v > 0; v >>>= 7) chunk.unshift((v & 0x7f) | 0x80);
+    bytes.push(...chunk);
+  }
+  return tlv(0x06, Buffer.from(bytes));
+}
+
+/** A non-negative INTEGER from big-endian bytes: minimal, with a leading zero if the top bit is set. */
+function integer(bytes: Buffer): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && bytes[start + 1]! < 0x80) start++;
+  const value = bytes.subarray(start);
+  return tlv(0x02, value[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), value]) : value);
+}
+
+const boolean = (value: boolean) => tlv(0x01, Buffer.from([value ? 0xff : 0]));
+const octetString = (value: Buffer) => tlv(0x04, value);
+const bitString = (value: Buffer) => tlv(0x03, Buffer.concat([Buffer.from([0]), value]));
+const sequence = (...items: Buffer[]) => tlv(0x30, Buffer.concat(items));
+
+function tlv(tag: number, contents: Buffer): Buffer {
+  const n = contents.length;
+  const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : n < 0x10000 ? [0x82, n >> 8, n & 0xff] : [0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
+  return Buffer.concat([Buffer.from([tag, ...length]), contents]);
+}
