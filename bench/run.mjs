@@ -1,7 +1,8 @@
 // A quick benchmark a contributor can run (`npm run bench`, after `npm run build`): requests per
 // second and latency straight to a plain-HTTP app and through dev-https, with a Node keep-alive
-// client. For the side-by-side comparison with Caddy, nginx and local-ssl-proxy, run
-// ../shared/bench/proxies.mjs (see README "Performance").
+// client, then the shared side-by-side comparison with Caddy, nginx and local-ssl-proxy when
+// ../shared/bench is set up (see README "Performance"). `--ceiling` also runs that comparison with
+// bench/bare-proxy.mjs in dev-https' place, to show what Node's own TLS and HTTP code allow.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -89,6 +90,12 @@ if (fs.existsSync(shared) && fs.existsSync(path.join(anchors, 'ec.crt')) && !arg
   console.log(`\nshared benchmark (${shared}):`);
   const { spawnSync } = await import('node:child_process');
   spawnSync(process.execPath, [shared, '--devhttps', `${process.execPath} ${path.join(here, '../bin/dev-https.js')} --target 3000 --port 9004 --cert-dir ${sharedCerts} --quiet`], { stdio: 'inherit' });
+  if (args.includes('--ceiling')) {
+    // The same benchmark with bench/bare-proxy.mjs in dev-https' row: what Node itself allows.
+    spawnSync(process.execPath, [path.join(here, '../bin/dev-https.js'), 'cert', '--cert-dir', sharedCerts, '--json'], { stdio: 'ignore' });
+    console.log('\nthe Node ceiling: bench/bare-proxy.mjs in the dev-https row, Caddy alongside:');
+    spawnSync(process.execPath, [shared, '--only', 'caddy,dev-https', '--devhttps', `${process.execPath} ${path.join(here, 'bare-proxy.mjs')} 9004 3000 ${sharedCerts}`], { stdio: 'inherit' });
+  }
   fs.rmSync(sharedCerts, { recursive: true, force: true });
 } else {
   console.log('\nfor the comparison with Caddy, nginx and local-ssl-proxy: bash ../shared/bench/setup.sh, then npm run bench again');

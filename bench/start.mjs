@@ -26,23 +26,8 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const BIN = path.join(here, '../bin/dev-https.js');
 const BODY = 'hello from the app\n';
 
-const BARE_PROXY = `// The minimal baseline: node:https with the same certificate, each request piped to the app.
-import fs from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import path from 'node:path';
-const [port, appPort, certDir] = process.argv.slice(2);
-const agent = new http.Agent({ keepAlive: true });
-const server = https.createServer({ cert: fs.readFileSync(path.join(certDir, 'cert.pem')), key: fs.readFileSync(path.join(certDir, 'key.pem')) }, (req, res) => {
-  const upstream = http.request({ host: '127.0.0.1', port: Number(appPort), method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-    res.writeHead(up.statusCode, up.headers);
-    up.pipe(res);
-  });
-  upstream.on('error', () => { res.writeHead(502); res.end(); });
-  req.pipe(upstream);
-});
-server.listen(Number(port), '127.0.0.1');
-`;
+// The least a Node proxy can do (bench/bare-proxy.mjs), the baseline of the start target.
+const BARE_PROXY = path.join(here, 'bare-proxy.mjs');
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -100,7 +85,6 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-start-'));
 const certDir = path.join(tmp, 'certs');
 // A CA of the benchmark's own (the spawned proxies inherit it): the user's is left alone.
 process.env.DEV_HTTPS_CAROOT = path.join(tmp, 'ca');
-const bareScript = path.join(tmp, 'bare-proxy.mjs');
 const app = http.createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(BODY) });
   res.end(BODY);
@@ -113,12 +97,11 @@ try {
   const warm = await startDevHttps({ target: appPort, port: 0, certDir, logger: silentLogger });
   const ca = warm.certificate.ca.cert;
   await warm.close();
-  fs.writeFileSync(bareScript, BARE_PROXY);
 
   const variants = [
     { name: 'dev-https', argv: (p) => [BIN, '--target', String(appPort), '--port', String(p), '--cert-dir', certDir, '--quiet'] },
     { name: 'dev-https --no-http2', argv: (p) => [BIN, '--target', String(appPort), '--port', String(p), '--cert-dir', certDir, '--quiet', '--no-http2'] },
-    { name: 'bare node:https', argv: (p) => [bareScript, String(p), String(appPort), certDir] },
+    { name: 'bare node:https', argv: (p) => [BARE_PROXY, String(p), String(appPort), certDir] },
   ];
 
   /** ms from spawn to the first good response through the proxy. */
