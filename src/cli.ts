@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { formatCheckReport, runCheck, type CheckOptions } from './check.js';
-import { startApp, type AppProcess } from './child.js';
+import type { CheckOptions } from './check.js';
+import type { AppProcess } from './child.js';
 import { resolveSettings, SETTINGS, type SettingName, type Settings } from './config.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
@@ -344,6 +344,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'check') {
     try {
+      const { formatCheckReport, runCheck } = await import('./check.js');
       const report = await runCheck(command.options);
       process.stdout.write((command.json ? JSON.stringify(report, null, 2) : formatCheckReport(report)) + '\n');
       process.exitCode = report.ok ? 0 : 1;
@@ -409,6 +410,7 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
     // A bare port for the target: tell the app which port to take, unless the environment does.
     if (first.target !== undefined && /^\d+$/.test(String(first.target)) && env.PORT === undefined) env.PORT = String(first.target);
     if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';
+    const { startApp } = await import('./child.js');
     app = startApp(appCommand, env, logger);
     void app.exited.then(({ code, signal }) => {
       if (stopping) return;
