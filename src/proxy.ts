@@ -1,9 +1,9 @@
-// Forwards requests and WebSocket upgrades to the app over a keep-alive pool, through the
-// http-proxy API, and answers 502 while the app is unreachable.
+// Forwards requests to the app over a keep-alive pool, and WebSocket upgrades through http-proxy-3,
+// and answers 502 while the app is unreachable.
 import dns from 'node:dns';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
+import type { ProxyServer } from 'http-proxy-3';
 import { errnoCode } from './errors.js';
 import { setForwardedHeaders } from './forwarded.js';
 import { logPath, type Logger } from './logger.js';
@@ -61,7 +61,6 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     autoSelectFamily: true,
     lookup: lookupLoopbackAware,
   } as http.AgentOptions);
-  const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
   const upgradeSockets = new Set<Duplex>();
   // The app's side of upgraded connections: they leave the agent's pool, so close() ends them here.
   const appSockets = new Set<Duplex>();
@@ -81,16 +80,18 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   };
 
   const diagnostics = createDiagnostics(logger, options.keepHsts);
-  proxy.on('proxyRes', (proxyRes, req, res) => {
+  /** The app's response head, rewritten for the client; true when dev-https answered instead. */
+  const onResponse = (proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     markUp();
     // The app cut its response short: cut the client's too, never pass a truncated body off as whole.
     proxyRes.on('close', () => {
       if (!proxyRes.complete) res.destroy();
     });
     collectWhileStreaming(proxyRes, proxyRes.headers['content-length']);
-    const context = stateOf(req);
-    if (!context) return;
+    const context = stateOf(req)!;
     const headers = proxyRes.headers;
+    // The client's framing is Node's to choose (chunked, or none over HTTP/2).
+    delete headers['transfer-encoding'];
     // The app's hop-by-hop headers describe its connection to us, not ours to the client.
     const listed = String(headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
     for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
@@ -108,37 +109,57 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     }
     const loop = diagnostics.inspect({ req, proto: context.listener.proto, statusCode: proxyRes.statusCode ?? 0, headers });
     if (loop && wantsHtml(req)) {
-      // http-proxy sees the response sent and pipes nothing; the app's body is drained so its
-      // connection goes back to the pool.
+      // The app's body is drained so its connection goes back to the pool.
       sendRedirectLoopPage(req, res, loop);
       proxyRes.resume();
+      return true;
     }
-  });
-  proxy.on('open', markUp);
-  proxy.on('econnreset', () => undefined);
-  proxy.on('proxyReqWs', (proxyReq, req, socket) => {
-    const log = (status: number) =>
-      logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme: stateOf(req)?.listener.proto ?? 'https' });
-    proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
-      switched.add(socket);
-      appSockets.add(appSocket);
-      appSocket.once('close', () => appSockets.delete(appSocket));
-      log(101);
+    return false;
+  };
+
+  /**
+   * Sends one request to the app over the pool and its response back (WebSockets go through
+   * http-proxy-3, whose web pass cost 30 µs of CPU per request: bench/, README "Performance").
+   */
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const state = stateOf(req)!;
+    const headers: http.OutgoingHttpHeaders = { ...req.headers };
+    // Some servers wait for a body of a DELETE or OPTIONS that declares none.
+    if ((req.method === 'DELETE' || req.method === 'OPTIONS') && !headers['content-length']) {
+      headers['content-length'] = '0';
+      delete headers['transfer-encoding'];
+    }
+    delete headers.trailer;
+    if (req.httpVersionMajor > 1) for (const name of Object.keys(headers)) if (name.startsWith(':')) delete headers[name];
+    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: originForm(req.url), headers, agent });
+    upstream.on('socket', () => (state.reusedSocket = upstream.reusedSocket));
+    // A client gone before the response ended cancels the app's request.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
     });
-    proxyReq.once('response', (res) => log(res.statusCode ?? 0));
-  });
-  proxy.on('proxyReq', (proxyReq, req) => {
-    const state = stateOf(req);
-    if (state) state.reusedSocket = proxyReq.reusedSocket;
-  });
-  proxy.on('error', (err, req, res) => {
+    const onError = (err: Error) => {
+      if (req.socket.destroyed && errnoCode(err) === 'ECONNRESET') upstream.destroy();
+      else failed(err, req, res);
+    };
+    req.on('error', onError);
+    upstream.on('error', onError);
+    req.pipe(upstream);
+    upstream.on('response', (proxyRes) => {
+      if (onResponse(proxyRes, req, res) || res.headersSent) return;
+      const status = proxyRes.statusCode ?? 502;
+      if (req.httpVersionMajor < 2 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, proxyRes.headers);
+      else res.writeHead(status, proxyRes.headers);
+      proxyRes.pipe(res);
+    });
+  };
+  const failed = (err: Error, req: http.IncomingMessage, res: http.ServerResponse | Duplex): void => {
     const code = errnoCode(err);
     // The app closed a pooled connection just as we reused it (its keep-alive timeout): nothing
     // reached it, so a request without a body is sent once more on a fresh connection.
     const state = stateOf(req);
     if (isResponse(res) && !res.headersSent && state && !state.retried && state.reusedSocket && isRetryable(req, code)) {
       state.retried = true;
-      proxy.web(req, res);
+      forward(req, res);
       return;
     }
     if (isResponse(res)) {
@@ -157,7 +178,29 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
     socket.destroy();
-  });
+  };
+  // WebSocket upgrades go through http-proxy-3, loaded on the first one: a start without any
+  // does not pay its 28 ms.
+  let wsProxy: Promise<ProxyServer> | null = null;
+  const loadWsProxy = () =>
+    (wsProxy ??= import('http-proxy-3').then(({ createProxyServer }) => {
+      const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
+      proxy.on('open', markUp);
+      proxy.on('econnreset', () => undefined);
+      proxy.on('proxyReqWs', (proxyReq, req, socket) => {
+        const log = (status: number) =>
+          logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme: stateOf(req)?.listener.proto ?? 'https' });
+        proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
+          switched.add(socket);
+          appSockets.add(appSocket);
+          appSocket.once('close', () => appSockets.delete(appSocket));
+          log(101);
+        });
+        proxyReq.once('response', (res) => log(res.statusCode ?? 0));
+      });
+      proxy.on('error', failed);
+      return proxy;
+    }));
 
   return {
     web(req, res, listener) {
@@ -165,7 +208,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       (req as ProxiedRequest)[STATE] = { listener, clientClose, reusedSocket: false, retried: false };
       setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
       if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) collectWhileStreaming(req, req.headers['content-length']);
-      proxy.web(req, res);
+      forward(req, res);
     },
     ws(req, socket, head, listener) {
       (req as ProxiedRequest)[STATE] = { listener, clientClose: false, reusedSocket: false, retried: false };
@@ -173,7 +216,12 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       upgradeSockets.add(socket);
       socket.on('close', () => upgradeSockets.delete(socket));
       setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
-      proxy.ws(req, socket, head);
+      loadWsProxy().then(
+        (proxy) => {
+          if (!socket.destroyed) proxy.ws(req, socket, head);
+        },
+        (err: Error) => failed(err, req, socket),
+      );
     },
     close() {
       for (const socket of upgradeSockets) socket.destroy();
@@ -181,6 +229,19 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       agent.destroy();
     },
   };
+}
+
+/** The request target as the app expects it: origin-form (`/path?query`), or `*`. */
+function originForm(url: string | undefined): string {
+  if (!url) return '/';
+  if (url.startsWith('/') || url === '*') return url;
+  // absolute-form (`GET http://host/path`), which only proxies are sent
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return `/${url}`;
+  }
 }
 
 /** A web response (HTTP/1 or the HTTP/2 compatibility one), as opposed to an upgrade's socket. */

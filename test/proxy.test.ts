@@ -8,7 +8,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { DevHttpsError, startDevHttps } from '../src/index.js';
-import { bigBodyHandler, captureLogger, deferred, downloadSha256, MiB, payloadSha256, uploadBig, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from './helpers.js';
+import { bigBodyHandler, captureLogger, deferred, downloadSha256, echoHandler, MiB, payloadSha256, uploadBig, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -167,6 +167,51 @@ describe('what the app receives', () => {
     expect(seen.headers['content-type']).toBe('text/plain');
     expect(seen.headers['x-custom']).toBe('kept');
     expect(app.seen).toHaveLength(1);
+  });
+
+  test.each([
+    ['dot segments and escapes pass byte for byte', 'GET /a/../b/./c//d?x=1&y=%2F&z=%zz', '/a/../b/./c//d?x=1&y=%2F&z=%zz'],
+    ['a path starting with //', 'GET //double/slash', '//double/slash'],
+    ['the absolute-form a proxy client sends becomes a path', 'GET https://localhost:PORT/p?q=1', '/p?q=1'],
+    ['OPTIONS * stays *', 'OPTIONS *', '*'],
+  ])('the request target: %s', async (_name, requestLine, url) => {
+    const upstream = await startUpstream(echoHandler());
+    const { port, ca } = await start({ target: upstream.port });
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca });
+    onCleanup(() => void socket.destroy());
+    socket.write(`${requestLine.replace('PORT', String(port))} HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`);
+    const { head, body } = await readResponse(socket);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(JSON.parse(body).url).toBe(url);
+  });
+
+  test('a DELETE or OPTIONS without a body tells the app Content-Length: 0; one with a body keeps it', async () => {
+    const upstream = await startUpstream(echoHandler());
+    const { port, ca } = await start({ target: upstream.port });
+    const seen = async (method: string, body?: string) => {
+      const options = body === undefined ? { method, ca } : { method, ca, body, headers: { 'content-length': String(body.length) } };
+      const { headers } = JSON.parse((await request(`https://localhost:${port}/x`, options)).body);
+      return [headers['content-length'] ?? null, headers['transfer-encoding'] ?? null];
+    };
+    expect(await seen('DELETE')).toEqual(['0', null]);
+    expect(await seen('OPTIONS')).toEqual(['0', null]);
+    expect(await seen('DELETE', 'abc')).toEqual(['3', null]);
+    expect(await seen('GET')).toEqual([null, null]);
+  });
+
+  test("the app's status code, reason phrase and headers reach an HTTP/1.1 client unchanged", async () => {
+    const upstream = await startUpstream((_req, res) => {
+      res.writeHead(299, 'Custom Reason', { 'content-type': 'text/plain', 'content-length': '2', 'x-app': 'yes' });
+      res.end('ok');
+    });
+    const { port, ca } = await start({ target: upstream.port });
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca });
+    onCleanup(() => void socket.destroy());
+    socket.write(`GET / HTTP/1.1\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`);
+    const { head, body } = await readResponse(socket);
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 299 Custom Reason');
+    expect(head).toMatch(/\r\nx-app: yes(\r\n|$)/);
+    expect(body).toBe('ok');
   });
 
   test('client-sent forwarding headers are replaced on the HTTP listener, never passed or appended', async () => {
