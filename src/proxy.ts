@@ -97,7 +97,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
     // HTTP/2 has no connection-specific headers at all (Node throws on them).
     if (req.httpVersionMajor < 2) headers.connection = context.clientClose ? 'close' : 'keep-alive';
-    else for (const name of ['upgrade', 'http2-settings', 'te', 'transfer-encoding']) delete headers[name];
+    else for (const name of ['upgrade', 'http2-settings', 'te']) delete headers[name];
     if (headers.location) {
       headers.location = rewriteLocation(proxyRes.statusCode ?? 0, headers.location, {
         proto: context.listener.proto,
@@ -147,8 +147,15 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     upstream.on('response', (proxyRes) => {
       if (onResponse(proxyRes, req, res) || res.headersSent) return;
       const status = proxyRes.statusCode ?? 502;
-      if (req.httpVersionMajor < 2 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, proxyRes.headers);
-      else res.writeHead(status, proxyRes.headers);
+      try {
+        if (req.httpVersionMajor < 2 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, proxyRes.headers);
+        else res.writeHead(status, proxyRes.headers);
+      } catch (err) {
+        // A head Node refuses to send on (a header HTTP/2 forbids, say): a 502, not a hung client.
+        proxyRes.resume();
+        failed(err as Error, req, res);
+        return;
+      }
       proxyRes.pipe(res);
     });
   };
