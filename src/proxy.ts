@@ -97,7 +97,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
     // HTTP/2 has no connection-specific headers at all (Node throws on them).
     if (req.httpVersionMajor < 2) headers.connection = context.clientClose ? 'close' : 'keep-alive';
-    else for (const name of ['upgrade', 'http2-settings', 'te']) delete headers[name];
+    else for (const name of ['connection', 'upgrade', 'http2-settings', 'te']) delete headers[name];
     if (headers.location) {
       headers.location = rewriteLocation(proxyRes.statusCode ?? 0, headers.location, {
         proto: context.listener.proto,

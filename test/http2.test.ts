@@ -51,6 +51,11 @@ test('ALPN picks h2 by default and http/1.1 with http2: false', async () => {
 });
 
 test('an HTTP/2 request reaches the app over HTTP/1.1 with Host from :authority and the forwarded headers set by us', async () => {
+  // Node warns (and drops the header) when a connection-specific header is set on an HTTP/2 response.
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(warning.message);
+  process.on('warning', onWarning);
+  onCleanup(() => void process.off('warning', onWarning));
   const { port, ca, app } = await start();
   const reply = await h2Get(`https://localhost:${port}`, ca, '/h2/path?q=1', { 'x-forwarded-proto': 'http', 'x-forwarded-for': '6.6.6.6' });
   expect(reply.status).toBe(200);
@@ -68,6 +73,7 @@ test('an HTTP/2 request reaches the app over HTTP/1.1 with Host from :authority 
   // Many HTTP/2 requests, one pooled HTTP/1.1 connection to the app.
   for (let i = 0; i < 5; i++) await h2Get(`https://localhost:${port}`, ca, `/n${i}`);
   expect(app.connections()).toBe(1);
+  expect(warnings).toEqual([]);
 });
 
 test('HTTP/2 requests for a host dev-https does not serve get 403 without reaching the app', async () => {
