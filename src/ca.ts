@@ -92,12 +92,17 @@ export async function readCA(root: string, { withKey = true } = {}): Promise<Cer
   if (key.missing) throw broken(`${CA_KEY_FILE} is missing`);
   if (key.error) throw broken(`cannot read it (${key.error})`);
   let matches = false;
+  let keyType: string | undefined;
   try {
-    matches = x509.checkPrivateKey(createPrivateKey(key.text!));
+    const privateKey = createPrivateKey(key.text!);
+    keyType = privateKey.asymmetricKeyType;
+    matches = x509.checkPrivateKey(privateKey);
   } catch {
     throw broken(`${CA_KEY_FILE} is not a PEM private key`);
   }
   if (!matches) throw broken(`${CA_KEY_FILE} does not match ${CA_CERT_FILE}`);
+  // dev-https makes EC CAs; mkcert's are RSA. Other kinds cannot sign here.
+  if (keyType !== 'ec' && keyType !== 'rsa') throw broken(`${CA_KEY_FILE} is an ${keyType} key; dev-https signs with EC or RSA CA keys`);
   if (!x509.ca) throw broken(`${CA_CERT_FILE} is not a CA certificate`);
   return describe(x509, cert.text!, key.text!, root, false);
 }

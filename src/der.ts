@@ -1,5 +1,5 @@
 // The X.509 certificates dev-https issues, encoded in DER by hand (RFC 5280) and signed with
-// node:crypto: a certificate library kept 11 MB resident for the life of the process.
+// node:crypto (a certificate library kept 11 MB resident for the life of the process).
 import { createHash, createPrivateKey, sign, type KeyObject, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 
@@ -24,6 +24,7 @@ const OID = {
   CN: '2.5.4.3',
   O: '2.5.4.10',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  sha256WithRsa: '1.2.840.113549.1.1.11',
   basicConstraints: '2.5.29.19',
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
@@ -33,14 +34,16 @@ const OID = {
   authorityKeyIdentifier: '2.5.29.35',
 };
 
-/** The PEM certificate for `spec`, signed with ECDSA-SHA256. */
+/** The PEM certificate for `spec`, signed with SHA-256 by an EC (ECDSA) or RSA (PKCS #1) key. */
 export function encodeCertificate(spec: CertificateSpec): string {
   const issuer = spec.issuer ? new X509Certificate(spec.issuer.cert) : null;
+  const signingKey = spec.issuer ? createPrivateKey(spec.issuer.key) : spec.selfSigningKey;
+  if (!signingKey) throw new Error('a self-signed certificate needs selfSigningKey');
+  const signatureAlgorithm = signatureAlgorithmOf(signingKey);
   const subjectName = name(spec.subject);
-  const signatureAlgorithm = sequence(oid(OID.ecdsaWithSha256));
   const extensions = [...profileExtensions(spec.profile), extension(OID.subjectKeyIdentifier, false, octetString(keyIdentifier(spec.publicKey)))];
-  // The Authority Key Identifier is the issuer's own key identifier (method 1 of RFC 5280 4.2.1.2).
-  if (issuer) extensions.push(extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, keyIdentifier(issuer.publicKey)))));
+  // The issuer's own Subject Key Identifier, or one computed like ours (RFC 5280 4.2.1.2, method 1).
+  if (issuer) extensions.push(extension(OID.authorityKeyIdentifier, false, sequence(tlv(0x80, subjectKeyIdentifierOf(issuer) ?? keyIdentifier(issuer.publicKey)))));
   const tbs = sequence(
     tlv(0xa0, integer(Buffer.from([2]))), // v3
     integer(spec.serialNumber),
@@ -51,11 +54,16 @@ export function encodeCertificate(spec: CertificateSpec): string {
     spec.publicKey.export({ type: 'spki', format: 'der' }),
     tlv(0xa3, sequence(...extensions)),
   );
-  const signingKey = spec.issuer ? createPrivateKey(spec.issuer.key) : spec.selfSigningKey;
-  if (!signingKey) throw new Error('a self-signed certificate needs selfSigningKey');
   const signature = sign('sha256', tbs, { key: signingKey, dsaEncoding: 'der' });
   const der = sequence(tbs, signatureAlgorithm, bitString(signature));
   return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+}
+
+/** ecdsa-with-SHA256, or sha256WithRSAEncryption (mkcert's CAs are RSA). */
+function signatureAlgorithmOf(key: KeyObject): Buffer {
+  if (key.asymmetricKeyType === 'ec') return sequence(oid(OID.ecdsaWithSha256));
+  if (key.asymmetricKeyType === 'rsa') return sequence(oid(OID.sha256WithRsa), tlv(0x05, Buffer.alloc(0)));
+  throw new Error(`a ${key.asymmetricKeyType ?? 'secret'} key cannot sign certificates here (EC or RSA only)`);
 }
 
 function profileExtensions(profile: CertificateSpec['profile']): Buffer[] {
@@ -117,6 +125,31 @@ function subjectOf(certificate: X509Certificate): Buffer {
   if (der[offset] === 0xa0) offset = readHeader(der, offset)[2];
   for (let field = 0; field < 4; field++) offset = readHeader(der, offset)[2];
   return der.subarray(offset, readHeader(der, offset)[2]);
+}
+
+/** The key identifier in a certificate's Subject Key Identifier extension, if it has one. */
+function subjectKeyIdentifierOf(certificate: X509Certificate): Buffer | null {
+  const der = certificate.raw;
+  const tbs = readHeader(der, readHeader(der, 0)[1]);
+  let offset = tbs[1];
+  if (der[offset] === 0xa0) offset = readHeader(der, offset)[2];
+  // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then the optional
+  // unique identifiers and [3] extensions.
+  for (let field = 0; field < 6; field++) offset = readHeader(der, offset)[2];
+  while (offset < tbs[2] && der[offset] !== 0xa3) offset = readHeader(der, offset)[2];
+  if (offset >= tbs[2]) return null;
+  const extensions = readHeader(der, readHeader(der, offset)[1]);
+  const wanted = oid(OID.subjectKeyIdentifier);
+  for (let at = extensions[1]; at < extensions[2]; at = readHeader(der, at)[2]) {
+    const id = readHeader(der, readHeader(der, at)[1]);
+    if (!der.subarray(id[1] - 2, id[2]).equals(wanted)) continue;
+    // extnValue, an OCTET STRING holding the OCTET STRING of the identifier (skip a critical flag).
+    let value = readHeader(der, id[2]);
+    if (value[0] === 0x01) value = readHeader(der, value[2]);
+    const keyId = readHeader(der, value[1]);
+    return der.subarray(keyId[1], keyId[2]);
+  }
+  return null;
 }
 
 /** [tag, start of contents, end of element] of the element at `offset`. */

@@ -61,6 +61,13 @@ export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/** 502 for an answer the app gave that Node cannot send on to this client (plain text). */
+export function sendUnpassableResponse(req: IncomingMessage, res: ServerResponse, reason: string): void {
+  const body = `502 Bad Gateway: the app answered, but dev-https cannot pass its answer on to this client: ${reason}.\n`;
+  res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 /**
  * Shown to a browser instead of ERR_TOO_MANY_REDIRECTS: what the loop is and how to fix it.
  * 508 Loop Detected, never cached: the page is gone as soon as the app is fixed.

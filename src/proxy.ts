@@ -9,7 +9,7 @@ import { setForwardedHeaders } from './forwarded.js';
 import { logPath, type Logger } from './logger.js';
 import { isLocalhostName, LOOPBACK_ADDRESSES, type ResolvedTarget } from './options.js';
 import { createDiagnostics } from './diagnose.js';
-import { describeUpstreamError, sendBadGateway, sendRedirectLoopPage, wantsHtml } from './pages.js';
+import { describeUpstreamError, sendBadGateway, sendRedirectLoopPage, sendUnpassableResponse, wantsHtml } from './pages.js';
 import { rewriteLocation } from './redirect.js';
 import { collectWhileStreaming } from './memory.js';
 
@@ -90,8 +90,10 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     collectWhileStreaming(proxyRes, proxyRes.headers['content-length']);
     const context = stateOf(req)!;
     const headers = proxyRes.headers;
-    // The client's framing is Node's to choose (chunked, or none over HTTP/2).
+    // The client's framing is Node's to choose (chunked, or none over HTTP/2); trailers are not
+    // passed on, and announcing them makes Node refuse a head that is not chunked.
     delete headers['transfer-encoding'];
+    delete headers.trailer;
     // The app's hop-by-hop headers describe its connection to us, not ours to the client.
     const listed = String(headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
     for (const name of [...listed, 'keep-alive', 'proxy-connection']) if (name) delete headers[name];
@@ -145,15 +147,23 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     upstream.on('error', onError);
     req.pipe(upstream);
     upstream.on('response', (proxyRes) => {
-      if (onResponse(proxyRes, req, res) || res.headersSent) return;
+      if (onResponse(proxyRes, req, res) || res.headersSent) {
+        proxyRes.resume();
+        return;
+      }
       const status = proxyRes.statusCode ?? 502;
       try {
         if (req.httpVersionMajor < 2 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, proxyRes.headers);
         else res.writeHead(status, proxyRes.headers);
       } catch (err) {
-        // A head Node refuses to send on (a header HTTP/2 forbids, say): a 502, not a hung client.
+        // A head Node refuses to pass on (status 600 to an HTTP/2 client, say): a 502 saying so,
+        // not a hung client. HTTP/2's writeHead sets the headers before it checks the status.
         proxyRes.resume();
-        failed(err as Error, req, res);
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        res.statusMessage = '';
+        const reason = err instanceof Error ? err.message : String(err);
+        logger.warn(`the app's answer to ${req.method ?? 'GET'} ${logPath(req.url)} cannot be passed on (${reason}): answering 502`);
+        sendUnpassableResponse(req, res, reason);
         return;
       }
       proxyRes.pipe(res);

@@ -35,6 +35,14 @@ function makeSigner(commonName = 'dev-https test CA', days = 5 * 365): Promise<S
   return createCACertificate(commonName, { notAfter: new Date(Date.now() + days * DAY_MS) });
 }
 
+/** A CA made by openssl (as mkcert or a company would make one), with `keyOptions` for its key. */
+function opensslCA(root: string, keyOptions: string[], extra: string[] = []): { cert: string; key: string } {
+  const keyPath = path.join(os.tmpdir(), `dev-https-openssl-${path.basename(root)}-key.pem`);
+  const cert = execFileSync('openssl', ['req', '-x509', ...keyOptions, '-nodes', '-keyout', keyPath, '-subj', '/CN=openssl test CA/O=elsewhere', '-days', '3650',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign', ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return { cert, key: execFileSync('cat', [keyPath], { encoding: 'utf8' }) };
+}
+
 async function writeCA(root: string, pair: { cert: string; key: string }): Promise<void> {
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   await fs.writeFile(path.join(root, CA_CERT_FILE), pair.cert, { mode: 0o644 });
@@ -269,6 +277,29 @@ describe('the CA key', () => {
   });
 });
 
+describe('a CA made elsewhere', () => {
+  test.each([
+    ['RSA (as mkcert makes them)', ['-newkey', 'rsa:2048'], 'sha256WithRSAEncryption'],
+    ['EC P-384', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384'], 'ecdsa-with-SHA256'],
+  ])('%s signs leaves that openssl verifies strictly, with its own Subject Key Identifier as their authority key identifier, reused on the next start', async (_label, keyOptions, algorithm) => {
+    const root = await tempDir();
+    // A Subject Key Identifier that is not SHA-1 of the key: the leaf must carry this one.
+    // (Its own Authority Key Identifier left out: openssl would compute one that does not match.)
+    await writeCA(root, opensslCA(root, keyOptions, ['-addext', 'subjectKeyIdentifier=0102030405060708', '-addext', 'authorityKeyIdentifier=none']));
+    const ca = (await readCA(root))!;
+    const dir = await tempDir();
+    const leaf = await ensureCertificate(dir, NAMES, captureLogger(), ca);
+    expect(leaf.generated).toBe(true);
+    const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: leaf.cert, encoding: 'utf8' });
+    expect(text).toContain(`Signature Algorithm: ${algorithm}`);
+    expect(text).toMatch(/X509v3 Authority Key Identifier: ?\n\s+01:02:03:04:05:06:07:08\n/);
+    await fs.writeFile(path.join(dir, 'ca.pem'), ca.cert);
+    expect(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, CERT_FILE)], { encoding: 'utf8' })).toBe(`${path.join(dir, CERT_FILE)}: OK\n`);
+    expect(new X509Certificate(leaf.cert).checkIssued(new X509Certificate(ca.cert))).toBe(true);
+    expect((await ensureCertificate(dir, NAMES, captureLogger(), ca)).generated).toBe(false);
+  });
+});
+
 describe('a damaged CA', () => {
   const message = (root: string, why: string) =>
     `The dev-https CA in ${root} is unusable: ${why}. Run dev-https untrust, then delete ${root} to start over with a new CA`;
@@ -285,6 +316,7 @@ describe('a damaged CA', () => {
     ['the key is corrupt', async (root) => writeCA(root, { cert: (await makeSigner()).cert, key: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n' }), 'rootCA-key.pem is not a PEM private key'],
     ['the key is of another CA', async (root) => writeCA(root, { cert: (await makeSigner()).cert, key: (await makeSigner()).key }), 'rootCA-key.pem does not match rootCA.pem'],
     ['the pair is not a CA (a leaf)', async (root) => writeCA(root, await createCertificate(NAMES)), 'rootCA.pem is not a CA certificate'],
+    ['the key is Ed25519, which cannot sign here', async (root) => writeCA(root, opensslCA(root, ['-newkey', 'ed25519'])), 'rootCA-key.pem is an ed25519 key; dev-https signs with EC or RSA CA keys'],
     ['the certificate is a directory', async (root) => {
       await fs.mkdir(path.join(root, CA_CERT_FILE));
       await fs.writeFile(path.join(root, CA_KEY_FILE), (await makeSigner()).key, { mode: 0o600 });

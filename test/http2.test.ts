@@ -1,5 +1,6 @@
 // HTTP/2 to the browser through ALPN, HTTP/1.1 to the app; --no-http2 turns it off.
 import http2 from 'node:http2';
+import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, expect, test } from 'vitest';
 import { startDevHttps } from '../src/server.js';
@@ -133,4 +134,26 @@ test('an HTTP/2 client gets a redirect-loop page when its browser-like request l
   const reply = await h2Get(handle.urls.https.slice(0, -1), handle.certificate.ca!.cert, '/', { accept: 'text/html' });
   expect(reply.status).toBe(508);
   expect(reply.body).toContain('<title>Redirect loop: the app does not trust X-Forwarded-Proto</title>');
+});
+
+test('an app status HTTP/2 cannot carry (600) gives a 502 saying so, without any of the app\'s headers', async () => {
+  // A raw app: Node's own server would refuse to send status 600.
+  const app = net.createServer((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 600 Odd\r\nSet-Cookie: s=1\r\nX-App: yes\r\nContent-Length: 2\r\n\r\nok'));
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => new Promise<void>((resolve) => app.close(() => resolve())));
+  const logger = captureLogger();
+  const handle = await startDevHttps({ target: (app.address() as net.AddressInfo).port, port: 0, certDir: await tempDir(), logger });
+  onCleanup(() => handle.close());
+  const port = Number(new URL(handle.urls.https).port);
+
+  const reply = await h2Get(`https://localhost:${port}`, handle.certificate.ca!.cert, '/odd');
+  expect(reply.status).toBe(502);
+  expect(reply.headers['set-cookie']).toBeUndefined();
+  expect(reply.headers['x-app']).toBeUndefined();
+  expect(reply.headers['content-type']).toBe('text/plain; charset=utf-8');
+  expect(reply.body).toMatch(/^502 Bad Gateway: the app answered, but dev-https cannot pass its answer on to this client: .*600.*\.\n$/);
+  expect(logger.lines.filter((l) => l.includes('cannot reach'))).toEqual([]);
+  expect(logger.lines.filter((l) => l.includes("the app's answer to GET /odd cannot be passed on"))).toHaveLength(1);
 });

@@ -199,6 +199,29 @@ describe('what the app receives', () => {
     expect(await seen('GET')).toEqual([null, null]);
   });
 
+  test.each([
+    ['an HTTP/1.0 client, chunked answer', 'HTTP/1.0', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n'],
+    ['an HTTP/1.1 client, answer with Content-Length', 'HTTP/1.1', 'Content-Length: 5\r\n\r\nhello'],
+  ])('an app announcing trailers still reaches %s (the Trailer header is not passed on)', async (_name, version, rest) => {
+    // A raw app: Node's own server refuses Trailer with Content-Length.
+    const app = net.createServer((socket) => socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: X-Checksum\r\n${rest}`)));
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => app.close(() => resolve())));
+    const { port, ca } = await start({ target: (app.address() as net.AddressInfo).port });
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca });
+    onCleanup(() => void socket.destroy());
+    socket.write(`GET / ${version}\r\nHost: localhost:${port}\r\nConnection: close\r\n\r\n`);
+    const raw = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      socket.on('end', () => resolve(got));
+      socket.on('error', reject);
+    });
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(raw.toLowerCase()).not.toContain('\r\ntrailer:');
+    expect(raw.endsWith('\r\n\r\nhello')).toBe(true);
+  });
+
   test("the app's status code, reason phrase and headers reach an HTTP/1.1 client unchanged", async () => {
     const upstream = await startUpstream((_req, res) => {
       res.writeHead(299, 'Custom Reason', { 'content-type': 'text/plain', 'content-length': '2', 'x-app': 'yes' });
