@@ -388,6 +388,13 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', stop);
+  // Whoever read our output is gone (a closed pipe): stop, as when the terminal closes. Unheard,
+  // each failed write raised an error whose report failed again, and the process spun forever.
+  const outputGone = () => {
+    if (!stopping) stop();
+  };
+  process.stdout.on('error', outputGone);
+  process.stderr.on('error', outputGone);
   // A bug in one request must not take the proxy down for the whole day's work.
   process.on('uncaughtException', (err) => logger.error(`unexpected error (dev-https keeps running): ${err.message}`));
 

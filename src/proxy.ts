@@ -135,10 +135,12 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     if (req.httpVersionMajor > 1) for (const name of Object.keys(headers)) if (name.startsWith(':')) delete headers[name];
     const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: originForm(req.url), headers, agent });
     upstream.on('socket', () => (state.reusedSocket = upstream.reusedSocket));
-    // A client gone before the response ended cancels the app's request.
+    // A client gone before the response ended cancels the app's request. An HTTP/2 stream the
+    // client resets leaves its response looking finished: only 'aborted' tells.
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
+    if (req.httpVersionMajor >= 2) req.once('aborted', () => upstream.destroy());
     const onError = (err: Error) => {
       if (req.socket.destroyed && errnoCode(err) === 'ECONNRESET') upstream.destroy();
       else failed(err, req, res);

@@ -183,3 +183,13 @@ test.skipIf(!canRunUnprivileged)('an unwritable --cert-dir: one line naming the 
   expect(r.stderr()).toBe(`error: Cannot use --cert-dir "${path.join(locked, 'certs')}": permission denied; pass a directory you can write to\n`);
   expect(await fs.readdir(locked)).toEqual([]);
 });
+
+test('when whoever reads its output goes away (a closed pipe), it stops with exit 0 instead of spinning', async () => {
+  const r = run(['--port', '0'], { cwd: await tempDir() });
+  const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
+  r.child.stdout!.destroy();
+  r.child.stderr!.destroy();
+  // The request line it logs cannot be written any more.
+  await request(url!, { ca: await testCa() }).catch(() => undefined);
+  expect(await r.exited).toEqual({ code: 0, signal: null });
+});

@@ -4,7 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, expect, test } from 'vitest';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, echoHandler, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { captureLogger, deferred, echoHandler, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -156,4 +156,25 @@ test('an app status HTTP/2 cannot carry (600) gives a 502 saying so, without any
   expect(reply.body).toMatch(/^502 Bad Gateway: the app answered, but dev-https cannot pass its answer on to this client: .*600.*\.\n$/);
   expect(logger.lines.filter((l) => l.includes('cannot reach'))).toEqual([]);
   expect(logger.lines.filter((l) => l.includes("the app's answer to GET /odd cannot be passed on"))).toHaveLength(1);
+});
+
+test('an HTTP/2 request the client cancels before the answer cancels the app\'s request too', async () => {
+  const cancelled = deferred<boolean>();
+  const app = await startUpstream((_req, res) => {
+    // Answers only after a while; a cancelled request closes before that.
+    const timer = setTimeout(() => res.end('late'), 5000);
+    res.on('close', () => {
+      clearTimeout(timer);
+      cancelled.resolve(!res.writableFinished);
+    });
+  });
+  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger: captureLogger() });
+  onCleanup(() => handle.close());
+  const session = http2.connect(handle.urls.https, { ca: handle.certificate.ca!.cert });
+  onCleanup(() => void session.destroy());
+  const stream = session.request({ ':path': '/slow' });
+  stream.on('error', () => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  expect(await cancelled.promise).toBe(true);
 });
