@@ -145,7 +145,8 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       if (req.socket.destroyed && errnoCode(err) === 'ECONNRESET') upstream.destroy();
       else failed(err, req, res);
     };
-    req.on('error', onError);
+    // Once per client request: a retry must not answer its errors twice.
+    if (!state.retried) req.on('error', onError);
     upstream.on('error', onError);
     req.pipe(upstream);
     upstream.on('response', (proxyRes) => {
