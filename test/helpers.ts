@@ -1,6 +1,7 @@
 // Shared test tools: temp dirs, real upstream apps on ephemeral ports, real HTTP(S) requests.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type http2 from 'node:http2';
@@ -444,4 +445,35 @@ export function downloadSha256(url: string, ca: string): Promise<{ status: numbe
     });
     req.on('error', reject);
   });
+}
+
+/** The executable `name` on the test's PATH (or in `extra`), or null. */
+export function onPath(name: string, extra: string[] = []): string | null {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  for (const file of [...dirs.map((d) => path.join(d, name)), ...extra]) {
+    try {
+      accessSync(file, fsConstants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+export const KEYTOOL = onPath('keytool', ['/usr/bin/keytool']);
+
+/** A JAVA_HOME with a copy of the real cacerts and bin/keytool linked to the real one (needs KEYTOOL). */
+export async function tempJavaHome(): Promise<{ JAVA_HOME: string; cacerts: string; keytool: string }> {
+  const keytool = await fs.realpath(KEYTOOL!);
+  const candidates = [path.resolve(path.dirname(keytool), '../lib/security/cacerts'), '/etc/ssl/certs/java/cacerts'];
+  const source = (await Promise.all(candidates.map((f) => fs.access(f).then(() => f, () => null)))).find((f) => f !== null)!;
+  const JAVA_HOME = await tempDir();
+  await fs.mkdir(path.join(JAVA_HOME, 'lib/security'), { recursive: true });
+  await fs.mkdir(path.join(JAVA_HOME, 'bin'));
+  const cacerts = path.join(JAVA_HOME, 'lib/security/cacerts');
+  await fs.copyFile(source, cacerts);
+  await fs.chmod(cacerts, 0o644);
+  await fs.symlink(keytool, path.join(JAVA_HOME, 'bin/keytool'));
+  return { JAVA_HOME, cacerts, keytool };
 }

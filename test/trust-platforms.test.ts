@@ -12,7 +12,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { ensureCA, type CertificateAuthority } from '../src/ca.js';
 import { runTrustCommand } from '../src/trust-commands.js';
 import { resolveStores, type TrustContext } from '../src/trust.js';
-import { captureLogger, runCleanups, tempDir } from './helpers.js';
+import { captureLogger, KEYTOOL, runCleanups, tempDir, tempJavaHome } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -350,20 +350,10 @@ describe('a failing tool', () => {
     expect(f.root()).toEqual([]);
   });
 
-  const KEYTOOL = ['/usr/bin/keytool', ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'keytool'))].find((p) => fs.existsSync(p));
 
   test.skipIf(!KEYTOOL)('macOS fails through sudo, Java cacerts in the same call still gets the CA', async () => {
     const f = await setup();
-    // A JAVA_HOME with a copy of the real cacerts and the real keytool.
-    const real = fs.realpathSync(KEYTOOL!);
-    const source = [path.resolve(path.dirname(real), '../lib/security/cacerts'), '/etc/ssl/certs/java/cacerts'].find((p) => fs.existsSync(p))!;
-    const javaHome = await tempDir();
-    fs.mkdirSync(path.join(javaHome, 'lib/security'), { recursive: true });
-    fs.mkdirSync(path.join(javaHome, 'bin'));
-    const cacerts = path.join(javaHome, 'lib/security/cacerts');
-    fs.copyFileSync(source, cacerts);
-    fs.chmodSync(cacerts, 0o644);
-    fs.symlinkSync(real, path.join(javaHome, 'bin/keytool'));
+    const { JAVA_HOME: javaHome, cacerts, keytool: real } = await tempJavaHome();
     const alias = `dev-https-${f.ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()}`;
     const JAVA = `Java cacerts (${cacerts})`;
     const denied = 'SecTrustSettingsSetTrustSettings: The authorization was denied since no user interaction was possible.';

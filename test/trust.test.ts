@@ -11,27 +11,12 @@ import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { ensureCA } from '../src/ca.js';
 import { createCACertificate, createCertificate } from '../src/cert.js';
 import { resolveStores } from '../src/trust.js';
-import { request, run, runCleanups, tempDir, testCa, waitFor } from './helpers.js';
+import { KEYTOOL, onPath, request, run, runCleanups, tempDir, tempJavaHome, testCa, waitFor } from './helpers.js';
 
 afterEach(runCleanups);
 
-/** The executable `name` on the test's PATH (or in `extra`), or null. */
-function onPath(name: string, extra: string[] = []): string | null {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const file of [...dirs.map((d) => path.join(d, name)), ...extra]) {
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      if (fs.statSync(file).isFile()) return file;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 const CERTUTIL = onPath('certutil');
 const UPDATE_CA = onPath('update-ca-certificates', ['/usr/sbin/update-ca-certificates']);
-const KEYTOOL = onPath('keytool');
 const MOZILLA_CERTS = '/usr/share/ca-certificates/mozilla';
 const systemStoreTestable = process.platform === 'linux' && UPDATE_CA !== null && fs.existsSync(MOZILLA_CERTS);
 
@@ -471,20 +456,6 @@ describe.skipIf(!systemStoreTestable)('without certutil', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Java cacerts
-
-/** A JAVA_HOME with a copy of the real cacerts and bin/keytool linked to the real one. */
-async function tempJavaHome(): Promise<{ JAVA_HOME: string; cacerts: string }> {
-  const real = fs.realpathSync(KEYTOOL!);
-  const source = [path.resolve(path.dirname(real), '../lib/security/cacerts'), '/etc/ssl/certs/java/cacerts'].find((f) => fs.existsSync(f))!;
-  const JAVA_HOME = await tempDir();
-  fs.mkdirSync(path.join(JAVA_HOME, 'lib/security'), { recursive: true });
-  fs.mkdirSync(path.join(JAVA_HOME, 'bin'));
-  const cacerts = path.join(JAVA_HOME, 'lib/security/cacerts');
-  fs.copyFileSync(source, cacerts);
-  fs.chmodSync(cacerts, 0o644);
-  fs.symlinkSync(real, path.join(JAVA_HOME, 'bin/keytool'));
-  return { JAVA_HOME, cacerts };
-}
 
 /** `keytool -list` of the store (or one alias): exit code and output. */
 function keytoolList(cacerts: string, storepass: string, alias?: string): { code: number; stdout: string } {
