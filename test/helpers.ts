@@ -201,16 +201,20 @@ export const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
  * The real bin as a user runs it, killed in afterEach if still running. PORT, FORCE_COLOR and
  * DEV_HTTPS_* (but the run's DEV_HTTPS_CAROOT) come only from `env`, so the machine's own do not leak in.
  */
-export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; wrapper?: string[] }): Run {
+export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; wrapper?: string[]; installedBin?: string }): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   // The run's CA root stays (test/global-setup.ts): a bin must never create the user's real CA.
   for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || (name.startsWith('DEV_HTTPS_') && name !== 'DEV_HTTPS_CAROOT')) delete env[name];
   Object.assign(env, options.env);
-  // `wrapper` runs it through another command first, e.g. setpriv to drop privileges.
-  const [command, ...rest] = [...(options.wrapper ?? []), process.execPath, BIN, ...args];
+  // `wrapper` runs it through another command first, e.g. setpriv to drop privileges;
+  // `installedBin` is the bin of a package installed elsewhere, run as npm links it.
+  const [command, ...rest] = [...(options.wrapper ?? []), ...(options.installedBin ? [options.installedBin] : [process.execPath, BIN]), ...args];
   const child = spawn(command!, rest, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
+  // Decoded as a stream: a "➜" split across two chunks stays whole.
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
   child.stdout!.on('data', (c) => (stdout += c));
   child.stderr!.on('data', (c) => (stderr += c));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));

@@ -1,13 +1,13 @@
 // The package as npm publishes it: packed, installed into an empty project from the tarball,
 // then used the two ways a user does (the bin, and `import { startDevHttps } from 'dev-https'`).
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
-import { onCleanup, request, runCleanups, tempDir, testCa } from './helpers.js';
+import { onCleanup, request, run as runBin, runCleanups, tempDir, testCa, waitFor } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const VERSION: string = JSON.parse(await fs.readFile(path.join(ROOT, 'package.json'), 'utf8')).version;
@@ -74,46 +74,23 @@ test('the installed bin prints the version', async () => {
 });
 
 test('the installed bin serves the demo app over HTTPS with a certificate in ./certs, and exits 0 on SIGTERM', async () => {
-  const child: ChildProcess = spawn(path.join(project, 'node_modules/.bin/dev-https'), ['--port', '0'], {
-    cwd: project,
-    env: { ...env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  onCleanup(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-    await fs.rm(path.join(project, 'certs'), { recursive: true, force: true });
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    const check = () => {
-      // The banner's layout is for people; only the URL line and its arrow are relied on.
-      const m = /➜ .*?(https:\/\/localhost:\d+\/)\s+→\s+the built-in demo app/.exec(stdout);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', check);
-    void exited.then(() => reject(new Error(`exited before the banner: ${stdout} ${stderr}`)));
-    // Says what was printed instead of only "timed out" when the banner changes.
-    setTimeout(() => reject(new Error(`no HTTPS URL in the banner: ${stdout} ${stderr}`)), 20_000).unref();
-  });
+  // Cleanups run last first: ./certs goes once the bin is stopped.
+  onCleanup(() => fs.rm(path.join(project, 'certs'), { recursive: true, force: true }));
+  const bin = runBin(['--port', '0'], { cwd: project, installedBin: path.join(project, 'node_modules/.bin/dev-https') });
+  // The banner's layout is for people; only the URL line and its arrow are relied on.
+  const [, url] = await waitFor(bin, /➜ .*?(https:\/\/localhost:\d+\/)\s+→\s+the built-in demo app/);
   const cert = await testCa();
   const leaf = await fs.readFile(path.join(project, 'certs', 'cert.pem'), 'utf8');
-  expect(stdout).toContain(`dev-https ${VERSION}`);
-  expect(stdout).toContain(`SHA-256 ${new X509Certificate(leaf).fingerprint256}\n`);
+  expect(bin.stdout()).toContain(`dev-https ${VERSION}`);
+  expect(bin.stdout()).toContain(`SHA-256 ${new X509Certificate(leaf).fingerprint256}\n`);
 
   const reply = await request(url + 'json', { ca: cert });
   expect(reply.status).toBe(200);
   expect(JSON.parse(reply.body).scheme).toBe('https');
 
-  child.kill('SIGTERM');
-  expect(await exited).toEqual({ code: 0, signal: null });
-  expect(stderr).toBe('');
+  bin.child.kill('SIGTERM');
+  expect(await bin.exited).toEqual({ code: 0, signal: null });
+  expect(bin.stderr()).toBe('');
 });
 
 test("a script imports startDevHttps from 'dev-https', serves, and closes so the process exits", async () => {
