@@ -110,46 +110,50 @@ function ipv6Bytes(address: string): Buffer {
 /** SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1). */
 function keyIdentifier(publicKey: KeyObject): Buffer {
   const spki = publicKey.export({ type: 'spki', format: 'der' });
-  const algorithmEnd = readHeader(spki, readHeader(spki, 0)[1])[2];
-  const bits = readHeader(spki, algorithmEnd);
+  const [, bits] = children(spki, 0) as [number, number];
+  const [, start, end] = readHeader(spki, bits);
   // Skip the BIT STRING's unused-bits byte.
-  return createHash('sha1').update(spki.subarray(bits[1] + 1, bits[2])).digest();
+  return createHash('sha1').update(spki.subarray(start + 1, end)).digest();
+}
+
+/**
+ * The TBSCertificate's fields after the optional version: serialNumber, signature, issuer,
+ * validity, subject, subjectPublicKeyInfo, then the optional unique identifiers and extensions.
+ */
+function tbsFields(der: Buffer): number[] {
+  const fields = children(der, children(der, 0)[0]!);
+  return der[fields[0]!] === 0xa0 ? fields.slice(1) : fields;
 }
 
 /** The issuer's subject Name, byte for byte as it is in its certificate. */
 function subjectOf(certificate: X509Certificate): Buffer {
   const der = certificate.raw;
-  const tbsStart = readHeader(der, 0)[1];
-  let [, offset] = readHeader(der, tbsStart);
-  // version [0] (optional), serialNumber, signature, issuer, validity, then subject.
-  if (der[offset] === 0xa0) offset = readHeader(der, offset)[2];
-  for (let field = 0; field < 4; field++) offset = readHeader(der, offset)[2];
-  return der.subarray(offset, readHeader(der, offset)[2]);
+  const subject = tbsFields(der)[4]!;
+  return der.subarray(subject, readHeader(der, subject)[2]);
 }
 
 /** The key identifier in a certificate's Subject Key Identifier extension, if it has one. */
 function subjectKeyIdentifierOf(certificate: X509Certificate): Buffer | null {
   const der = certificate.raw;
-  const tbs = readHeader(der, readHeader(der, 0)[1]);
-  let offset = tbs[1];
-  if (der[offset] === 0xa0) offset = readHeader(der, offset)[2];
-  // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo, then the optional
-  // unique identifiers and [3] extensions.
-  for (let field = 0; field < 6; field++) offset = readHeader(der, offset)[2];
-  while (offset < tbs[2] && der[offset] !== 0xa3) offset = readHeader(der, offset)[2];
-  if (offset >= tbs[2]) return null;
-  const extensions = readHeader(der, readHeader(der, offset)[1]);
+  const tagged = tbsFields(der).find((field) => der[field] === 0xa3);
+  if (tagged === undefined) return null;
   const wanted = oid(OID.subjectKeyIdentifier);
-  for (let at = extensions[1]; at < extensions[2]; at = readHeader(der, at)[2]) {
-    const id = readHeader(der, readHeader(der, at)[1]);
-    if (!der.subarray(id[1] - 2, id[2]).equals(wanted)) continue;
-    // extnValue, an OCTET STRING holding the OCTET STRING of the identifier (skip a critical flag).
-    let value = readHeader(der, id[2]);
-    if (value[0] === 0x01) value = readHeader(der, value[2]);
-    const keyId = readHeader(der, value[1]);
-    return der.subarray(keyId[1], keyId[2]);
+  for (const extension of children(der, children(der, tagged)[0]!)) {
+    const parts = children(der, extension);
+    if (!der.subarray(parts[0], readHeader(der, parts[0]!)[2]).equals(wanted)) continue;
+    // extnValue (after an optional critical flag): an OCTET STRING holding the identifier's OCTET STRING.
+    const [, start, end] = readHeader(der, readHeader(der, parts[parts.length - 1]!)[1]);
+    return der.subarray(start, end);
   }
   return null;
+}
+
+/** Offsets of the elements inside the constructed element at `offset`. */
+function children(der: Buffer, offset: number): number[] {
+  const [, start, end] = readHeader(der, offset);
+  const offsets: number[] = [];
+  for (let at = start; at < end; at = readHeader(der, at)[2]) offsets.push(at);
+  return offsets;
 }
 
 /** [tag, start of contents, end of element] of the element at `offset`. */
