@@ -9,10 +9,9 @@ import type { AppProcess } from './child.js';
 import { resolveSettings, SETTINGS, type SettingName, type Settings } from './config.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
-import { resolveTarget } from './options.js';
+import { resolveStores, resolveTarget, type StoreName } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
-import { resolveStores, type StoreName } from './trust.js';
 
 export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */

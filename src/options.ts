@@ -352,3 +352,18 @@ function isUnspecified(address: string): boolean {
 function uniq<T>(items: T[]): T[] {
   return [...new Set(items)];
 }
+
+/** The trust stores `dev-https trust --store` names (here, so parsing it does not load trust.ts). */
+export const STORE_NAMES = ['system', 'nss', 'macos', 'windows', 'java'] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+
+/** Parses --store: a comma-separated list of store names. */
+export function resolveStores(value: string | undefined): StoreName[] | null {
+  if (value === undefined) return null;
+  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = names.find((n) => !(STORE_NAMES as readonly string[]).includes(n));
+  if (bad !== undefined || names.length === 0) {
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid --store "${value}": expected a comma-separated list of ${STORE_NAMES.join(', ')}`);
+  }
+  return [...new Set(names)] as StoreName[];
+}

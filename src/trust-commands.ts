@@ -4,8 +4,8 @@ import path from 'node:path';
 import { CA_KEY_FILE, ensureCA, readCA, resolveCaRoot } from './ca.js';
 import { loadCurrentCertificate, type CertificateInfo } from './current-cert.js';
 import type { Logger } from './logger.js';
-import { resolveOptions, type DevHttpsOptions } from './options.js';
-import { checkTrust, defaultTrustContext, errorText, findStores, type StoreLookup, type StoreName, type TrustContext, type TrustStatus } from './trust.js';
+import { resolveOptions, type DevHttpsOptions, type StoreName } from './options.js';
+import { checkTrust, defaultTrustContext, errorText, findStores, type StoreLookup, type TrustContext, type TrustStatus } from './trust.js';
 
 export interface TrustCommandOptions {
   action: 'trust' | 'untrust' | 'check';

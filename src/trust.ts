@@ -11,10 +11,8 @@ import type { CertificateAuthority } from './ca.js';
 
 /** What the stores need of the CA: its public certificate, never its key. */
 export type CaCertificate = Pick<CertificateAuthority, 'cert' | 'certPath' | 'commonName' | 'fingerprint256'>;
-import { DevHttpsError } from './errors.js';
+import { STORE_NAMES, type StoreName } from './options.js';
 
-export const STORE_NAMES = ['system', 'nss', 'macos', 'windows', 'java'] as const;
-export type StoreName = (typeof STORE_NAMES)[number];
 
 export interface TrustContext {
   env: NodeJS.ProcessEnv;
@@ -50,17 +48,6 @@ export interface StoreLookup {
   /** Why the store is not on this machine (then `targets` is empty). */
   absent: string | null;
   targets: TrustTarget[];
-}
-
-/** Parses --store: a comma-separated list of store names. */
-export function resolveStores(value: string | undefined): StoreName[] | null {
-  if (value === undefined) return null;
-  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const bad = names.find((n) => !(STORE_NAMES as readonly string[]).includes(n));
-  if (bad !== undefined || names.length === 0) {
-    throw new DevHttpsError('E_BAD_OPTION', `Invalid --store "${value}": expected a comma-separated list of ${STORE_NAMES.join(', ')}`);
-  }
-  return [...new Set(names)] as StoreName[];
 }
 
 /** Finds the stores (all, or `only`) on this machine and what trusting `ca` in each would change. */

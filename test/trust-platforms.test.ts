@@ -11,7 +11,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ensureCA, type CertificateAuthority } from '../src/ca.js';
 import { runTrustCommand } from '../src/trust-commands.js';
-import { resolveStores, type TrustContext } from '../src/trust.js';
+import { resolveStores } from '../src/options.js';
+import type { TrustContext } from '../src/trust.js';
 import { captureLogger, KEYTOOL, runCleanups, tempDir, tempJavaHome } from './helpers.js';
 
 afterEach(runCleanups);

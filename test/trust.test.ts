@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { ensureCA } from '../src/ca.js';
 import { createCACertificate, createCertificate } from '../src/cert.js';
-import { resolveStores } from '../src/trust.js';
+import { resolveStores } from '../src/options.js';
 import { KEYTOOL, onPath, request, run, runCleanups, tempDir, tempJavaHome, testCa, waitFor } from './helpers.js';
 
 afterEach(runCleanups);
