@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { UNREACHABLE_HEADER } from './pages.js';
 import { isRedirectStatus } from './redirect.js';
 import { startDevHttps } from './server.js';
-import { detectStack, fixesFor, type Stack } from './stacks.js';
+import { detectStack, fixesFor, LOGIN_PAGES, type Stack } from './stacks.js';
 
 export interface CheckOptions {
   /** The app, as for dev-https --target. */
@@ -33,7 +33,7 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'info';
 
 export interface CheckItem {
   path: string;
-  id: 'redirect' | 'loop' | 'hsts' | 'cookies-secure' | 'cookies-httponly' | 'cookies-samesite' | 'nosniff' | 'clickjacking' | 'referrer-policy' | 'mixed-content' | 'version-headers';
+  id: 'redirect' | 'loop' | 'hsts' | 'cookies-secure' | 'cookies-httponly' | 'cookies-samesite' | 'nosniff' | 'clickjacking' | 'referrer-policy' | 'mixed-content' | 'version-headers' | 'page';
   title: string;
   status: CheckStatus;
   /** What was seen. */
@@ -106,91 +106,144 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   }
 }
 
+/** Adds one rated item for the path being rated; `fix` is dropped when it passes or is info. */
+type Add = (id: CheckItem['id'], title: string, status: CheckStatus, detail: string, fix?: string) => void;
+type FixOf = (what: keyof typeof FIXES) => string;
+
+/** Where the HTTPS requests of a path ended: the page to rate, or why none was reached. */
+interface Landing {
+  /** The first response that is not a redirect, or null. */
+  page: Reply | null;
+  /** The redirects repeat a URL, or go on past MAX_REDIRECTS. */
+  looped: boolean;
+  /** Without a page: what happened instead. */
+  why: string;
+  /** Without a page: what would reach one. */
+  next: string;
+}
+
 function rate(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string, stack: Stack | null): CheckItem[] {
   const items: CheckItem[] = [];
-  const item = (id: CheckItem['id'], title: string, status: CheckStatus, detail: string, fix = '') =>
+  const add: Add = (id, title, status, detail, fix = '') =>
     items.push({ path, id, title, status, detail, fix: status === 'pass' || status === 'info' ? '' : fix, essential: ESSENTIAL.has(id) });
-  const fix = (what: keyof typeof FIXES) => FIXES[what][stack ?? 'generic'] ?? FIXES[what].generic;
+  const fixOf: FixOf = (what) => FIXES[what][stack ?? 'generic'] ?? FIXES[what].generic ?? '';
+  const landing = landingOf(chain);
+  rateRedirect(add, fixOf, overHttp, httpsOrigin + path);
+  rateLoop(add, chain, landing, stack);
+  rateHsts(add, fixOf, landing.page ?? chain[landing.looped ? 0 : chain.length - 1]!, landing.looped);
+  rateCookies(add, fixOf, chain, landing, path, stack);
+  // A redirect is no page: its headers and its empty body say nothing of what the pages send
+  // (Django's SecurityMiddleware answers before XFrameOptionsMiddleware ever runs).
+  if (landing.page) ratePage(add, fixOf, landing.page);
+  else add('page', 'Page headers', 'info', `not rated: no page reached over HTTPS (${landing.why}). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: ${landing.next}`);
+  return items;
+}
 
-  // HTTP → HTTPS, to the HTTPS listener's port, same path.
-  const location = overHttp.headers.location;
-  const expected = httpsOrigin + path;
-  if (isRedirectStatus(overHttp.status) && location) {
-    const to = new URL(location, overHttp.url).href;
-    if (to === new URL(expected).href) item('redirect', 'HTTP redirects to HTTPS', 'pass', `${overHttp.status} to ${to}`);
-    else item('redirect', 'HTTP redirects to HTTPS', 'fail', `${overHttp.status} to ${to}, not to ${expected}`, fix('redirect'));
-  } else {
-    item('redirect', 'HTTP redirects to HTTPS', 'fail', `http:// answers ${overHttp.status} without redirecting to HTTPS`, fix('redirect'));
-  }
-
-  // No loop over HTTPS: the app trusts X-Forwarded-Proto.
+function landingOf(chain: Reply[]): Landing {
   const urls = chain.map((r) => r.url);
-  const looped = chain.length > 1 && new Set(urls).size < urls.length;
   const last = chain[chain.length - 1]!;
-  if (looped || (isRedirectStatus(last.status) && chain.length > MAX_REDIRECTS)) {
+  const repeated = chain.length > 1 && new Set(urls).size < urls.length;
+  const looped = repeated || (isRedirectStatus(last.status) && chain.length > MAX_REDIRECTS);
+  if (!isRedirectStatus(last.status)) return { page: last, looped: false, why: '', next: '' };
+  const other = 'give --path a page of this app that does not redirect';
+  if (looped) return { page: null, looped, why: repeated ? 'the redirects loop' : `more than ${MAX_REDIRECTS} redirects`, next: 'fix the loop and check again' };
+  const location = last.headers.location;
+  if (!location) return { page: null, looped, why: `${last.url} answers ${last.status} without a Location header`, next: other };
+  return { page: null, looped, why: `${last.url} redirects to ${new URL(location, last.url).href}, another origin, not followed`, next: other };
+}
+
+/** HTTP → HTTPS, to the HTTPS listener's port, same path. */
+function rateRedirect(add: Add, fixOf: FixOf, overHttp: Reply, expected: string): void {
+  const title = 'HTTP redirects to HTTPS';
+  const location = overHttp.headers.location;
+  if (!isRedirectStatus(overHttp.status) || !location) return add('redirect', title, 'fail', `http:// answers ${overHttp.status} without redirecting to HTTPS`, fixOf('redirect'));
+  const to = new URL(location, overHttp.url).href;
+  if (to === new URL(expected).href) add('redirect', title, 'pass', `${overHttp.status} to ${to}`);
+  else add('redirect', title, 'fail', `${overHttp.status} to ${to}, not to ${expected}`, fixOf('redirect'));
+}
+
+/** No loop over HTTPS: the app trusts X-Forwarded-Proto. */
+function rateLoop(add: Add, chain: Reply[], landing: Landing, stack: Stack | null): void {
+  const title = 'No redirect loop over HTTPS';
+  const urls = chain.map((r) => r.url);
+  const last = chain[chain.length - 1]!;
+  if (landing.looped) {
     const proxyFix = fixesFor(stack)[0]!;
-    item('loop', 'No redirect loop over HTTPS', 'fail', `redirect loop: ${urls.join(' → ')}; the app does not trust X-Forwarded-Proto`, `${proxyFix.name}: ${proxyFix.fix}`);
+    add('loop', title, 'fail', `redirect loop: ${urls.join(' → ')}; the app does not trust X-Forwarded-Proto`, `${proxyFix.name}: ${proxyFix.fix}`);
   } else {
-    item('loop', 'No redirect loop over HTTPS', 'pass', chain.length > 1 ? `${urls.join(' → ')} (${last.status})` : `${last.status}`);
+    add('loop', title, 'pass', chain.length > 1 ? `${urls.join(' → ')} (${last.status})` : `${last.status}`);
   }
-  // Headers are rated on the page the HTTPS request lands on (the first response, in a loop).
-  const page = looped ? chain[0]! : last;
-  const h = page.headers;
+}
 
-  const hsts = header(h, 'strict-transport-security');
+/** HSTS counts on any HTTPS response, a redirect too: browsers store it from either. */
+function rateHsts(add: Add, fixOf: FixOf, reply: Reply, looped: boolean): void {
+  const hsts = header(reply.headers, 'strict-transport-security');
   const maxAge = Number(/max-age\s*=\s*"?(\d+)/i.exec(hsts ?? '')?.[1] ?? NaN);
-  if (!hsts) item('hsts', 'HSTS', 'fail', 'no Strict-Transport-Security header over HTTPS', fix('hsts'));
-  else if (!(maxAge >= ONE_YEAR)) item('hsts', 'HSTS', 'warn', `${hsts}: max-age below one year (${ONE_YEAR})`, fix('hsts'));
-  else if (!/includeSubDomains/i.test(hsts)) item('hsts', 'HSTS', 'warn', `${hsts}: no includeSubDomains`, fix('hsts'));
-  else item('hsts', 'HSTS', 'pass', hsts);
+  // In the loop the app takes the request for plain HTTP, and frameworks send HSTS only over HTTPS.
+  if (!hsts && looped) add('hsts', 'HSTS', 'info', 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and frameworks send HSTS only over HTTPS; fix the loop and check again');
+  else if (!hsts) add('hsts', 'HSTS', 'fail', 'no Strict-Transport-Security header over HTTPS', fixOf('hsts'));
+  else if (!(maxAge >= ONE_YEAR)) add('hsts', 'HSTS', 'warn', `${hsts}: max-age below one year (${ONE_YEAR})`, fixOf('hsts'));
+  else if (!/includeSubDomains/i.test(hsts)) add('hsts', 'HSTS', 'warn', `${hsts}: no includeSubDomains`, fixOf('hsts'));
+  else add('hsts', 'HSTS', 'pass', hsts);
+}
 
-  // Cookies set anywhere on the way: only names and attributes, never values.
+/** Cookies set anywhere on the way (a browser stores those of redirects too): names and attributes, never values. */
+function rateCookies(add: Add, fixOf: FixOf, chain: Reply[], landing: Landing, path: string, stack: Stack | null): void {
   const cookies = chain.flatMap((r) => ([] as string[]).concat(r.headers['set-cookie'] ?? [])).map(parseCookie);
   const sensitive = cookies.filter((c) => SESSION.test(c.name) || CSRF.test(c.name));
   const sessions = cookies.filter((c) => SESSION.test(c.name) && !CSRF.test(c.name));
+  const title = 'Session and CSRF cookies are Secure';
   if (!sensitive.length) {
     const seen = cookies.length ? `cookies set (${cookies.map((c) => c.name).join(', ')}), none of them session or CSRF cookies` : 'no cookies set';
-    item('cookies-secure', 'Session and CSRF cookies are Secure', 'info', `${seen} on ${path}; try the login page with --path /login`);
-  } else {
-    const insecure = sensitive.filter((c) => !c.secure).map((c) => c.name);
-    item('cookies-secure', 'Session and CSRF cookies are Secure', insecure.length ? 'fail' : 'pass', insecure.length ? `not Secure: ${insecure.join(', ')}` : sensitive.map((c) => c.name).join(', '), fix('cookies'));
-    if (sessions.length) {
-      const readable = sessions.filter((c) => !c.httpOnly).map((c) => c.name);
-      item('cookies-httponly', 'Session cookies are HttpOnly', readable.length ? 'warn' : 'pass', readable.length ? `readable by scripts: ${readable.join(', ')}` : sessions.map((c) => c.name).join(', '), fix('cookies'));
-    }
-    const noSameSite = sensitive.filter((c) => !c.sameSite).map((c) => c.name);
-    item('cookies-samesite', 'Session and CSRF cookies set SameSite', noSameSite.length ? 'warn' : 'pass', noSameSite.length ? `no SameSite: ${noSameSite.join(', ')}` : sensitive.map((c) => `${c.name}: ${c.sameSite}`).join(', '), fix('cookies'));
+    if (!landing.page) return add('cookies-secure', title, 'info', `${seen} by the redirects, and no page reached to set any`);
+    return add('cookies-secure', title, 'info', `${seen} on ${path}${loginHint(path, stack)}`);
   }
+  const insecure = sensitive.filter((c) => !c.secure).map((c) => c.name);
+  add('cookies-secure', title, insecure.length ? 'fail' : 'pass', insecure.length ? `not Secure: ${insecure.join(', ')}` : sensitive.map((c) => c.name).join(', '), fixOf('cookies'));
+  if (sessions.length) {
+    const readable = sessions.filter((c) => !c.httpOnly).map((c) => c.name);
+    add('cookies-httponly', 'Session cookies are HttpOnly', readable.length ? 'warn' : 'pass', readable.length ? `readable by scripts: ${readable.join(', ')}` : sessions.map((c) => c.name).join(', '), fixOf('cookies'));
+  }
+  const noSameSite = sensitive.filter((c) => !c.sameSite).map((c) => c.name);
+  add('cookies-samesite', 'Session and CSRF cookies set SameSite', noSameSite.length ? 'warn' : 'pass', noSameSite.length ? `no SameSite: ${noSameSite.join(', ')}` : sensitive.map((c) => `${c.name}: ${c.sameSite}`).join(', '), fixOf('cookies'));
+}
 
+/** Where to look for the session and CSRF cookies instead: the detected stack's usual login page. */
+function loginHint(path: string, stack: Stack | null): string {
+  const login = stack ? LOGIN_PAGES[stack] : undefined;
+  if (!login) return '; try your login page, e.g. --path /login';
+  return path === login.path ? '' : `; try ${login.what} with --path ${login.path}`;
+}
+
+/** The headers and body of a page (not of a redirect). */
+function ratePage(add: Add, fixOf: FixOf, page: Reply): void {
+  const h = page.headers;
   const nosniff = header(h, 'x-content-type-options');
-  item('nosniff', 'X-Content-Type-Options: nosniff', nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn', nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing', fix('headers'));
+  add('nosniff', 'X-Content-Type-Options: nosniff', nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn', nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing', fixOf('headers'));
 
   const frameOptions = header(h, 'x-frame-options');
   const frameAncestors = /frame-ancestors[^;]*/i.exec(header(h, 'content-security-policy') ?? '')?.[0];
   const framed = /^(deny|sameorigin)$/i.test(frameOptions ?? '') || frameAncestors;
-  item('clickjacking', 'Clickjacking protection', framed ? 'pass' : 'warn', framed ? (frameAncestors ? `CSP ${frameAncestors}` : `X-Frame-Options: ${frameOptions}`) : 'neither X-Frame-Options nor CSP frame-ancestors', fix('clickjacking'));
+  add('clickjacking', 'Clickjacking protection', framed ? 'pass' : 'warn', framed ? (frameAncestors ? `CSP ${frameAncestors}` : `X-Frame-Options: ${frameOptions}`) : 'neither X-Frame-Options nor CSP frame-ancestors', fixOf('clickjacking'));
 
   const referrer = header(h, 'referrer-policy');
-  item('referrer-policy', 'Referrer-Policy', referrer && !/unsafe-url/i.test(referrer) ? 'pass' : 'warn', referrer ? `Referrer-Policy: ${referrer}` : 'missing', fix('referrer'));
+  add('referrer-policy', 'Referrer-Policy', referrer && !/unsafe-url/i.test(referrer) ? 'pass' : 'warn', referrer ? `Referrer-Policy: ${referrer}` : 'missing', fixOf('referrer'));
 
   if (/text\/html/i.test(header(h, 'content-type') ?? '')) {
     const mixed = findMixedContent(page.body);
     const active = mixed.filter((m) => m.active);
-    item('mixed-content', 'No mixed content', active.length ? 'fail' : mixed.length ? 'warn' : 'pass', mixed.length ? `http:// subresources: ${mixed.slice(0, 5).map((m) => `<${m.tag}> ${m.url}`).join(', ')}` : 'no http:// subresources in the HTML', 'load every subresource over https:// or a relative URL');
+    add('mixed-content', 'No mixed content', active.length ? 'fail' : mixed.length ? 'warn' : 'pass', mixed.length ? `http:// subresources: ${mixed.slice(0, 5).map((m) => `<${m.tag}> ${m.url}`).join(', ')}` : 'no http:// subresources in the HTML', 'load every subresource over https:// or a relative URL');
   } else {
-    item('mixed-content', 'No mixed content', 'info', `not HTML (${header(h, 'content-type') ?? 'no content type'})`);
+    add('mixed-content', 'No mixed content', 'info', `not HTML (${header(h, 'content-type') ?? 'no content type'})`);
   }
 
-  const revealing = [
-    ...['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'].filter((n) => h[n] !== undefined).map((n) => `${n}: ${header(h, n)}`),
-  ];
+  const revealing = ['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'].filter((n) => h[n] !== undefined).map((n) => `${n}: ${header(h, n)}`);
   const server = header(h, 'server');
   const devServer = server && /WSGIServer|Werkzeug|WEBrick/i.test(server);
   if (server && /\d+\.\d+|\/\d/.test(server) && !devServer) revealing.push(`server: ${server}`);
-  if (revealing.length) item('version-headers', 'No version-revealing headers', 'warn', revealing.join(', '), fix('version'));
-  else if (devServer) item('version-headers', 'No version-revealing headers', 'info', `Server: ${server} is the development server's; check what production sends`);
-  else item('version-headers', 'No version-revealing headers', 'pass', server ? `Server: ${server}` : 'none');
-  return items;
+  if (revealing.length) add('version-headers', 'No version-revealing headers', 'warn', revealing.join(', '), fixOf('version'));
+  else if (devServer) add('version-headers', 'No version-revealing headers', 'info', `Server: ${server} is the development server's; check what production sends`);
+  else add('version-headers', 'No version-revealing headers', 'pass', server ? `Server: ${server}` : 'none');
 }
 
 const SESSION = /sess|sid\b|^sid|auth|remember|token|jwt|login/i;
@@ -233,7 +286,7 @@ const FIXES: Record<'redirect' | 'hsts' | 'cookies' | 'headers' | 'clickjacking'
     generic: 'redirect every http:// request to the same https:// URL (301 or 308)',
     django: 'SECURE_SSL_REDIRECT = True (with SECURE_PROXY_SSL_HEADER set)',
     express: "app.use((req, res, next) => req.secure ? next() : res.redirect(308, `https://${req.headers.host}${req.originalUrl}`)) (with app.set('trust proxy', 'loopback'))",
-    rails: 'config.force_ssl = true (with config.assume_ssl = true)',
+    rails: 'config.force_ssl = true (with config.assume_ssl = true on Rails 7.1+)',
     flask: 'Flask-Talisman: Talisman(app) (with ProxyFix)',
     laravel: "URL::forceScheme('https') and a middleware redirecting !$request->secure()",
     spring: 'http.requiresChannel(c -> c.anyRequest().requiresSecure())',

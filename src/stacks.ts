@@ -13,11 +13,23 @@ export interface StackFix {
 export const PROXY_HEADER_FIXES: StackFix[] = [
   { stack: 'django', name: 'Django', fix: 'settings.py: SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")' },
   { stack: 'express', name: 'Express', fix: "app.set('trust proxy', 'loopback')" },
-  { stack: 'rails', name: 'Rails', fix: 'config/environments/development.rb: config.assume_ssl = true' },
+  { stack: 'rails', name: 'Rails', fix: 'config/environments/development.rb: config.assume_ssl = true  (Rails 7.1+)' },
   { stack: 'flask', name: 'Flask/Werkzeug', fix: 'app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  (from werkzeug.middleware.proxy_fix import ProxyFix)' },
   { stack: 'laravel', name: 'Laravel', fix: "bootstrap/app.php: $middleware->trustProxies(at: '127.0.0.1');  (Laravel 10 and older: $proxies in App\\Http\\Middleware\\TrustProxies)" },
   { stack: 'spring', name: 'Spring Boot', fix: 'application.properties: server.forward-headers-strategy=native' },
 ];
+
+/**
+ * Each stack's usual login page, which sets the session and CSRF cookies `dev-https check` rates:
+ * Django's admin (startproject), Devise, Laravel's starter kits, Spring Security's form login.
+ * Express and Flask have no default one.
+ */
+export const LOGIN_PAGES: Partial<Record<Stack, { path: string; what: string }>> = {
+  django: { path: '/admin/login/', what: "the Django admin's login" },
+  rails: { path: '/users/sign_in', what: "Devise's sign-in page" },
+  laravel: { path: '/login', what: "the starter kits' login page" },
+  spring: { path: '/login', what: "Spring Security's login page" },
+};
 
 /** The stack a response reveals (Server, X-Powered-By, cookie names), or null. */
 export function detectStack(headers: IncomingHttpHeaders): Stack | null {

@@ -195,7 +195,7 @@ describe('createDiagnostics: redirect loops', () => {
         'Tell it to trust dev-https (only ever set this behind a proxy that sets the header itself, as dev-https does):\n' +
         '    Django (detected): settings.py: SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")\n' +
         "    Express: app.set('trust proxy', 'loopback')\n" +
-        '    Rails: config/environments/development.rb: config.assume_ssl = true\n' +
+        '    Rails: config/environments/development.rb: config.assume_ssl = true  (Rails 7.1+)\n' +
         '    Flask/Werkzeug: app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  (from werkzeug.middleware.proxy_fix import ProxyFix)\n' +
         "    Laravel: bootstrap/app.php: $middleware->trustProxies(at: '127.0.0.1');  (Laravel 10 and older: $proxies in App\\Http\\Middleware\\TrustProxies)\n" +
         '    Spring Boot: application.properties: server.forward-headers-strategy=native',

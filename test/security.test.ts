@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, test } from 'vitest';
-import { runCheck, type CheckReport } from '../src/check.js';
+import { formatCheckReport, runCheck, type CheckReport } from '../src/check.js';
 import { startDevHttps } from '../src/server.js';
 import { captureLogger, type CapturingLogger, djangoAvailable, freePort, onCleanup, request, runCleanups, startDjango, startUpstream, tempDir } from './helpers.js';
 
@@ -127,18 +127,64 @@ describe.skipIf(!djangoAvailable)('real Django', () => {
     expect(report.items.find((i) => i.path === '/' && i.id === 'hsts')!.detail).toBe('max-age=31536000; includeSubDomains');
   });
 
-  test('runCheck of noproxy: the loop fails with the Django fix', async () => {
+  test('runCheck of noproxy (the loop): the loop fails with the Django fix; the 301s are not rated as pages, and the report says so', async () => {
     const report = await runCheck({ target: await startDjango('noproxy'), paths: ['/', '/page'], certDir: await tempDir() });
     expect(report.stack).toBe('django');
     expect(report.ok).toBe(false);
+    expect(summary(report)).toEqual([
+      ['/', 'redirect', 'pass'],
+      ['/', 'loop', 'fail'],
+      ['/', 'hsts', 'info'],
+      ['/', 'cookies-secure', 'info'],
+      ['/', 'page', 'info'],
+      ['/page', 'redirect', 'pass'],
+      ['/page', 'loop', 'fail'],
+      ['/page', 'hsts', 'info'],
+      ['/page', 'cookies-secure', 'info'],
+      ['/page', 'page', 'info'],
+    ]);
+    // Rated: two redirects that pass, two loops that fail.
+    expect(report.score).toBe(50);
     const loops = report.items.filter((i) => i.id === 'loop');
     expect(loops.map((i) => [i.path, i.status, i.essential, i.fix])).toEqual([
       ['/', 'fail', true, `Django: ${DJANGO_FIX}`],
       ['/page', 'fail', true, `Django: ${DJANGO_FIX}`],
     ]);
     expect(loops[1]!.detail).toMatch(/^redirect loop: (https:\/\/localhost:\d+\/page) → \1; the app does not trust X-Forwarded-Proto$/);
+    const details = (path: string) => Object.fromEntries(report.items.filter((i) => i.path === path && i.status === 'info').map((i) => [i.id, i.detail]));
+    expect(details('/page')).toEqual({
+      hsts: 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and frameworks send HSTS only over HTTPS; fix the loop and check again',
+      'cookies-secure': 'no cookies set by the redirects, and no page reached to set any',
+      page: 'not rated: no page reached over HTTPS (the redirects loop). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: fix the loop and check again',
+    });
     // Its HTTP → HTTPS redirect itself is right.
     expect(report.items.filter((i) => i.id === 'redirect').map((i) => i.status)).toEqual(['pass', 'pass']);
+    // The 301 lacks X-Frame-Options only because SecurityMiddleware answers before
+    // XFrameOptionsMiddleware runs: no advice to add what the fixture already has.
+    expect(formatCheckReport(report)).not.toContain('XFrameOptionsMiddleware');
+    expect(formatCheckReport(report)).toContain('\n    INFO  Page headers: not rated: no page reached over HTTPS (the redirects loop).');
+  });
+
+  test('runCheck of prod on a page that sets no cookies: the hint names the Django admin login', async () => {
+    const report = await runCheck({ target: await startDjango('prod'), paths: ['/form', '/admin/login/'], certDir: await tempDir() });
+    expect(report.stack).toBe('django');
+    const cookies = report.items.filter((i) => i.id === 'cookies-secure').map((i) => [i.path, i.status, i.detail]);
+    expect(cookies).toEqual([
+      ['/form', 'info', "no cookies set on /form; try the Django admin's login with --path /admin/login/"],
+      // Already there (a 404 in the fixture): no hint pointing at itself.
+      ['/admin/login/', 'info', 'no cookies set on /admin/login/'],
+    ]);
+    expect(report.items.filter((i) => i.path === '/form').map((i) => [i.id, i.status])).toEqual([
+      ['redirect', 'pass'],
+      ['loop', 'pass'],
+      ['hsts', 'pass'],
+      ['cookies-secure', 'info'],
+      ['nosniff', 'pass'],
+      ['clickjacking', 'pass'],
+      ['referrer-policy', 'pass'],
+      ['mixed-content', 'pass'],
+      ['version-headers', 'info'],
+    ]);
   });
 
   test('runCheck of dev (Django defaults): no redirect, no HSTS, cookies not Secure', async () => {
@@ -284,6 +330,44 @@ describe('real Express 5', () => {
   });
 });
 
+describe('runCheck where no page is reached, or no stack is detected', () => {
+  test('a redirect to another origin: HSTS rated on the redirect, page headers not rated and the report says why; no stack: the generic login hint', async () => {
+    const app = await startUpstream((req, res) => {
+      if (req.url === '/') {
+        res.writeHead(302, { location: 'https://sso.example.test/login', 'strict-transport-security': 'max-age=31536000; includeSubDomains', 'content-type': 'text/html' });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' });
+      res.end('plain');
+    });
+    const report = await runCheck({ target: app.port, paths: ['/', '/plain'], certDir: await tempDir() });
+    expect(report.stack).toBe(null);
+    expect(summary(report)).toEqual([
+      ['/', 'redirect', 'fail'],
+      ['/', 'loop', 'pass'],
+      ['/', 'hsts', 'pass'],
+      ['/', 'cookies-secure', 'info'],
+      ['/', 'page', 'info'],
+      ['/plain', 'redirect', 'fail'],
+      ['/plain', 'loop', 'pass'],
+      ['/plain', 'hsts', 'fail'],
+      ['/plain', 'cookies-secure', 'info'],
+      ['/plain', 'nosniff', 'pass'],
+      ['/plain', 'clickjacking', 'warn'],
+      ['/plain', 'referrer-policy', 'warn'],
+      ['/plain', 'mixed-content', 'info'],
+      ['/plain', 'version-headers', 'pass'],
+    ]);
+    const detail = (path: string, id: string) => report.items.find((i) => i.path === path && i.id === id)!.detail;
+    expect(detail('/', 'redirect')).toMatch(/^302 to https:\/\/sso\.example\.test\/login, not to https:\/\/localhost:\d+\/$/);
+    expect(detail('/', 'page')).toMatch(
+      /^not rated: no page reached over HTTPS \(https:\/\/localhost:\d+\/ redirects to https:\/\/sso\.example\.test\/login, another origin, not followed\)\. X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: give --path a page of this app that does not redirect$/,
+    );
+    expect(detail('/', 'cookies-secure')).toBe('no cookies set by the redirects, and no page reached to set any');
+    expect(detail('/plain', 'cookies-secure')).toBe('no cookies set on /plain; try your login page, e.g. --path /login');
+  });
+});
+
 interface BinResult {
   code: number | null;
   stdout: string;
@@ -325,6 +409,27 @@ describe('the bin: dev-https check', () => {
     expect(r.stdout).toContain(
       '\nEssential items failing: HTTP redirects to HTTPS (/); HSTS (/); Session and CSRF cookies are Secure (/)\n',
     );
+  });
+
+  test.skipIf(!djangoAvailable)('on the noproxy Django (the loop): exit 1, the loop and its fix, and the plain word that no page was rated', async () => {
+    const port = await startDjango('noproxy');
+    const r = await runBin(['check', '--target', String(port)], await tempDir());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 3)).toEqual([`dev-https check of http://localhost:${port} (looks like Django)`, '', '  /']);
+    expect(lines.slice(3).map((l) => l.replace(/localhost:\d+/g, 'localhost:PORT'))).toEqual([
+      '    PASS  HTTP redirects to HTTPS (essential): 301 to https://localhost:PORT/',
+      '    FAIL  No redirect loop over HTTPS (essential): redirect loop: https://localhost:PORT/ → https://localhost:PORT/; the app does not trust X-Forwarded-Proto',
+      `          fix: Django: ${DJANGO_FIX}`,
+      '    INFO  HSTS (essential): not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and frameworks send HSTS only over HTTPS; fix the loop and check again',
+      '    INFO  Session and CSRF cookies are Secure (essential): no cookies set by the redirects, and no page reached to set any',
+      '    INFO  Page headers: not rated: no page reached over HTTPS (the redirects loop). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: fix the loop and check again',
+      '',
+      'Score: 50% (1 pass, 0 warn, 1 fail, 3 info)',
+      'Essential items failing: No redirect loop over HTTPS (/)',
+      '',
+    ]);
   });
 
   test('without --target: exit 1 and what is missing', async () => {
