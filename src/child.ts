@@ -3,6 +3,14 @@
 import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import type { Logger } from './logger.js';
+import { quoteShellWord } from './shell-quote.js';
+
+/**
+ * dev-https' own secrets, never passed on to the app: framework debug pages (Django's, Werkzeug's,
+ * Laravel's) print the whole environment. The other DEV_HTTPS_* settings are ports, paths and
+ * switches, which scripts in the app may read (the HTTPS port, say) and which give nothing away.
+ */
+export const SECRET_ENV: readonly string[] = ['DEV_HTTPS_PASSPHRASE', 'DEV_HTTPS_JAVA_STOREPASS'];
 
 export interface AppProcess {
   /** True when the command could not be started at all. */
@@ -15,9 +23,12 @@ export interface AppProcess {
   kill(): void;
 }
 
+/** Starts `command` with `env`, less SECRET_ENV. */
 export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logger): AppProcess {
   const [file, ...args] = command;
-  const child = spawn(file!, args, { env, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
+  const appEnv = { ...env };
+  for (const name of SECRET_ENV) delete appEnv[name];
+  const child = spawn(file!, args, { env: appEnv, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
   for (const [stream, name] of [[child.stdout!, 'stdout'], [child.stderr!, 'stderr']] as const) {
     readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
       if (logger.app) logger.app(line, name);
@@ -27,7 +38,7 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
   let notStarted = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (err) => {
-      logger.error(`cannot run ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`);
+      logger.error(`cannot run ${quoteShellWord(file!, true)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`);
       notStarted = true;
       resolve({ code: 127, signal: null });
     });

@@ -12,6 +12,7 @@ import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
 import { resolveStores, resolveTarget, type StoreName } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
+import { formatShellCommand } from './shell-quote.js';
 
 export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */
@@ -418,20 +419,28 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
     if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';
     const { startApp } = await import('./child.js');
     app = startApp(appCommand, env, logger);
+    // The target dev-https is waiting for: an exit before it accepts connections is a failure,
+    // exit 0 too (a one-shot command, or a server that went into the background).
+    let waitingFor: string | null = null;
     void app.exited.then(({ code, signal }) => {
       if (stopping) return;
       stopping = true;
-      const failed = code !== 0;
+      const early = waitingFor !== null && !app!.failedToStart;
+      const failed = code !== 0 || early;
       const how = app!.failedToStart ? 'could not be started' : signal ? `was ended by ${signal}` : `exited with code ${code}`;
-      (failed ? logger.error : logger.info)(`the app command (${appCommand.join(' ')}) ${how}: stopping dev-https`);
-      void shutdown(failed ? (code ?? 1) || 1 : 0);
+      const when = early ? ` before ${waitingFor} accepted connections` : '';
+      const why = early && code === 0 ? ' (the command after -- must keep running while the app serves)' : '';
+      (failed ? logger.error : logger.info)(`the app command (${formatShellCommand(appCommand)}) ${how}${when}: stopping dev-https${why}`);
+      void shutdown(failed ? code || 1 : 0);
     });
     for (const h of handles) {
       if (h.demo) continue;
       const target = resolveTarget(h.target);
+      waitingFor = h.target;
       logger.info(`waiting for ${h.target}…`);
       if (!(await waitUntilAccepting(target.hostname, target.port, waiting.signal))) return;
     }
+    waitingFor = null;
   }
   if (stopping) return;
   const caTrusted = await Promise.race([trustCheck, delay(1000, null, { ref: false })]);

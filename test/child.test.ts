@@ -1,9 +1,11 @@
 // `dev-https --target <port> -- <app command>` through the real bin: the app's output, waiting for
 // it, its environment, its process group on Ctrl-C, its exit code; and --open once the app answers.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { formatShellCommand } from '../src/shell-quote.js';
 import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor, testCa } from './helpers.js';
 
 const NODE = process.execPath;
@@ -223,7 +225,7 @@ describe('the app command after --', () => {
     const port = await freePort();
     const r = run(['--target', String(port), '--port', '0', '--', NODE, '-e', `process.exit(${code})`], { cwd });
     expect(await r.exited).toEqual({ code, signal: null });
-    expect(r.stderr()).toBe(`error: the app command (${NODE} -e process.exit(${code})) exited with code ${code}: stopping dev-https\n`);
+    expect(r.stderr()).toBe(`error: the app command (${NODE} -e 'process.exit(${code})') exited with code ${code} before http://localhost:${port} accepted connections: stopping dev-https\n`);
     expect(r.stdout()).toMatch(GENERATED);
     expect(r.stdout().replace(GENERATED, '')).toBe(`waiting for http://localhost:${port}…\n`);
   });
@@ -240,7 +242,7 @@ describe('the app command after --', () => {
     expect((await request(url!, { ca: cert })).body).toBe('bye');
     await fs.writeFile(stop, '');
     expect(await r.exited).toEqual({ code: 0, signal: null });
-    expect(r.stdout().endsWith(`\nthe app command (${NODE} -e ${script}) exited with code 0: stopping dev-https\n`)).toBe(true);
+    expect(r.stdout().endsWith(`\nthe app command (${formatShellCommand([NODE, '-e', script])}) exited with code 0: stopping dev-https\n`)).toBe(true);
     expect(r.stderr()).toBe('');
   });
 
@@ -249,7 +251,7 @@ describe('the app command after --', () => {
     const port = await freePort();
     const r = run(['--target', String(port), '--port', '0', '--', NODE, '-e', `process.kill(process.pid, 'SIGKILL')`], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
-    expect(r.stderr()).toBe(`error: the app command (${NODE} -e process.kill(process.pid, 'SIGKILL')) was ended by SIGKILL: stopping dev-https\n`);
+    expect(r.stderr()).toBe(`error: the app command (${NODE} -e 'process.kill(process.pid, '\\''SIGKILL'\\'')') was ended by SIGKILL before http://localhost:${port} accepted connections: stopping dev-https\n`);
   });
 
   test('a command that does not exist: "command not found", then the exit line, exit 127', async () => {
@@ -262,6 +264,37 @@ describe('the app command after --', () => {
         'error: the app command (dev-https-no-such-command --flag) could not be started: stopping dev-https\n',
     );
     expect(r.stdout().replace(GENERATED, '')).toBe(`waiting for http://localhost:${port}…\n`);
+  });
+
+  test('with -q, an app command that exits 0 before its target accepts connections: one error line that says so, exit 1', async () => {
+    const cwd = await tempDir();
+    const port = await freePort();
+    const r = run(['-q', '--target', String(port), '--port', '0', '--', NODE, '-e', 'process.exit(0)'], { cwd });
+    expect(await r.exited).toEqual({ code: 1, signal: null });
+    expect(r.stdout()).toBe('');
+    expect(r.stderr()).toBe(
+      `error: the app command (${NODE} -e 'process.exit(0)') exited with code 0 before http://localhost:${port} accepted connections: stopping dev-https (the command after -- must keep running while the app serves)\n`,
+    );
+  });
+
+  test('DEV_HTTPS_PASSPHRASE and DEV_HTTPS_JAVA_STOREPASS do not reach the app command; the other DEV_HTTPS_* do', async () => {
+    const cwd = await tempDir();
+    const port = await freePort();
+    // An encrypted key, so that DEV_HTTPS_PASSPHRASE is the one dev-https itself needs.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', 'a-key.pem', '-passout', 'pass:pass-7d1f', '-out', 'a.pem', '-days', '30', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd, stdio: 'ignore' });
+    const script = `
+      const own = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('DEV_HTTPS_')));
+      const all = JSON.stringify(process.env);
+      console.log('env ' + JSON.stringify({ own, secrets: all.includes('pass-7d1f') || all.includes('store-5e2b') }));
+      ${appScript('ok')}`;
+    const env = { DEV_HTTPS_PASSPHRASE: 'pass-7d1f', DEV_HTTPS_JAVA_STOREPASS: 'store-5e2b', DEV_HTTPS_LOG: 'text' };
+    const r = run(['--cert', 'a.pem', '--key', 'a-key.pem', '--target', String(port), '--port', '0', '--', NODE, '-e', script], { cwd, env });
+    const [, json] = await waitFor(r, /\[app\] env (.*)\n/);
+    expect(JSON.parse(json!)).toEqual({ own: { DEV_HTTPS_CAROOT: process.env.DEV_HTTPS_CAROOT, DEV_HTTPS_LOG: 'text' }, secrets: false });
+    const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
+    expect((await request(url!, { ca: await fs.readFile(path.join(cwd, 'a.pem'), 'utf8') })).body).toBe('ok');
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toEqual({ code: 0, signal: null });
   });
 
   test('-- with no command: one line, exit 1', async () => {
