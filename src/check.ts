@@ -180,7 +180,7 @@ function rateHsts(add: Add, fixOf: FixOf, reply: Reply, looped: boolean): void {
   const hsts = header(reply.headers, 'strict-transport-security');
   const maxAge = Number(/max-age\s*=\s*"?(\d+)/i.exec(hsts ?? '')?.[1] ?? NaN);
   // In the loop the app takes the request for plain HTTP, and frameworks send HSTS only over HTTPS.
-  if (!hsts && looped) add('hsts', 'HSTS', 'info', 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and frameworks send HSTS only over HTTPS; fix the loop and check again');
+  if (!hsts && looped) add('hsts', 'HSTS', 'info', 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again');
   else if (!hsts) add('hsts', 'HSTS', 'fail', 'no Strict-Transport-Security header over HTTPS', fixOf('hsts'));
   else if (!(maxAge >= ONE_YEAR)) add('hsts', 'HSTS', 'warn', `${hsts}: max-age below one year (${ONE_YEAR})`, fixOf('hsts'));
   else if (!/includeSubDomains/i.test(hsts)) add('hsts', 'HSTS', 'warn', `${hsts}: no includeSubDomains`, fixOf('hsts'));

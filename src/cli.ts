@@ -61,8 +61,10 @@ const CHECK_USAGE = `Usage: dev-https check --target <port | host:port | http://
 
 Audits a running app's production security settings from the outside: starts temporary HTTPS and
 HTTP listeners on free ports, requests each path over both schemes and rates the redirect to HTTPS,
-redirect loops, HSTS, cookies, security headers and mixed content. Exit code 1 when an essential
-item (redirect, loop, HSTS, Secure cookies) fails.`;
+redirect loops, HSTS, cookies, security headers and mixed content. Security headers and mixed
+content are rated on the page the HTTPS redirects lead to, never on a redirect; the report says
+when no page was reached. Exit code 1 when an essential item (redirect, loop, HSTS, Secure
+cookies) fails.`;
 
 interface Flag {
   short?: string;

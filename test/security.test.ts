@@ -153,7 +153,7 @@ describe.skipIf(!djangoAvailable)('real Django', () => {
     expect(loops[1]!.detail).toMatch(/^redirect loop: (https:\/\/localhost:\d+\/page) → \1; the app does not trust X-Forwarded-Proto$/);
     const details = (path: string) => Object.fromEntries(report.items.filter((i) => i.path === path && i.status === 'info').map((i) => [i.id, i.detail]));
     expect(details('/page')).toEqual({
-      hsts: 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and frameworks send HSTS only over HTTPS; fix the loop and check again',
+      hsts: 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again',
       'cookies-secure': 'no cookies set by the redirects, and no page reached to set any',
       page: 'not rated: no page reached over HTTPS (the redirects loop). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: fix the loop and check again',
     });
@@ -422,7 +422,7 @@ describe('the bin: dev-https check', () => {
       '    PASS  HTTP redirects to HTTPS (essential): 301 to https://localhost:PORT/',
       '    FAIL  No redirect loop over HTTPS (essential): redirect loop: https://localhost:PORT/ → https://localhost:PORT/; the app does not trust X-Forwarded-Proto',
       `          fix: Django: ${DJANGO_FIX}`,
-      '    INFO  HSTS (essential): not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and frameworks send HSTS only over HTTPS; fix the loop and check again',
+      '    INFO  HSTS (essential): not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again',
       '    INFO  Session and CSRF cookies are Secure (essential): no cookies set by the redirects, and no page reached to set any',
       '    INFO  Page headers: not rated: no page reached over HTTPS (the redirects loop). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: fix the loop and check again',
       '',
