@@ -368,6 +368,36 @@ describe('runCheck where no page is reached, or no stack is detected', () => {
   });
 });
 
+describe('runCheck: redirects that never end on a page', () => {
+  test('more than 10 redirects fail the loop; a redirect without Location is no page either', async () => {
+    const app = await startUpstream((req, res) => {
+      const n = /^\/hop\/(\d+)$/.exec(req.url ?? '');
+      if (n) res.writeHead(302, { location: `/hop/${Number(n[1]) + 1}` });
+      else res.writeHead(302, { 'content-type': 'text/html' });
+      res.end();
+    });
+    const report = await runCheck({ target: app.port, paths: ['/hop/0', '/nowhere'], certDir: await tempDir() });
+    const get = (path: string, id: string) => report.items.find((i) => i.path === path && i.id === id)!;
+    expect(report.items.filter((i) => i.path === '/hop/0').map((i) => [i.id, i.status])).toEqual([
+      ['redirect', 'fail'],
+      ['loop', 'fail'],
+      ['hsts', 'info'],
+      ['cookies-secure', 'info'],
+      ['page', 'info'],
+    ]);
+    expect(get('/hop/0', 'loop').detail).toMatch(/^redirect loop: https:\/\/localhost:\d+\/hop\/0 → (https:\/\/localhost:\d+\/hop\/\d+ → ){9}https:\/\/localhost:\d+\/hop\/10; the app does not trust X-Forwarded-Proto$/);
+    expect(get('/hop/0', 'page').detail).toContain('not rated: no page reached over HTTPS (more than 10 redirects). ');
+    expect(report.items.filter((i) => i.path === '/nowhere').map((i) => [i.id, i.status])).toEqual([
+      ['redirect', 'fail'],
+      ['loop', 'pass'],
+      ['hsts', 'fail'],
+      ['cookies-secure', 'info'],
+      ['page', 'info'],
+    ]);
+    expect(get('/nowhere', 'page').detail).toMatch(/^not rated: no page reached over HTTPS \(https:\/\/localhost:\d+\/nowhere answers 302 without a Location header\)\. .*: give --path a page of this app that does not redirect$/);
+  });
+});
+
 interface BinResult {
   code: number | null;
   stdout: string;
