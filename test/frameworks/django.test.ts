@@ -14,7 +14,7 @@ import { type App, FIXTURES, type Pinned, PYTHON, chromiumAvailable, djangoAvail
 const USER = 'admin';
 const PASSWORD = 'dev-https-test-password-42';
 
-describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject site behind dev-https', () => {
+describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject site behind dev-https', { timeout: 60_000 }, () => {
   let site: { dir: string; remove: () => Promise<void> };
   let env: NodeJS.ProcessEnv;
   /** runserver of the site that trusts X-Forwarded-Proto, and of the one that does not. */

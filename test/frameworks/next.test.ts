@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { deferred, freePort, request } from '../helpers.js';
-import { type App, type Pinned, REPO, chromiumAvailable, copyFixture, launchPinned, nextAvailable, openStream, spawnApp } from './support.js';
+import { type App, FIXTURES, type Pinned, REPO, chromiumAvailable, copyFixture, launchPinned, nextAvailable, openStream, spawnApp } from './support.js';
 
 const COMPILE_MS = 120_000;
 
@@ -25,7 +25,7 @@ describe.skipIf(!chromiumAvailable || !nextAvailable)('Next.js behind dev-https 
     app = await spawnApp(process.execPath, [path.join(REPO, 'node_modules/next/dist/bin/next'), 'dev', '--port', String(port), '--hostname', '127.0.0.1'], {
       cwd: appDir.dir,
       port,
-      env: { NEXT_TELEMETRY_DISABLED: '1', NODE_ENV: 'development', PORT: String(port) },
+      env: { NEXT_TELEMETRY_DISABLED: '1', NODE_OPTIONS: `--require "${path.join(FIXTURES, 'next-offline.cjs')}"`, NODE_ENV: 'development', PORT: String(port) },
       waitMs: COMPILE_MS,
     });
     // Compiled once up front, straight from Next, so the tests do not each wait for it.

@@ -160,15 +160,22 @@ export async function spawnApp(command: string, args: string[], options: { cwd: 
   child.stderr!.on('data', (c: string) => (output += c));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
   let gone = false;
-  void exited.then(() => (gone = true));
-  const stop = async () => {
-    if (!gone) {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+  const kill = () => {
+    if (gone) return;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
     }
+  };
+  // A worker that dies without afterAll still takes the group (next dev's workers) with it.
+  process.once('exit', kill);
+  void exited.then(() => {
+    gone = true;
+    process.off('exit', kill);
+  });
+  const stop = async () => {
+    kill();
     await exited;
   };
   const deadline = Date.now() + (options.waitMs ?? 30_000);

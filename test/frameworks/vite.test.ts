@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { deferred, freePort } from '../helpers.js';
 import { type App, type Pinned, REPO, chromiumAvailable, copyFixture, launchPinned, spawnApp } from './support.js';
 
-describe.skipIf(!chromiumAvailable)('Vite behind dev-https in Chromium', () => {
+describe.skipIf(!chromiumAvailable)('Vite behind dev-https in Chromium', { timeout: 60_000 }, () => {
   let pinned: Pinned;
   let app: App;
   let appDir: { dir: string; remove: () => Promise<void> };
