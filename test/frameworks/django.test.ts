@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { runCheck } from '../../src/check.js';
-import { freePort, request } from '../helpers.js';
-import { type App, FIXTURES, type Pinned, PYTHON, chromiumAvailable, djangoAvailable, launchPinned, scopedTempDir, spawnApp } from './support.js';
+import { djangoAvailable, freePort, request } from '../helpers.js';
+import { type App, FIXTURES, type Pinned, PYTHON, chromiumAvailable, launchPinned, scopedTempDir, spawnApp } from './support.js';
 
 const USER = 'admin';
 const PASSWORD = 'dev-https-test-password-42';

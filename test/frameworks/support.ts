@@ -45,7 +45,6 @@ function resolvable(pkg: string): boolean {
 
 export const chromiumAvailable = existsSync(CHROMIUM) || inCi;
 export const flaskAvailable = pythonImports('flask');
-export const djangoAvailable = pythonImports('django');
 export const nextAvailable = resolvable('next') && resolvable('react') && resolvable('react-dom');
 
 /** A temp dir removed by the returned function (for beforeAll/afterAll scopes, where onCleanup would run too early). */
