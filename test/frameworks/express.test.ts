@@ -1,16 +1,17 @@
 // Express 5 behind dev-https, as the README's recipe says (trust proxy loopback): Server-Sent
-// Events and res.write() streaming reach HTTP/1.1 and HTTP/2 clients part by part, and a client
-// that goes away closes the app's response.
+// Events and res.write() streaming reach HTTP/1.1 and HTTP/2 clients (and an EventSource in
+// Chromium) part by part, and a client that goes away closes the app's response.
 import type http from 'node:http';
 import type net from 'node:net';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type Deferred, deferred, request } from '../helpers.js';
-import { openStream, startPlain } from './support.js';
+import { type Pinned, chromiumAvailable, launchPinned, openStream, startPlain } from './support.js';
 
 describe('Express 5 behind dev-https', () => {
   let server: http.Server;
   let proxy: Awaited<ReturnType<typeof startPlain>>;
+  let pinned: Pinned | undefined;
   const gates = new Map<string, Deferred<void>>();
   const closed = new Map<string, Deferred<void>>();
   const gate = (name: string) => gates.get(name) ?? gates.set(name, deferred()).get(name)!;
@@ -20,6 +21,7 @@ describe('Express 5 behind dev-https', () => {
     const app = express();
     app.set('trust proxy', 'loopback');
     const seen = (req: express.Request) => ({ secure: req.secure, protocol: req.protocol, host: req.get('host'), ip: req.ip });
+    app.get('/', (_req, res) => res.type('html').send('<!doctype html><title>express app</title>'));
     app.get('/events/:name', async (req, res) => {
       const name = req.params.name;
       res.on('close', () => closedOf(name).resolve());
@@ -44,9 +46,11 @@ describe('Express 5 behind dev-https', () => {
     server = app.listen(0, '127.0.0.1');
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
     proxy = await startPlain({ target: (server.address() as net.AddressInfo).port });
+    if (chromiumAvailable) pinned = await launchPinned();
   });
 
   afterAll(async () => {
+    await pinned?.close();
     await proxy?.close();
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
@@ -87,6 +91,42 @@ describe('Express 5 behind dev-https', () => {
       expect(await stream.done).toBe('part 1\npart 2\npart 3\n');
     } finally {
       stream.close();
+    }
+  });
+
+  test.skipIf(!chromiumAvailable)("an EventSource in Chromium gets each event as it is sent, with its id; close() closes the app's response", async () => {
+    const { origin, ca } = await pinned!.startDevHttps({ target: (server.address() as net.AddressInfo).port });
+    const context = await pinned!.browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${origin}/`);
+      expect(await page.title()).toBe('express app');
+      const first = await page.evaluate(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const source = new EventSource('/events/browser');
+            (window as unknown as { source: EventSource }).source = source;
+            source.onmessage = (e) => resolve(e.data);
+            source.onerror = () => reject(new Error('EventSource error'));
+          }),
+      );
+      // Chromium reaches localhost over ::1 or 127.0.0.1; either is the client address Express must see.
+      expect(JSON.parse(first)).toEqual({ secure: true, protocol: 'https', host: new URL(origin).host, ip: expect.stringMatching(/^(127\.0\.0\.1|::1)$/) });
+      const second = page.evaluate(
+        () =>
+          new Promise<{ data: string; id: string }>((resolve) => {
+            const source = (window as unknown as { source: EventSource }).source;
+            source.onmessage = (e) => {
+              source.close();
+              resolve({ data: e.data, id: e.lastEventId });
+            };
+          }),
+      );
+      expect((await request(`${origin}/release/browser`, { ca, method: 'POST' })).body).toBe('released');
+      expect(await second).toEqual({ data: 'two', id: '2' });
+      await closedOf('browser').promise;
+    } finally {
+      await context.close();
     }
   });
 });
