@@ -1,53 +1,80 @@
-// Page load in a real headless Chromium: a page of 300 ES modules, each answered by the app after
-// ~5 ms (as a dev server compiling on demand), straight from the app over plain HTTP and through
-// dev-https with HTTP/2 and with HTTP/1.1 only. Browsers open at most 6 HTTP/1.1 connections per
-// host, so HTTP/1.1 queues the modules; HTTP/2 asks for all of them at once on one connection.
-// Run: `npm run build && node bench/page-load.mjs [--rounds 5] [--modules 300] [--delay 5]`.
+// Page load in a real headless Chromium (issue 18): a page of N ES modules, each answered by the
+// app after D ms (a dev server compiling on demand), straight from the app over plain HTTP/1.1,
+// through Caddy (HTTP/2, the shared setup's EC P-256 certificate, the type dev-https makes) and
+// through the dev-https bin run as users run it: HTTP/2 with its request log on, HTTP/2 with
+// --quiet, and --no-http2. Browsers open at most 6 HTTP/1.1 connections per host, so HTTP/1.1
+// queues the modules; HTTP/2 asks for all of them at once on one connection.
+// The request log goes to a pseudo-terminal by default (`--log-sink pty`: util-linux `script`
+// gives dev-https a TTY, as a terminal does; Node writes TTYs synchronously on Linux, so a slow
+// terminal slows the proxy), or to a pipe this script drains (`pipe`), or to /dev/null (`null`).
+// Rounds are interleaved per case (one load per target, the order rotating), medians reported.
+// `--profile DIR` then runs one more dev-https (HTTP/2, log on) under `node --cpu-prof`, loads the
+// first case's page `--profile-loads` times, and summarises where its CPU time went.
+// Run: `npm run build && node bench/page-load.mjs [--rounds 5] [--modules 300,1000] [--delay 5,20]
+//   [--targets direct,caddy,dev-https,dev-https-quiet,dev-https-h1] [--log-sink pty|pipe|null]
+//   [--devhttps-bin PATH] [--profile DIR] [--profile-loads 10]`. About 4 minutes with the defaults.
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { silentLogger, startDevHttps } from '../dist/index.js';
+import { DEFAULT_BIN, argsOf, caddyAvailable, has, median, startCaddy, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
-const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  const n = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(n) || n < 0) throw new Error(`Invalid --${name} "${args[i + 1]}": expected a whole number`);
-  return n;
-};
-const ROUNDS = Math.max(1, opt('rounds', 5));
-const MODULES = Math.max(1, opt('modules', 300));
-const DELAY_MS = opt('delay', 5);
-// One page load must never hang the run.
+const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1'];
+const a = argsOf(process.argv.slice(2));
+const ROUNDS = a.int('rounds', 5, 1);
+const MODULES = a.str('modules', '300,1000').split(',').map(Number);
+const DELAYS = a.str('delay', '5,20').split(',').map(Number);
+for (const n of [...MODULES, ...DELAYS]) if (!Number.isInteger(n) || n < 0) throw new Error(`Invalid --modules/--delay list: expected whole numbers`);
+const WANT = a.list('targets', TARGET_NAMES, TARGET_NAMES);
+const SINK = a.list('log-sink', [has('script') ? 'pty' : 'pipe'], ['pty', 'pipe', 'null'])[0];
+const BIN = path.resolve(a.str('devhttps-bin', DEFAULT_BIN));
+const PROFILE_DIR = a.str('profile', '');
+const PROFILE_LOADS = a.int('profile-loads', 10, 1);
+// One page load must never hang the run; nor the run itself.
 const LOAD_TIMEOUT_MS = 60_000;
+const RUN_LIMIT_MS = 30 * 60_000;
+setTimeout(() => {
+  console.error(`page-load benchmark: still running after ${RUN_LIMIT_MS / 60_000} min, stopping`);
+  stopAll().finally(() => process.exit(1));
+}, RUN_LIMIT_MS).unref();
 
 // The page's inline module imports every module statically: the browser fetches them all in
 // parallel, evaluates them (each bumps window.__n), then runs the inline body, which notes the
 // time since navigation start (performance.now() counts from the navigation's time origin).
 // The classic script first lifts the resource-timing buffer (250 entries by default) so every
-// module's protocol can be checked.
-const page = `<!doctype html><html><head><meta charset="utf-8"><title>${MODULES} modules</title>
-<script>performance.setResourceTimingBufferSize(${MODULES + 50});</script>
+// module's protocol can be checked. Cases live in the URL: /p/<modules>/<delay>/.
+const pages = new Map();
+const pageOf = (modules) => {
+  if (!pages.has(modules)) {
+    pages.set(modules, `<!doctype html><html><head><meta charset="utf-8"><title>${modules} modules</title>
+<script>performance.setResourceTimingBufferSize(${modules + 50});</script>
 <script type="module">
-${Array.from({ length: MODULES }, (_, i) => `import '/m/${i}.js';`).join('\n')}
+${Array.from({ length: modules }, (_, i) => `import './m/${i}.js';`).join('\n')}
 window.__done = { n: window.__n, ms: performance.now() };
-</script></head><body><p>${MODULES} modules</p></body></html>`;
+</script></head><body><p>${modules} modules</p></body></html>`);
+  }
+  return pages.get(modules);
+};
 
+// Connections the app accepted, counted per page load: what a burst of module requests opens.
+let appConnections = 0;
 const app = http.createServer((req, res) => {
   const send = (status, type, body) => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
     res.end(body);
   };
-  const m = /^\/m\/(\d+)\.js$/.exec(req.url ?? '');
-  if (req.url === '/') send(200, 'text/html; charset=utf-8', page);
-  else if (m && Number(m[1]) < MODULES) {
-    setTimeout(() => send(200, 'text/javascript', `window.__n = (window.__n || 0) + 1; export const id = ${m[1]};\n`), DELAY_MS);
-  } else send(404, 'text/plain', 'not found\n');
+  const m = /^\/p\/(\d+)\/(\d+)\/(?:m\/(\d+)\.js)?$/.exec(req.url ?? '');
+  if (!m || Number(m[1]) > 5000) return send(404, 'text/plain', 'not found\n');
+  if (m[3] === undefined) return send(200, 'text/html; charset=utf-8', pageOf(Number(m[1])));
+  if (Number(m[3]) >= Number(m[1])) return send(404, 'text/plain', 'not found\n');
+  setTimeout(() => send(200, 'text/javascript', `window.__n = (window.__n || 0) + 1; export const id = ${m[3]};\n`), Number(m[2]));
 });
+
+app.on('connection', () => appConnections++);
 
 /** The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as --ignore-certificate-errors-spki-list wants it. */
 function spkiHash(certPem) {
@@ -55,27 +82,44 @@ function spkiHash(certPem) {
   return createHash('sha256').update(der).digest('base64');
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-page-load-'));
-// A CA of the benchmark's own: the user's is left alone.
-process.env.DEV_HTTPS_CAROOT = path.join(certDir, 'ca');
-const handles = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-page-load-'));
+const certDir = path.join(tmp, 'certs');
+const caRoot = path.join(tmp, 'ca');
 let browser = null;
 let exitCode = 0;
 try {
   await new Promise((resolve, reject) => app.once('error', reject).listen(0, '127.0.0.1', resolve));
   const appPort = app.address().port;
-  // One cert dir for both: the first start generates the certificate, the second reuses it, so a
-  // single pin covers both proxies.
-  const h2 = await startDevHttps({ target: appPort, port: 0, certDir, http2: true, logger: silentLogger });
-  handles.push(h2);
-  const h1 = await startDevHttps({ target: appPort, port: 0, certDir, http2: false, logger: silentLogger });
-  handles.push(h1);
-  if (h1.certificate.generated || h1.certificate.cert !== h2.certificate.cert) throw new Error('the second proxy did not reuse the first one\'s certificate');
+  const targets = [];
+  const notes = [];
+  if (WANT.includes('direct')) targets.push({ name: 'direct', label: 'direct HTTP/1.1', origin: `http://127.0.0.1:${appPort}`, expect: 'http/1.1' });
+  let caddyCert = null;
+  if (WANT.includes('caddy')) {
+    if (caddyAvailable()) {
+      const c = await startCaddy([appPort], tmp);
+      caddyCert = c.ca;
+      targets.push({ name: 'caddy', label: `Caddy ${c.version} h2`, origin: `https://localhost:${c.ports[0]}`, expect: 'h2' });
+    } else notes.push('Caddy not installed (bash ../shared/bench/setup.sh): no Caddy column');
+  }
+  const dhVariants = [
+    { name: 'dev-https', label: 'dev-https h2 (log on)', extra: [], expect: 'h2' },
+    { name: 'dev-https-quiet', label: 'dev-https h2 --quiet', extra: ['--quiet'], expect: 'h2' },
+    { name: 'dev-https-h1', label: 'dev-https --no-http2 (log on)', extra: ['--no-http2'], expect: 'http/1.1' },
+  ];
+  const started = [];
+  for (const v of dhVariants.filter((x) => WANT.includes(x.name))) {
+    // Sequential starts: the first makes the certificate, the others reuse it (one pin for all).
+    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, extra: v.extra, sink: SINK, cwd: tmp });
+    started.push(d);
+    targets.push({ ...v, origin: `https://localhost:${d.port}` });
+  }
+  if (!started.length && PROFILE_DIR) {
+    // The profiled run starts later; its certificate must exist now, for Chromium's pin.
+    execFileSync(process.execPath, [BIN, 'cert', '--cert-dir', certDir, '--json'], { env: { ...process.env, DEV_HTTPS_CAROOT: caRoot }, stdio: 'ignore' });
+  }
+  const pins = [];
+  if (caddyCert) pins.push(spkiHash(caddyCert));
+  if (started.length || PROFILE_DIR) pins.push(spkiHash(fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8')));
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -88,87 +132,128 @@ try {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      // Trusts exactly this key, as a user accepting the certificate would.
-      `--ignore-certificate-errors-spki-list=${spkiHash(h2.certificate.cert)}`,
+      // Trusts exactly these keys, as a user accepting the certificate would.
+      `--ignore-certificate-errors-spki-list=${pins.join(',') || 'none'}`,
     ],
   });
 
-  const targets = [
-    { name: 'direct http', url: `http://127.0.0.1:${appPort}/`, expect: 'http/1.1' },
-    { name: 'dev-https h2', url: h2.urls.https, expect: 'h2' },
-    { name: 'dev-https h1', url: h1.urls.https, expect: 'http/1.1' },
-  ];
-
   /** One cold load in a fresh context (no cache, no pooled connection): ms until every module ran. */
-  async function load(target) {
+  async function load(target, modules, delay) {
     const context = await browser.newContext();
     try {
       const p = await context.newPage();
-      const wallStart = performance.now();
-      const response = await p.goto(target.url, { timeout: LOAD_TIMEOUT_MS });
-      if (response?.status() !== 200) throw new Error(`${target.name}: ${target.url} answered ${response?.status()}`);
-      await p.waitForFunction(() => window.__done !== undefined, undefined, { timeout: LOAD_TIMEOUT_MS, polling: 10 });
-      const wall = performance.now() - wallStart;
-      const result = await p.evaluate(() => ({
-        done: window.__done,
-        nav: performance.getEntriesByType('navigation')[0].nextHopProtocol,
-        modules: [...new Set(performance.getEntriesByType('resource').filter((e) => /\/m\/\d+\.js$/.test(e.name)).map((e) => e.nextHopProtocol))],
-        count: performance.getEntriesByType('resource').filter((e) => /\/m\/\d+\.js$/.test(e.name)).length,
-      }));
-      if (result.done.n !== MODULES) throw new Error(`${target.name}: ${result.done.n} of ${MODULES} modules ran`);
-      if (result.count !== MODULES) throw new Error(`${target.name}: ${result.count} of ${MODULES} modules fetched`);
-      return { ms: result.done.ms, wall, nav: result.nav, modules: result.modules };
+      const url = `${target.origin}/p/${modules}/${delay}/`;
+      const connectionsBefore = appConnections;
+      // A module that fails stops the page's module graph: fail the load at once, saying which.
+      const failed = new Promise((resolve) => {
+        p.on('requestfailed', (r) => resolve(`${r.url()}: ${r.failure()?.errorText}`));
+        p.on('response', (r) => r.status() !== 200 && resolve(`${r.url()}: status ${r.status()}`));
+      });
+      const response = await p.goto(url, { timeout: LOAD_TIMEOUT_MS });
+      if (response?.status() !== 200) throw new Error(`${target.name}: ${url} answered ${response?.status()}`);
+      const why = await Promise.race([
+        p.waitForFunction(() => window.__done !== undefined, undefined, { timeout: LOAD_TIMEOUT_MS, polling: 10 }).then(() => null, (e) => e.message),
+        failed,
+      ]);
+      if (why) throw new Error(`${target.name}, ${modules} modules x ${delay} ms: ${why}`);
+      const r = await p.evaluate(() => {
+        const mods = performance.getEntriesByType('resource').filter((e) => /\/m\/\d+\.js$/.test(e.name));
+        return { done: window.__done, nav: performance.getEntriesByType('navigation')[0].nextHopProtocol, protocols: [...new Set(mods.map((e) => e.nextHopProtocol))], count: mods.length };
+      });
+      if (r.done.n !== modules) throw new Error(`${target.name}: ${r.done.n} of ${modules} modules ran`);
+      if (r.count !== modules) throw new Error(`${target.name}: ${r.count} of ${modules} modules fetched`);
+      return { ms: r.done.ms, protocol: `${r.nav}/${r.protocols.join('+')}`, connections: appConnections - connectionsBefore };
     } finally {
       await context.close();
     }
   }
 
+  const cases = MODULES.flatMap((modules) => DELAYS.map((delay) => ({ modules, delay, results: new Map(targets.map((t) => [t.name, { ms: [], connections: [], protocols: new Set() }])) })));
+  const t0 = performance.now();
   // One unmeasured load each: Chromium's and Node's first-use costs are not the proxy's.
-  for (const t of targets) await load(t);
-  const results = new Map(targets.map((t) => [t.name, { ms: [], wall: [], protocols: new Set() }]));
-  for (let round = 0; round < ROUNDS; round++) {
-    // Interleaved, and the order rotates so no target always goes first.
-    for (let k = 0; k < targets.length; k++) {
-      const t = targets[(round + k) % targets.length];
-      const r = await load(t);
-      const acc = results.get(t.name);
-      acc.ms.push(r.ms);
-      acc.wall.push(r.wall);
-      acc.protocols.add(`${r.nav}/${r.modules.join('+')}`);
+  for (const t of targets) await load(t, MODULES[0], DELAYS[0]);
+  for (const c of cases) {
+    for (let round = 0; round < ROUNDS; round++) {
+      // Interleaved, and the order rotates so no target always goes first.
+      for (let k = 0; k < targets.length; k++) {
+        const t = targets[(round + k) % targets.length];
+        const acc = c.results.get(t.name);
+        try {
+          const r = await load(t, c.modules, c.delay);
+          acc.ms.push(r.ms);
+          acc.connections.push(r.connections);
+          acc.protocols.add(r.protocol);
+        } catch (err) {
+          // Counted and shown: a proxy that fails a load fails the benchmark, but the others are still measured.
+          acc.failed = (acc.failed ?? 0) + 1;
+          acc.error ??= err.message.split('\n')[0];
+        }
+      }
     }
   }
+  const seconds = (performance.now() - t0) / 1000;
 
-  console.log(`${MODULES} ES modules, ${DELAY_MS} ms app delay each, ${ROUNDS} rounds (fresh browser context each), headless Chromium, ${os.cpus().length} cores shared by browser, proxies and app`);
-  console.log('time = navigation start -> last module evaluated (performance.now() in the page); wall = page.goto + wait, from Node');
-  console.log(['target'.padEnd(14), 'protocol'.padEnd(9), 'check'.padEnd(5), 'median ms'.padStart(9), 'min'.padStart(7), 'max'.padStart(7), 'wall med'.padStart(9)].join(' '));
-  for (const t of targets) {
-    const r = results.get(t.name);
-    // Page and every module over the protocol this target must use.
-    const seen = [...r.protocols];
-    const ok = seen.length === 1 && seen[0] === `${t.expect}/${t.expect}`;
-    if (!ok) exitCode = 1;
-    console.log(
-      [
-        t.name.padEnd(14),
-        (ok ? t.expect : seen.join(',')).padEnd(9),
-        (ok ? 'ok' : 'FAIL').padEnd(5),
-        median(r.ms).toFixed(1).padStart(9),
-        Math.min(...r.ms).toFixed(1).padStart(7),
-        Math.max(...r.ms).toFixed(1).padStart(7),
-        median(r.wall).toFixed(1).padStart(9),
-      ].join(' '),
-    );
+  const sinkWhy = { pty: 'a pseudo-terminal (script), as in a terminal', pipe: 'a pipe this script drains', null: '/dev/null' }[SINK];
+  console.log(`\nPage load in headless Chromium: navigation start -> last module evaluated, median ms of ${ROUNDS} interleaved rounds (fresh browser context each load); ` +
+    `node ${process.version}, ${os.cpus().length} cores shared by browser, proxies and app; dev-https ${BIN}, request log to ${sinkWhy}; ${seconds.toFixed(0)} s.\n`);
+  const hasCaddy = targets.some((t) => t.name === 'caddy');
+  const ratioCols = hasCaddy ? targets.filter((t) => t.name.startsWith('dev-https')).map((t) => t.name) : [];
+  console.log(`| case | ${targets.map((t) => t.label).join(' | ')} | ${ratioCols.map((n) => `${n}/Caddy`).join(' | ')} |`);
+  console.log(`| --- | ${targets.map(() => '---:').join(' | ')} | ${ratioCols.map(() => '---:').join(' | ')} |`);
+  const bad = [];
+  for (const c of cases) {
+    const med = (name) => median(c.results.get(name).ms);
+    const cols = targets.map((t) => {
+      const r = c.results.get(t.name);
+      const seen = [...r.protocols];
+      if (r.failed) bad.push(`${c.modules} x ${c.delay} ms, ${t.name}: ${r.failed} of ${ROUNDS} loads failed (first: ${r.error})`);
+      if (seen.length > 1 || (seen.length === 1 && seen[0] !== `${t.expect}/${t.expect}`)) bad.push(`${c.modules} x ${c.delay} ms, ${t.name}: protocols ${seen.join(', ')} (expected ${t.expect})`);
+      return r.ms.length ? `${med(t.name).toFixed(0)}${r.failed ? ` (${r.failed} failed)` : ''}` : 'failed';
+    });
+    const ratios = ratioCols.map((n) => (Number.isFinite(med(n) / med('caddy')) ? `${(med(n) / med('caddy')).toFixed(2)}x` : '–'));
+    console.log(`| ${c.modules} modules, ${c.delay} ms | ${cols.join(' | ')} | ${ratios.join(' | ')} |`);
   }
-  const m = (name) => median(results.get(name).ms);
-  console.log(`ratio h1/h2 (medians): ${(m('dev-https h1') / m('dev-https h2')).toFixed(2)}x; h2 vs direct http: ${(m('dev-https h2') / m('direct http')).toFixed(2)}x`);
+  console.log('\nEvery load: min–max ms, and [connections the app accepted per load, median]');
+  for (const c of cases) {
+    const each = targets.filter((t) => c.results.get(t.name).ms.length).map((t) => {
+      const r = c.results.get(t.name);
+      return `${t.name} ${Math.min(...r.ms).toFixed(0)}–${Math.max(...r.ms).toFixed(0)} [${median(r.connections)}]`;
+    });
+    console.log(`- ${c.modules} x ${c.delay} ms: ${each.join(', ')}`);
+  }
+  if (bad.length) {
+    exitCode = 1;
+    console.log('\nFAILED:\n' + bad.map((b) => `- ${b}`).join('\n'));
+  }
+  if (notes.length) console.log(notes.map((n) => `- ${n}`).join('\n'));
+  const said = started.flatMap((d, i) => [...d.lines, ...d.child.stderrText.split('\n')].filter((l) => l.trim()).map((l) => `${dhVariants.filter((x) => WANT.includes(x.name))[i].name}: ${l.trim()}`));
+  if (said.length) console.log('\ndev-https printed after its banner (request lines left out):\n' + said.slice(0, 10).map((l) => `- ${l}`).join('\n'));
+
+  if (PROFILE_DIR) {
+    // The measured processes are done: the profiled one has the machine to itself.
+    for (const d of started) await stopChild(d.child);
+    fs.mkdirSync(PROFILE_DIR, { recursive: true });
+    const before = new Set(fs.readdirSync(PROFILE_DIR));
+    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, sink: SINK, cwd: tmp, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', PROFILE_DIR] });
+    const t = { name: 'dev-https (profiled)', origin: `https://localhost:${d.port}`, expect: 'h2' };
+    const { modules, delay } = { modules: MODULES[0], delay: DELAYS[0] };
+    const ms = [];
+    for (let i = 0; i < PROFILE_LOADS; i++) ms.push((await load(t, modules, delay)).ms);
+    await stopChild(d.child);
+    const file = fs.readdirSync(PROFILE_DIR).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
+    if (!file) throw new Error(`no .cpuprofile in ${PROFILE_DIR}: did dev-https exit cleanly on SIGTERM?`);
+    console.log(`\nCPU profile: ${PROFILE_LOADS} loads of ${modules} modules x ${delay} ms through dev-https h2, log on (median ${median(ms).toFixed(0)} ms under the profiler): ${path.join(PROFILE_DIR, file)}`);
+    const { summarise } = await import('./profile-summary.mjs');
+    console.log(summarise(JSON.parse(fs.readFileSync(path.join(PROFILE_DIR, file), 'utf8'))));
+  }
 } catch (err) {
   console.error(err);
   exitCode = 1;
 } finally {
   await browser?.close().catch(() => undefined);
-  await Promise.all(handles.map((h) => h.close()));
+  await stopAll();
   app.closeAllConnections?.();
   await new Promise((resolve) => app.close(() => resolve()));
-  fs.rmSync(certDir, { recursive: true, force: true });
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 process.exitCode = exitCode;
