@@ -2,7 +2,7 @@
 // HTTPS redirect loop, HSTS that would pin every localhost app to HTTPS, and cookies that
 // browsers drop over plain HTTP. Each is explained once in the terminal.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import type { Logger } from './logger.js';
+import { displayUrl, type Logger } from './logger.js';
 import { hostnameOf, isLoopbackName } from './options.js';
 import { isRedirectStatus } from './redirect.js';
 import { detectStack, fixesFor, type Stack } from './stacks.js';
@@ -103,11 +103,11 @@ export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostic
 }
 
 export function describeLoop(loop: RedirectLoop): string {
-  const [first] = loop.urls;
+  const urls = loop.urls.map(displayUrl);
   const what =
-    loop.urls.length === 2
-      ? `the app answered ${first} with a redirect to that same URL`
-      : `the app keeps redirecting: ${loop.urls.join(' → ')}`;
+    urls.length === 2
+      ? `the app answered ${urls[0]} with a redirect to that same URL`
+      : `the app keeps redirecting: ${urls.join(' → ')}`;
   const fixes = fixesFor(loop.stack)
     .map((f) => `    ${f.name}${f.stack === loop.stack ? ' (detected)' : ''}: ${f.fix}`)
     .join('\n');

@@ -1,5 +1,5 @@
-// The only place that writes to the terminal: info and request lines to stdout, warnings and
-// errors to stderr; colors by NO_COLOR / FORCE_COLOR / TTY; JSON lines with --log json.
+// Writes dev-https' messages: info and request lines to stdout, warnings and errors to stderr;
+// colors by NO_COLOR / FORCE_COLOR / TTY; JSON lines with --log json.
 
 export interface RequestLogEntry {
   time: Date;
@@ -12,6 +12,8 @@ export interface RequestLogEntry {
   ws: boolean;
   /** The listener that took the request. */
   scheme: 'http' | 'https';
+  /** The protocol the client spoke to it (the app is always reached over HTTP/1.1). */
+  protocol: 'h2' | 'http/1.1' | 'http/1.0';
 }
 
 export interface Logger {
@@ -51,12 +53,33 @@ export function painter(enabled: boolean): Paint {
 
 const STATUS_COLORS: Record<number, string> = { 1: '36', 2: '32', 3: '36', 4: '33', 5: '31' };
 
+/**
+ * `03:04:05 https h2 GET / 200 12 ms`: which listener and protocol took it, so the same path
+ * answered by the HTTPS and the HTTP listener (307 here, 301 there) do not look alike.
+ */
 export function formatRequest(entry: RequestLogEntry, paint: Paint = painter(false)): string {
   const time = entry.time.toTimeString().slice(0, 8);
   const status = paint(STATUS_COLORS[Math.floor(entry.status / 100)] ?? '0', String(entry.status));
   const tail = entry.ws ? paint('35', 'ws') : `${Math.round(entry.durationMs)} ms`;
-  return `${paint('2', time)} ${entry.method} ${entry.path} ${status} ${paint('2', tail)}`;
+  const via = (entry.protocol === 'h2' ? `${entry.scheme} h2` : entry.scheme).padEnd(8);
+  return `${paint('2', time)} ${paint('2', via)} ${entry.method} ${entry.path} ${status} ${paint('2', tail)}`;
 }
+
+/** The protocol of a request as the log names it. */
+export function protocolOf(req: { httpVersionMajor: number; httpVersionMinor: number }): RequestLogEntry['protocol'] {
+  return req.httpVersionMajor >= 2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
+}
+
+/**
+ * Control characters a client put in a path, Host or Origin, C1 (U+0080 to U+009F) included, as
+ * `\xNN`: written raw they would move the cursor, recolor or forge lines in the terminal.
+ * JSON.stringify escapes C0 only.
+ */
+export function escapeControl(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROL_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : text;
+}
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+const CONTROL_ALL = /[\x00-\x1f\x7f-\x9f]/g;
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stdout = options.stdout ?? process.stdout;
@@ -96,7 +119,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function logPath(url: string | undefined): string {
   const raw = url ?? '/';
   const q = raw.indexOf('?');
-  return q < 0 ? raw : `${raw.slice(0, q)}?…`;
+  return escapeControl(q < 0 ? raw : `${raw.slice(0, q)}?…`);
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/**
+ * A URL as the terminal and dev-https' pages show it: the query as `?…` (an OAuth callback's
+ * code and state are secrets), control characters escaped.
+ */
+export function displayUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return escapeControl(url);
+  const hash = url.indexOf('#', q);
+  return escapeControl(`${url.slice(0, q)}?…${hash < 0 ? '' : url.slice(hash)}`);
+}

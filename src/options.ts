@@ -87,6 +87,12 @@ export interface DevHttpsOptions {
    */
   headersTimeout?: number;
   /**
+   * Milliseconds an idle client connection stays open: an HTTP/1.1 keep-alive connection between
+   * requests, an HTTP/2 connection without open streams.
+   * @default 5000
+   */
+  idleTimeout?: number;
+  /**
    * Serve HTTP/2 on the HTTPS listener (ALPN h2, falling back to HTTP/1.1). The app is always
    * reached over HTTP/1.1.
    * @default true
@@ -114,6 +120,29 @@ export interface DevHttpsOptions {
    * @default process.cwd()
    */
   cwd?: string;
+  /**
+   * Where settings came from when not from the flags (set by config.ts): messages then name the
+   * config file and key, or the environment variable, instead of a flag the user never typed.
+   * @default {} (every setting from a flag or the API)
+   */
+  origins?: SettingOrigins;
+}
+
+/** A setting's source: `label` is its key in the config file (`"name" in package.json "dev-https"`) or its variable (DEV_HTTPS_NAME). */
+export interface SettingOrigin {
+  label: string;
+  /** True for a project's config file: code from whoever wrote the repository. */
+  fromConfig: boolean;
+}
+export type SettingOrigins = Partial<Record<keyof DevHttpsOptions, SettingOrigin>>;
+
+/** How messages spell a setting and its value: `--host 0.0.0.0`, `DEV_HTTPS_HOST=0.0.0.0`, `"host": "0.0.0.0" in dev-https.config.json`. */
+export function settingText(origins: SettingOrigins, key: keyof DevHttpsOptions, flag: string, value: string): string {
+  const origin = origins[key];
+  if (!origin) return `${flag} ${value}`;
+  if (!origin.fromConfig) return `${origin.label}=${value}`;
+  const [, name, where] = /^"([^"]+)" in (.*)$/.exec(origin.label) ?? [];
+  return name ? `"${name}": "${value}" in ${where}` : `${origin.label} "${value}"`;
 }
 
 export interface ResolvedTarget {
@@ -142,9 +171,14 @@ export interface ResolvedOptions {
   userCert: UserCertificateSpec | null;
   /** Every name the certificate must cover, defaults first. */
   certNames: string[];
+  /** The names asked for with `names` (resolved): checked against what the CA may sign. */
+  names: string[];
+  /** Where settings came from when not from flags. */
+  origins: SettingOrigins;
   /** Lowercased, validated; may contain 'any'. */
   allowHosts: string[];
   headersTimeout: number;
+  idleTimeout: number;
   http2: boolean;
   keepHsts: boolean;
   open: boolean;
@@ -155,6 +189,7 @@ export const DEFAULT_PORT = 8443;
 export const DEFAULT_CERT_DIR = './certs';
 export const DEFAULT_CERT_NAMES = ['localhost', '127.0.0.1', '::1'];
 export const DEFAULT_HEADERS_TIMEOUT = 10_000;
+export const DEFAULT_IDLE_TIMEOUT = 5000;
 export const LOOPBACK_ADDRESSES = ['127.0.0.1', '::1'];
 
 export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
@@ -173,9 +208,10 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     throw new DevHttpsError('E_BAD_TARGET', `Invalid --target "${options.target}": that is dev-https's own ${flag}; point --target at your app's port`);
   }
   const { listenAddresses, publicHost, exposed } = resolveHost(options.host);
+  const names = uniq((options.names ?? []).map((n) => resolveName(n, options.origins?.names?.label ?? '--name')));
   const certNames = uniq([
     ...DEFAULT_CERT_NAMES,
-    ...(options.names ?? []).map((n) => resolveName(n)),
+    ...names,
     ...listenAddresses.filter((a) => !isUnspecified(a)),
     // A phone on the LAN opens https://<this machine's address>: the certificate must name it.
     ...(exposed ? networkAddresses(listenAddresses) : []),
@@ -195,8 +231,11 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     caRoot: options.caRoot === undefined ? resolveCaRoot() : path.resolve(options.cwd ?? process.cwd(), options.caRoot),
     userCert: resolveUserCert(options),
     certNames,
+    names,
+    origins: options.origins ?? {},
     allowHosts: uniq((options.allowHosts ?? []).map((h) => (h.trim().toLowerCase() === 'any' ? 'any' : resolveName(h, '--allow-host')))),
-    headersTimeout: resolveTimeout(options.headersTimeout),
+    headersTimeout: resolveTimeout(options.headersTimeout, 'headersTimeout'),
+    idleTimeout: options.idleTimeout === undefined ? DEFAULT_IDLE_TIMEOUT : resolveTimeout(options.idleTimeout, 'idleTimeout'),
     http2: options.http2 ?? true,
     keepHsts: options.keepHsts ?? false,
     open: options.open ?? false,
@@ -292,10 +331,10 @@ export function resolveName(value: string, flag = '--name'): string {
   throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${value}": expected a host name (myapp.test) or an IP address${flag === '--allow-host' ? ', or any' : ''}`);
 }
 
-function resolveTimeout(value: number | undefined): number {
+function resolveTimeout(value: number | undefined, name: string): number {
   if (value === undefined) return DEFAULT_HEADERS_TIMEOUT;
   if (!Number.isInteger(value) || value < 1) {
-    throw new DevHttpsError('E_BAD_OPTION', `Invalid headersTimeout "${value}": expected a whole number of milliseconds, at least 1`);
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${name} "${value}": expected a whole number of milliseconds, at least 1`);
   }
   return value;
 }

@@ -2,6 +2,7 @@
 // unreachable, the redirect-loop page.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RedirectLoop } from './diagnose.js';
+import { displayUrl } from './logger.js';
 import { fixesFor } from './stacks.js';
 
 /** `Connection: close` for HTTP/1 clients; HTTP/2 forbids connection headers (its streams end alone). */
@@ -80,7 +81,7 @@ export function sendRedirectLoopPage(req: IncomingMessage, res: ServerResponse, 
 <html lang="en"><head><meta charset="utf-8"><title>Redirect loop: the app does not trust X-Forwarded-Proto</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1em .3em;border-radius:3px}th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #ddd}</style></head>
 <body><h1>Redirect loop</h1>
-<p>dev-https stopped a redirect loop: ${escapeHtml(loop.urls.join(' → '))}.</p>
+<p>dev-https stopped a redirect loop: ${escapeHtml(loop.urls.map(displayUrl).join(' → '))}.</p>
 <p>The app does not believe this request came over HTTPS, so it keeps redirecting to HTTPS. dev-https terminates TLS and tells the app with the header <code>X-Forwarded-Proto: https</code>, which the app does not trust yet. Tell it to (only ever behind a proxy that sets the header itself, as dev-https does):</p>
 <table>${fixes}</table>
 <p>Then <a href="${escapeHtml(loop.urls[0]!)}">try again</a>. Clients other than browsers get the app's own redirect.</p>

@@ -61,34 +61,70 @@ export function isRedirectStatus(status: number): boolean {
 }
 
 /**
- * The Location a client should follow for an app's redirect:
- * - to the app's own address (http://127.0.0.1:8000/x): the same path on the listener that
- *   carried the request;
- * - on the HTTP listener, to https://<host>:<http-port>/x (Django's SECURE_SSL_REDIRECT, Rails'
- *   force_ssl build it from the Host header): the same path on the HTTPS port.
- * Relative locations and other hosts are left alone.
+ * The Location a client should follow:
+ * - to the app's own address, under either scheme (http://127.0.0.1:8000/x; Next.js builds
+ *   https://localhost:3000/x from X-Forwarded-Proto and its own port): the same path on the
+ *   listener that carried the request, whatever the status (a 201 points at the created resource);
+ * - for a redirect on the HTTP listener, to https://<host>:<http-port>/x (Django's
+ *   SECURE_SSL_REDIRECT, Rails' force_ssl build it from the Host header): the same path on the
+ *   HTTPS port.
+ * Relative locations and other hosts are left alone; paths and queries are kept byte for byte.
  */
 export function rewriteLocation(status: number, location: string, ctx: LocationContext): string {
-  if (!isRedirectStatus(status) || !/^https?:\/\//i.test(location)) return location;
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
-    return location;
-  }
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  // The path is kept byte for byte (URL would re-encode it).
-  const afterAuthority = location.slice(location.indexOf('//') + 2);
-  const cut = afterAuthority.search(/[/?#]/);
-  const tail = cut < 0 ? '' : afterAuthority.slice(cut);
-  const pathAndQuery = tail.startsWith('/') ? tail : `/${tail}`;
-  const isApp = url.protocol === 'http:' && port === ctx.target.port && (hostname === ctx.target.hostname.toLowerCase() || isLoopbackName(hostname));
-  if (isApp && ctx.host) return `${ctx.proto}://${ctx.host}${pathAndQuery}`;
+  const url = absoluteUrl(location);
+  if (!url) return location;
+  if (isAppAuthority(url, ctx) && ctx.host) return `${ctx.proto}://${ctx.host}${url.pathAndQuery}`;
+  if (!isRedirectStatus(status)) return location;
   const requestHostname = ctx.host ? hostnameOf(ctx.host) : undefined;
-  if (ctx.proto === 'http' && url.protocol === 'https:' && port === ctx.listenerPort && (hostname === requestHostname || isLoopbackName(hostname))) {
-    url.port = ctx.httpsPort === 443 ? '' : String(ctx.httpsPort);
-    return `https://${url.host}${pathAndQuery}`;
+  if (ctx.proto === 'http' && url.scheme === 'https' && url.port === ctx.listenerPort && (url.hostname === requestHostname || isLoopbackName(url.hostname))) {
+    const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
+    return `https://${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}${port}${url.pathAndQuery}`;
   }
   return location;
+}
+
+/** A URL to the app's own address (Content-Location), rewritten to the listener's; others unchanged. */
+export function rewriteAppUrl(value: string, ctx: LocationContext): string {
+  const url = absoluteUrl(value);
+  return url && ctx.host && isAppAuthority(url, ctx) ? `${ctx.proto}://${ctx.host}${url.pathAndQuery}` : value;
+}
+
+/** `Refresh: 0; url=http://localhost:8000/x`: its URL as rewriteAppUrl rewrites it. */
+export function rewriteRefresh(value: string, ctx: LocationContext): string {
+  const match = /^(\s*\d+(?:\.\d*)?\s*[;,]\s*url\s*=\s*)(['"]?)(.*?)\2(\s*)$/i.exec(value);
+  if (!match) return value;
+  const [, lead, quote, target, trail] = match;
+  return `${lead}${quote}${rewriteAppUrl(target!, ctx)}${quote}${trail}`;
+}
+
+interface AbsoluteUrl {
+  scheme: 'http' | 'https';
+  hostname: string;
+  port: number;
+  /** From the first `/`, `?` or `#` on, byte for byte (URL would re-encode it). */
+  pathAndQuery: string;
+}
+
+function absoluteUrl(value: string): AbsoluteUrl | null {
+  if (!/^https?:\/\//i.test(value)) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const afterAuthority = value.slice(value.indexOf('//') + 2);
+  const cut = afterAuthority.search(/[/?#]/);
+  const tail = cut < 0 ? '' : afterAuthority.slice(cut);
+  return {
+    scheme,
+    hostname: url.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase(),
+    port: Number(url.port || (scheme === 'https' ? 443 : 80)),
+    pathAndQuery: tail.startsWith('/') ? tail : `/${tail}`,
+  };
+}
+
+function isAppAuthority(url: AbsoluteUrl, ctx: LocationContext): boolean {
+  return url.port === ctx.target.port && (url.hostname === ctx.target.hostname.toLowerCase() || isLoopbackName(url.hostname));
 }

@@ -1,6 +1,7 @@
 // startDevHttps: certificate, HTTPS listener (and optional HTTP listener) in front of the app
 // or the built-in demo, and a handle that closes it all.
 import http from 'node:http';
+import crypto from 'node:crypto';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
@@ -9,10 +10,10 @@ import type { SecureContext } from 'node:tls';
 import { openBrowser } from './browser.js';
 import { loadCurrentCertificate, type CertificateInfo, type CurrentCertificate } from './current-cert.js';
 import { createDemoApp } from './demo.js';
-import { createHostCheck, type HostCheck } from './hosts.js';
+import { createHostCheck, parseHost, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
-import { logPath, type Logger } from './logger.js';
-import { networkAddresses, resolveOptions, type DevHttpsOptions, type ResolvedTarget } from './options.js';
+import { escapeControl, logPath, protocolOf, type Logger } from './logger.js';
+import { networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedTarget } from './options.js';
 import { closeConnection, sendForbiddenHost } from './pages.js';
 import { createProxy, type Listener, type Proxy } from './proxy.js';
 import { waitUntilAccepting } from './reachable.js';
@@ -47,13 +48,43 @@ export interface DevHttpsHandle {
 // TLS records start with this byte (handshake); anything else on the HTTPS port is plain HTTP.
 const TLS_HANDSHAKE = 0x16;
 
+/**
+ * TLS 1.3, and TLS 1.2 with ECDHE and AEAD ciphers only (AES-GCM, ChaCha20-Poly1305): no CBC,
+ * no CCM, no static RSA key exchange, no client-initiated renegotiation. Every browser, curl,
+ * Python and Java of the last ten years negotiates one of these (Mozilla's "intermediate" list).
+ */
+export const TLS_POLICY = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: false,
+  secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION,
+} as const;
+
+/**
+ * Request headers larger than this get 431 on both protocols (nginx's default is 4 buffers of
+ * 8 KiB). Node's HTTP/2 refuses a header block over 64 KiB itself, before dev-https sees it.
+ */
+export const MAX_HEADER_BYTES = 32 * 1024;
+
+/**
+ * HTTP/2 limits: streams per connection as Caddy (nginx: 128), so one connection cannot pin
+ * thousands of app connections; header fields enough for a browser's 150 cookies, which it sends
+ * as a field each (Node's default of 128 reset such requests).
+ */
+const HTTP2_SETTINGS = { maxConcurrentStreams: 250 };
+const HTTP2_MAX_HEADER_PAIRS = 2000;
+
 export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevHttpsHandle> {
   const opts = resolveOptions(options);
   const { logger } = opts;
   const certificate: CurrentCertificate = await loadCurrentCertificate(opts);
   const hosts = createHostCheck(opts.certNames, opts.listenAddresses, opts.allowHosts);
   if (opts.allowHosts.includes('any')) {
-    logger.warn('--allow-host any: the Host check is off, so any web page you visit can reach your app through DNS rebinding');
+    logger.warn(`${settingText(opts.origins, 'allowHosts', '--allow-host', 'any')}: the Host check is off, so any web page you visit can reach your app through DNS rebinding`);
   }
 
   const listening: net.Server[] = [];
@@ -86,7 +117,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     }
     const p = (proxy = createProxy(target, logger, { keepHsts: opts.keepHsts }));
     const guard = createGuard(hosts, logger);
-    const timeouts = { headersTimeout: opts.headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, opts.headersTimeout) };
+    const timeouts = { headersTimeout: opts.headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, opts.headersTimeout), maxHeaderSize: MAX_HEADER_BYTES };
 
     // One HTTPS server and one plain-HTTP one behind the HTTPS port, fed by a listener per address
     // that looks at each connection's first byte.
@@ -94,6 +125,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
     const tls = {
       ...certificate.secure(),
+      ...TLS_POLICY,
       handshakeTimeout: opts.headersTimeout,
       SNICallback: (servername: string, done: (err: Error | null, context?: SecureContext) => void) => {
         const pending = certificate.contextFor(servername);
@@ -106,19 +138,15 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const tlsServer = activate(
       opts.http2
         ? // Its HTTP/1.1 connections take the timeouts from these properties (no constructor options).
-          Object.assign(http2.createSecureServer({ ...tls, allowHTTP1: true }) as unknown as http.Server, { ...timeouts, keepAliveTimeout: 5000, requireHostHeader: true })
-        : https.createServer({ ...tls, ...timeouts }),
+          Object.assign(
+            http2.createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_SETTINGS, maxHeaderListPairs: HTTP2_MAX_HEADER_PAIRS }) as unknown as http.Server,
+            { ...timeouts, keepAliveTimeout: opts.idleTimeout, requireHostHeader: true, maxHeaderSize: MAX_HEADER_BYTES },
+          )
+        : https.createServer({ ...tls, ...timeouts, keepAliveTimeout: opts.idleTimeout }),
     );
-    if (opts.http2) {
-      // Node's header timeout covers HTTP/1 only: an HTTP/2 session must open a stream in time.
-      tlsServer.on('session', (session: http2.ServerHttp2Session) => {
-        const timer = setTimeout(() => session.destroy(), opts.headersTimeout);
-        session.once('stream', () => clearTimeout(timer));
-        session.once('close', () => clearTimeout(timer));
-      });
-    }
+    if (opts.http2) tlsServer.on('session', (session: http2.ServerHttp2Session) => closeWhenIdle(session, opts.headersTimeout, opts.idleTimeout));
     // Renewed or reloaded certificates go to new handshakes; open connections keep theirs.
-    await certificate.keepCurrent((secure) => (tlsServer as unknown as { setSecureContext(o: object): void }).setSecureContext(secure));
+    await certificate.keepCurrent((secure) => (tlsServer as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...secure, ...TLS_POLICY }));
     serve(tlsServer, guard, 'https', (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
     const plainOnTlsPort = activate(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
@@ -129,7 +157,9 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       port: opts.port,
       flag: '--port',
       create: () => {
-        const server = net.createServer((socket) => {
+        // No Nagle: a response written in pieces (chunked, streamed, SSE) leaves at once, not 40 ms
+        // later when the client's delayed ACK arrives.
+        const server = net.createServer({ noDelay: true }, (socket) => {
           track(socket);
           dispatch(socket, tlsServer, plainOnTlsPort, opts.headersTimeout);
         });
@@ -151,7 +181,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
         port: opts.httpPort,
         flag: '--http-port',
         create: () => {
-          const server = net.createServer((socket) => {
+          const server = net.createServer({ noDelay: true }, (socket) => {
             track(socket);
             socket.on('error', () => socket.destroy());
             httpServer.emit('connection', socket);
@@ -164,7 +194,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     }
 
     if (opts.exposed) {
-      logger.warn(`--host ${opts.listenAddresses.join(', ')}: dev-https and your app are now reachable from the network, not only from this machine`);
+      logger.warn(`${settingText(opts.origins, 'host', '--host', opts.listenAddresses.join(', '))}: dev-https and your app are now reachable from the network, not only from this machine`);
     }
     const urls = {
       https: `https://${opts.publicHost}:${httpsPort}/`,
@@ -227,16 +257,59 @@ function activate<S extends http.Server>(server: S): S {
   // Node's own answer to a bad request (write, then destroy at once) is lost inside TLS on a
   // handed-over socket: end() flushes it, so the client gets its 400, 408 or 431.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Node's parser sees the rest of what the client sends while the answer lingers: answered once.
+    if (lingering.has(socket)) return;
     if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: http.ServerResponse })._httpMessage?.headersSent) {
       socket.destroy();
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
-    setTimeout(() => socket.destroy(), 1000).unref();
+    endLingering(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.emit('listening');
   return server;
+}
+
+/**
+ * Sends a last answer and closes, reading (and dropping) what the client still sends for a while,
+ * as nginx's lingering close does: closing with unread data makes the kernel send a reset, which
+ * throws away the answer before the client reads it (a 431 over TLS arrived as ECONNRESET).
+ */
+function endLingering(socket: Duplex, answer: string): void {
+  lingering.add(socket);
+  socket.on('data', () => undefined);
+  socket.resume();
+  socket.end(answer);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('end', () => socket.destroy());
+}
+const LINGER_MS = 2000;
+const lingering = new WeakSet<Duplex>();
+
+/**
+ * An HTTP/2 session must open its first stream within the header timeout (Node's covers HTTP/1
+ * only), and one without open streams for idleTimeout is closed with GOAWAY, as idle HTTP/1.1
+ * connections are: idle sessions cannot pile up. A long stream (SSE) is not idle.
+ */
+function closeWhenIdle(session: http2.ServerHttp2Session, headersTimeout: number, idleTimeout: number): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | null = setTimeout(() => session.destroy(), headersTimeout);
+  const stop = () => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  };
+  session.on('stream', (stream: http2.ServerHttp2Stream) => {
+    stop();
+    open++;
+    stream.once('close', () => {
+      if (--open > 0 || session.closed || session.destroyed) return;
+      timer = setTimeout(() => session.close(), idleTimeout);
+      timer.unref();
+    });
+  });
+  session.once('close', stop);
 }
 
 type WebHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -254,7 +327,15 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
   const logRefusal = (value: string, what: string, hint: string | null = value) => {
     if (refusedHosts.has(`${what}:${value}`) || refusedHosts.size > 100) return;
     refusedHosts.add(`${what}:${value}`);
-    logger.warn(`refused a request with ${what} "${value}" (not localhost, a --name or an address dev-https listens on)${hint ? `: allow it with --allow-host ${hint}` : ''}`);
+    logger.warn(`refused a request with ${what} "${escapeControl(value)}" (not localhost, a --name or an address dev-https listens on)${hint ? `: allow it with --allow-host ${escapeControl(hint)}` : ''}`);
+  };
+  // Once per kind of mistake: a client repeating it is not news.
+  const malformedSeen = new Set<string>();
+  // The value a client sent is logged (escaped), never echoed back in the answer.
+  const logMalformed = ({ reason, value }: { reason: string; value?: string }) => {
+    if (malformedSeen.has(reason) || malformedSeen.size > 100) return;
+    malformedSeen.add(reason);
+    logger.warn(`refused a malformed request (${reason}${value === undefined ? '' : ` "${escapeControl(value)}"`}); it did not reach the app`);
   };
   const unexpected = (err: unknown) => logger.error(`unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
   return {
@@ -264,10 +345,18 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
       if (logger.request) {
         const started = performance.now();
         res.once('close', () =>
-          logger.request!({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: res.statusCode, durationMs: performance.now() - started, ws: false, scheme }),
+          logger.request!({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: res.statusCode, durationMs: performance.now() - started, ws: false, scheme, protocol: protocolOf(req) }),
         );
       }
       try {
+        const malformed = malformedHead(req);
+        if (malformed) {
+          logMalformed(malformed);
+          const body = `${malformed.status} ${http.STATUS_CODES[malformed.status]}: ${malformed.reason}\n`;
+          res.writeHead(malformed.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...closeConnection(req) });
+          res.end(body);
+          return;
+        }
         if (!hosts.allowsHost(req.headers.host)) {
           const hostname = hosts.hostnameOf(req.headers.host!) ?? 'invalid';
           logRefusal(hostname, 'Host');
@@ -289,6 +378,13 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
     upgrade(req, socket, head, next, scheme) {
       socket.on('error', () => socket.destroy());
       try {
+        const malformed = malformedHead(req);
+        if (malformed) {
+          logMalformed(malformed);
+          logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: malformed.status, durationMs: 0, ws: true, scheme, protocol: protocolOf(req) });
+          socket.end(`HTTP/1.1 ${malformed.status} ${http.STATUS_CODES[malformed.status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          return;
+        }
         const origin = req.headers.origin;
         const refused = !hosts.allowsHost(req.headers.host)
           ? ['Host', hosts.hostnameOf(req.headers.host!) ?? 'invalid']
@@ -297,7 +393,7 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
             : null;
         if (refused) {
           logRefusal(refused[1]!, refused[0]!, refused[0] === 'Origin' ? originHostname(hosts, refused[1]!) : refused[1]!);
-          logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: 403, durationMs: 0, ws: true, scheme });
+          logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: 403, durationMs: 0, ws: true, scheme, protocol: protocolOf(req) });
           socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
           return;
         }
@@ -308,6 +404,32 @@ function createGuard(hosts: HostCheck, logger: Logger): Guard {
       }
     },
   };
+}
+
+/**
+ * What makes a request head unfit to pass on, before any other check: a Host that is not a host
+ * (400, as nginx and Caddy answer), two of them, an HTTP/2 :authority and host that differ, or
+ * HTTP/2 headers over MAX_HEADER_BYTES (431; Node's HTTP/1 parser counts those itself).
+ */
+export function malformedHead(req: http.IncomingMessage): { status: 400 | 431; reason: string; value?: string } | null {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  let bytes = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    bytes += name.length + raw[i + 1]!.length + 4;
+  }
+  if (req.httpVersionMajor >= 2) {
+    if (bytes > MAX_HEADER_BYTES) return { status: 431, reason: `request headers of ${bytes} bytes, over the limit of ${MAX_HEADER_BYTES}` };
+    const authority = req.headers[':authority'];
+    if (hosts > 0 && authority !== undefined && authority !== req.headers.host) return { status: 400, reason: 'a Host header that differs from :authority' };
+    if (req.headers.host === undefined) return { status: 400, reason: 'no :authority or Host' };
+  }
+  if (hosts > 1) return { status: 400, reason: 'more than one Host header' };
+  const host = req.headers.host;
+  if (host !== undefined && parseHost(host) === null) return { status: 400, reason: 'an invalid Host header', value: host };
+  return null;
 }
 
 function originHostname(hosts: HostCheck, origin: string): string | null {

@@ -230,7 +230,6 @@ describe('the Host allowlist', () => {
       ['evil.test', 'evil.test'],
       [`EVIL.test:${port}`, 'evil.test'],
       ['evil.test.', 'evil.test'],
-      ['localhost@evil.test', 'evil.test'],
       ['localhost.evil.test', 'localhost.evil.test'],
       ['evillocalhost', 'evillocalhost'],
       ['127.0.0.1.nip.io', '127.0.0.1.nip.io'],
@@ -272,11 +271,9 @@ describe('the Host allowlist', () => {
         '<body><h1>403 Forbidden</h1><p>dev-https does not serve the host name &#34;evil.test&#34;. If you use it, restart dev-https with --allow-host evil.test (or --name evil.test to put it in the certificate too).</p></body></html>\n',
     );
 
-    // Quotes and ampersands are valid in a URL host; they must not break out of the page.
+    // Quotes and ampersands are no host name: 400 in plain text that does not repeat them.
     const odd = await send(port, { host: `x"'&.test`, ca, headers: { accept: 'text/html' } });
-    expect(odd.status).toBe(403);
-    expect(odd.body).toContain('the host name &#34;x&#34;&#39;&#38;.test&#34;.');
-    expect(odd.body).not.toMatch(/x"|'&/);
+    expect({ status: odd.status, type: odd.headers['content-type'], body: odd.body }).toEqual({ status: 400, type: 'text/plain; charset=utf-8', body: '400 Bad Request: an invalid Host header\n' });
 
     const head = await send(port, { host: 'evil.test', ca, method: 'HEAD' });
     expect(head.status).toBe(403);
@@ -476,7 +473,7 @@ describe("what Node's parser refuses never reaches the app", () => {
     ['a space before the colon', (h) => `GET / HTTP/1.1\r\nHost : ${h}\r\n\r\n`, BAD_REQUEST],
     ['a NUL in a header value', (h) => `GET / HTTP/1.1\r\nHost: ${h}\r\nX-A: a\0b\r\n\r\n`, BAD_REQUEST],
     ['HTTP/1.1 without Host', () => 'GET / HTTP/1.1\r\n\r\n', BAD_REQUEST],
-    ['headers over 16 KiB', (h) => `GET / HTTP/1.1\r\nHost: ${h}\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`, 'HTTP/1.1 431 Request Header Fields Too Large'],
+    ['headers over 32 KiB', (h) => `GET / HTTP/1.1\r\nHost: ${h}\r\nX-Big: ${'a'.repeat(33 * 1024)}\r\n\r\n`, 'HTTP/1.1 431 Request Header Fields Too Large'],
   ];
 
   test.each(cases)('%s: refused on the HTTP listener', async (_name, build, statusLine) => {
@@ -490,7 +487,7 @@ describe("what Node's parser refuses never reaches the app", () => {
   });
 
   // The whole request fits in the first TLS record: Node's answer gets through.
-  test.each(cases.filter(([name]) => name !== 'headers over 16 KiB'))('%s: refused over TLS', async (_name, build, statusLine) => {
+  test.each(cases.filter(([name]) => name !== 'headers over 32 KiB'))('%s: refused over TLS', async (_name, build, statusLine) => {
     const app = await startRecordingApp();
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}` });
 
@@ -500,24 +497,24 @@ describe("what Node's parser refuses never reaches the app", () => {
     expect((await send(port, { host: `localhost:${port}`, ca })).status).toBe(200);
   });
 
-  test('a request over 16 KiB of headers over TLS is closed without reaching the app', async () => {
+  test('a request over 32 KiB of headers over TLS gets its 431, read before the close, without reaching the app', async () => {
     const app = await startRecordingApp();
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}` });
 
-    const result = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`, { ca });
-    expect(result.closedByServer).toBe(true);
+    const result = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n\r\n`, { ca });
+    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({ status: 'HTTP/1.1 431 Request Header Fields Too Large', closedByServer: true });
     expect(app.connections()).toBe(0);
     expect((await send(port, { host: `localhost:${port}`, ca })).status).toBe(200);
   });
 
   // An error found in a later TLS record (past the first 16 KiB) still gets its status on the
   // sockets dispatch() hands over after peeking at their first byte.
-  test('an error found past the first TLS record still gets its status: 431 for headers over 16 KiB, 400 for a bad header after 15 KB', async () => {
+  test('an error found past the first TLS record still gets its status: 431 for headers over 32 KiB, 400 for a bad header after 31 KB', async () => {
     const app = await startRecordingApp();
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}` });
 
-    const big = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(17 * 1024)}\r\n\r\n`, { ca });
-    const late = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(15_000)}\r\nBad Header\r\n\r\n`, { ca });
+    const big = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(33 * 1024)}\r\n\r\n`, { ca });
+    const late = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(31_000)}\r\nBad Header\r\n\r\n`, { ca });
     expect([parseRaw(big.data).status, parseRaw(late.data).status]).toEqual(['HTTP/1.1 431 Request Header Fields Too Large', BAD_REQUEST]);
   });
 });

@@ -16,18 +16,20 @@ afterEach(runCleanups);
 const TIME = new Date(2024, 0, 2, 3, 4, 5, 678);
 
 function entry(fields: Partial<RequestLogEntry> = {}): RequestLogEntry {
-  return { time: TIME, method: 'GET', path: '/', status: 200, durationMs: 12.4, ws: false, scheme: 'https', ...fields };
+  return { time: TIME, method: 'GET', path: '/', status: 200, durationMs: 12.4, ws: false, scheme: 'https', protocol: 'http/1.1', ...fields };
 }
 
 const ESC = '\x1b[';
 
 describe('formatRequest', () => {
   test.each<[string, Partial<RequestLogEntry>, string]>([
-    ['a 200', {}, '03:04:05 GET / 200 12 ms'],
-    ['a POST with a query mark', { method: 'POST', path: '/api/login?…', status: 302, durationMs: 0.4 }, '03:04:05 POST /api/login?… 302 0 ms'],
-    ['rounding up', { path: '/slow', status: 504, durationMs: 1499.5 }, '03:04:05 GET /slow 504 1500 ms'],
-    ['a WebSocket', { path: '/socket', status: 101, durationMs: 0, ws: true }, '03:04:05 GET /socket 101 ws'],
-    ['a refused WebSocket', { path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'http' }, '03:04:05 GET /socket 403 ws'],
+    ['a 200', {}, '03:04:05 https    GET / 200 12 ms'],
+    ['over HTTP/2', { protocol: 'h2' }, '03:04:05 https h2 GET / 200 12 ms'],
+    ['on the HTTP listener', { scheme: 'http', status: 301 }, '03:04:05 http     GET / 301 12 ms'],
+    ['a POST with a query mark', { method: 'POST', path: '/api/login?…', status: 302, durationMs: 0.4 }, '03:04:05 https    POST /api/login?… 302 0 ms'],
+    ['rounding up', { path: '/slow', status: 504, durationMs: 1499.5 }, '03:04:05 https    GET /slow 504 1500 ms'],
+    ['a WebSocket', { path: '/socket', status: 101, durationMs: 0, ws: true }, '03:04:05 https    GET /socket 101 ws'],
+    ['a refused WebSocket', { path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'http' }, '03:04:05 http     GET /socket 403 ws'],
   ])('without colors: %s', (_name, fields, line) => {
     expect(formatRequest(entry(fields))).toBe(line);
     expect(formatRequest(entry(fields), painter(false))).toBe(line);
@@ -44,13 +46,13 @@ describe('formatRequest', () => {
     [502, '31'],
   ])('with colors: status %i is painted %s, time and duration dim', (status, color) => {
     expect(formatRequest(entry({ status }), painter(true))).toBe(
-      `${ESC}2m03:04:05${ESC}0m GET / ${ESC}${color}m${status}${ESC}0m ${ESC}2m12 ms${ESC}0m`,
+      `${ESC}2m03:04:05${ESC}0m ${ESC}2mhttps   ${ESC}0m GET / ${ESC}${color}m${status}${ESC}0m ${ESC}2m12 ms${ESC}0m`,
     );
   });
 
   test('with colors: a WebSocket shows a magenta ws instead of a duration', () => {
     expect(formatRequest(entry({ path: '/socket', status: 101, durationMs: 0, ws: true }), painter(true))).toBe(
-      `${ESC}2m03:04:05${ESC}0m GET /socket ${ESC}36m101${ESC}0m ${ESC}2m${ESC}35mws${ESC}0m${ESC}0m`,
+      `${ESC}2m03:04:05${ESC}0m ${ESC}2mhttps   ${ESC}0m GET /socket ${ESC}36m101${ESC}0m ${ESC}2m${ESC}35mws${ESC}0m${ESC}0m`,
     );
   });
 });
@@ -127,7 +129,7 @@ describe('createLogger', () => {
   test('text: info, request and app stdout lines to stdout; warnings, errors and app stderr lines to stderr', () => {
     const { stdout, stderr, everything } = logTo();
     everything();
-    expect(stdout.text()).toBe('hello\n03:04:05 GET /a?… 200 12 ms\n[app] app out\n');
+    expect(stdout.text()).toBe('hello\n03:04:05 https    GET /a?… 200 12 ms\n[app] app out\n');
     expect(stderr.text()).toBe('warning: careful\nerror: broken\n[app] app err\n');
   });
 
@@ -135,7 +137,7 @@ describe('createLogger', () => {
     const { stdout, stderr, everything } = logTo({ color: true });
     everything();
     expect(stdout.text()).toBe(
-      `hello\n${ESC}2m03:04:05${ESC}0m GET /a?… ${ESC}32m200${ESC}0m ${ESC}2m12 ms${ESC}0m\n${ESC}2m[app]${ESC}0m app out\n`,
+      `hello\n${ESC}2m03:04:05${ESC}0m ${ESC}2mhttps   ${ESC}0m GET /a?… ${ESC}32m200${ESC}0m ${ESC}2m12 ms${ESC}0m\n${ESC}2m[app]${ESC}0m app out\n`,
     );
     expect(stderr.text()).toBe(`${ESC}33;1mwarning:${ESC}0m careful\n${ESC}31;1merror:${ESC}0m broken\n${ESC}2m[app]${ESC}0m app err\n`);
   });
@@ -146,7 +148,7 @@ describe('createLogger', () => {
     const logger = createLogger({ stdout, stderr, env: {} });
     logger.request!(entry({ status: 404 }));
     logger.warn('careful');
-    expect(stdout.text()).toBe(`${ESC}2m03:04:05${ESC}0m GET / ${ESC}33m404${ESC}0m ${ESC}2m12 ms${ESC}0m\n`);
+    expect(stdout.text()).toBe(`${ESC}2m03:04:05${ESC}0m ${ESC}2mhttps   ${ESC}0m GET / ${ESC}33m404${ESC}0m ${ESC}2m12 ms${ESC}0m\n`);
     expect(stderr.text()).toBe('warning: careful\n');
   });
 
@@ -156,7 +158,7 @@ describe('createLogger', () => {
     const logger = createLogger({ stdout, stderr, env: { NO_COLOR: '1' } });
     logger.request!(entry());
     logger.error('broken');
-    expect(stdout.text()).toBe('03:04:05 GET / 200 12 ms\n');
+    expect(stdout.text()).toBe('03:04:05 https    GET / 200 12 ms\n');
     expect(stderr.text()).toBe('error: broken\n');
   });
 
@@ -188,7 +190,7 @@ describe('createLogger', () => {
     const withoutTime = (lines: Record<string, unknown>[]) => lines.map(({ time: _t, ...rest }) => rest);
     expect(withoutTime(out)).toEqual([
       { level: 'info', message: 'hello' },
-      { method: 'GET', path: '/a?…', status: 200, durationMs: 12.4, ws: false, scheme: 'https', level: 'request' },
+      { method: 'GET', path: '/a?…', status: 200, durationMs: 12.4, ws: false, scheme: 'https', protocol: 'http/1.1', level: 'request' },
       { level: 'app', message: 'app out' },
     ]);
     expect(withoutTime(err)).toEqual([
@@ -198,7 +200,7 @@ describe('createLogger', () => {
     ]);
     // The request line is the entry itself, with its own time; no colors in JSON.
     expect(stdout.text().split('\n')[1]).toBe(
-      `{"time":"${TIME.toISOString()}","method":"GET","path":"/a?…","status":200,"durationMs":12.4,"ws":false,"scheme":"https","level":"request"}`,
+      `{"time":"${TIME.toISOString()}","method":"GET","path":"/a?…","status":200,"durationMs":12.4,"ws":false,"scheme":"https","protocol":"http/1.1","level":"request"}`,
     );
     expect(stdout.text() + stderr.text()).not.toContain('\x1b');
   });
@@ -283,7 +285,7 @@ describe('request lines from the bin', () => {
     const { r, https, http, ca } = await startJson(['--target', String(app.port), '--http-port', '0'], cwd);
     expect((await request(`${https}x?token=secret`, { ca })).status).toBe(200);
     const [first] = await requestLines(r, 1);
-    expect(first).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/x?…', status: 200, durationMs: expect.any(Number), ws: false, scheme: 'https', level: 'request' });
+    expect(first).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/x?…', status: 200, durationMs: expect.any(Number), ws: false, scheme: 'https', protocol: 'http/1.1', level: 'request' });
     expect(first!.durationMs as number).toBeGreaterThanOrEqual(0);
 
     expect((await request(`${http!}missing`, { method: 'POST', body: 'x' })).status).toBe(404);
@@ -308,11 +310,11 @@ describe('request lines from the bin', () => {
     const { r, https, ca } = await startJson(['--target', String(app.port)], cwd);
     expect(await upgradeRequest(`${https}socket?session=abc`, ca)).toEqual({ kind: 'upgrade', status: 101 });
     const [upgraded] = await requestLines(r, 1);
-    expect(upgraded).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/socket?…', status: 101, durationMs: 0, ws: true, scheme: 'https', level: 'request' });
+    expect(upgraded).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/socket?…', status: 101, durationMs: 0, ws: true, scheme: 'https', protocol: 'http/1.1', level: 'request' });
 
     expect(await upgradeRequest(`${https}socket`, ca, { Origin: 'https://evil.example' })).toEqual({ kind: 'response', status: 403 });
     const [, refused] = await requestLines(r, 2);
-    expect(refused).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'https', level: 'request' });
+    expect(refused).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'https', protocol: 'http/1.1', level: 'request' });
 
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });

@@ -27,7 +27,11 @@ test.each([
   [302, 'https://example.com/x', onHttp, 'https://example.com/x'],
   [302, 'http://localhost:9000/x', onHttps, 'http://localhost:9000/x'],
   [302, 'https://other.test:8080/x', onHttp, 'https://other.test:8080/x'],
-  [201, 'http://localhost:8000/created', onHttps, 'http://localhost:8000/created'],
+  // The app's own address under https:// too (Next.js builds it from X-Forwarded-Proto), whatever the status.
+  [307, 'https://localhost:8000/next', onHttps, 'https://localhost:8443/next'],
+  [302, 'https://127.0.0.1:8000/next?a=1', onHttp, 'http://localhost:8080/next?a=1'],
+  [201, 'http://localhost:8000/created', onHttps, 'https://localhost:8443/created'],
+  [200, 'https://localhost:8000/', onHttps, 'https://localhost:8443/'],
   [302, 'https://localhost:8443/x', onHttps, 'https://localhost:8443/x'],
   [302, 'https://localhost:8080/x', onHttps, 'https://localhost:8080/x'],
 ])('rewriteLocation(%i, %s) → %s', (status, location, ctx, expected) => {

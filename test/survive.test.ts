@@ -107,7 +107,7 @@ async function eventually(check: () => boolean, boundMs: number): Promise<boolea
   return check();
 }
 
-const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 const HEADERS_TIMEOUT = 300;
 
 /** An app that answers every request with 200 "app ok" and counts its open connections. */
