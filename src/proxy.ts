@@ -417,18 +417,18 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ET
 
 /**
  * Watches a reused socket until the response head is parsed (call the returned function then):
- * a head that came in several pieces, the first STALL_MS or more before the last, is a stall.
+ * a head parsed STALL_MS or more after its first bytes arrived came in pieces that far apart (a
+ * head that comes whole is parsed in the same 'data' event, which Node's parser sees first).
  */
 function probeStall(socket: Duplex, onStall: () => void): () => void {
   let first = 0;
-  let pieces = 0;
   const onData = () => {
-    if (pieces++ === 0) first = performance.now();
+    if (first === 0) first = performance.now();
   };
   socket.on('data', onData);
   return () => {
     socket.off('data', onData);
-    if (pieces >= 2 && performance.now() - first >= STALL_MS) onStall();
+    if (first > 0 && performance.now() - first >= STALL_MS) onStall();
   };
 }
 

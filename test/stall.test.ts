@@ -1,0 +1,108 @@
+// Apps that stall on reused connections (Python's development servers: the status line and the
+// headers in separate sends without TCP_NODELAY, so the second waits ~40 ms for our delayed ACK)
+// get a new connection per request once dev-https has seen it twice; others keep the pool.
+import { execFileSync, spawn } from 'node:child_process';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, expect, test } from 'vitest';
+import { djangoAvailable, freePort, onCleanup, poll, runCleanups, start, startUpstream, tempDir } from './helpers.js';
+
+afterEach(runCleanups);
+
+const SWITCHED = (origin: string) =>
+  `info: The app at ${origin} sends its response head in pieces and waits about 40 ms for TCP acknowledgements on reused connections (Python's development servers do): dev-https now opens a new connection for each request to it, which it answers at once`;
+
+/** One client connection, requests one after another, as a browser tab or a test suite sends them. */
+async function sequential(port: number, ca: string, paths: string[]): Promise<string[]> {
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  onCleanup(() => agent.destroy());
+  const bodies: string[] = [];
+  for (const p of paths) {
+    bodies.push(
+      await new Promise<string>((resolve, reject) =>
+        https
+          .get(`https://localhost:${port}${p}`, { ca, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => (body += c));
+            res.on('end', () => resolve(`${res.statusCode} ${body}`));
+          })
+          .on('error', reject),
+      ),
+    );
+  }
+  return bodies;
+}
+
+/** An app that sends its status line, then the rest 50 ms later, naming the connection it answers on. */
+async function startSplittingApp(): Promise<{ port: number }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    const id = ++connections;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffer = '';
+    socket.on('data', (c: Buffer) => {
+      buffer += c.toString('latin1');
+      while (buffer.includes('\r\n\r\n')) {
+        buffer = buffer.slice(buffer.indexOf('\r\n\r\n') + 4);
+        const body = `conn ${id}`;
+        socket.write('HTTP/1.1 200 OK\r\n');
+        setTimeout(() => socket.write(`Content-Length: ${body.length}\r\n\r\n${body}`), 50);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  onCleanup(() => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  }));
+  return { port: (server.address() as net.AddressInfo).port };
+}
+
+test('an app whose response head arrives in pieces 50 ms apart on a reused connection: after two, one info line and a new connection per request', async () => {
+  const app = await startSplittingApp();
+  const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
+  const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
+  // 1 opens the connection (not a stall: nothing was reused), 2 and 3 stall on it, then one each.
+  expect(answers).toEqual(['200 conn 1', '200 conn 1', '200 conn 1', '200 conn 2', '200 conn 3', '200 conn 4']);
+  expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${app.port}`)]);
+});
+
+test('an app that writes its head at once keeps the keep-alive pool', async () => {
+  const app = await startUpstream((req, res) => res.end(`ok ${req.url}`));
+  const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
+  const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
+  expect(answers).toEqual(['/1', '/2', '/3', '/4', '/5', '/6'].map((p) => `200 ok ${p}`));
+  expect(app.connections()).toBe(1);
+  expect(logger.lines).toEqual([]);
+});
+
+test.skipIf(!djangoAvailable)("Django's runserver (a startproject site's static CSS) is recognised and then answered on new connections", { timeout: 30_000 }, async () => {
+  const dir = await tempDir('dev-https-django-stall-');
+  execFileSync('/usr/bin/python3', ['-m', 'django', 'startproject', 'mysite', dir], { stdio: 'pipe' });
+  const appPort = await freePort();
+  const child = spawn('/usr/bin/python3', [path.join(dir, 'manage.py'), 'runserver', `127.0.0.1:${appPort}`, '--noreload'], { stdio: 'ignore', cwd: dir });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  onCleanup(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  await poll(
+    () =>
+      new Promise<true | null>((resolve) => {
+        const s = net.connect(appPort, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => setTimeout(() => resolve(null), 100));
+      }),
+  );
+  const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
+  const answers = await sequential(port, ca, Array.from({ length: 6 }, () => '/static/admin/css/base.css'));
+  expect(answers.map((a) => a.slice(0, 4))).toEqual(Array.from({ length: 6 }, () => '200 '));
+  expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${appPort}`)]);
+});
