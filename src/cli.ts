@@ -6,7 +6,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CheckOptions } from './check.js';
 import type { AppProcess } from './child.js';
+import { unconstrainedWarning } from './ca.js';
 import { resolveSettings, SETTINGS, type SettingName, type Settings } from './config.js';
+import { resolvePermit } from './constraints.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
 import { resolveStores, resolveTarget, type StoreName } from './options.js';
@@ -18,7 +20,7 @@ export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */
   | { kind: 'run'; flags: Settings; command: string[] }
   | { kind: 'check'; options: CheckOptions; json: boolean }
-  | { kind: 'trust'; action: 'trust' | 'untrust' | 'check'; stores: StoreName[] | null }
+  | { kind: 'trust'; action: 'trust' | 'untrust' | 'check'; stores: StoreName[] | null; permit?: string[]; replace?: true }
   | { kind: 'cert'; flags: Settings; json: boolean }
   | { kind: 'print'; text: string };
 
@@ -109,6 +111,8 @@ const CHECK_FLAGS: Record<string, Flag> = {
 const TRUST_FLAGS: Record<string, Flag> = {
   store: { type: 'string', value: '<list>', describe: 'Only these stores: system, nss, macos, windows, java (comma-separated) [default: all present]' },
   check: { type: 'boolean', describe: 'Only report where the CA is trusted (trust only)' },
+  permit: { type: 'string', multiple: true, value: '<suffix>', describe: 'A domain of yours the CA may also sign for, e.g. .company.dev: replaces the CA with one that permits it (trust only)' },
+  replace: { type: 'boolean', describe: 'Replace the CA: untrusted where it was trusted, a new one trusted there, leaves reissued (trust only)' },
   help: { short: 'h', type: 'boolean', describe: 'Show this help' },
 };
 
@@ -165,7 +169,11 @@ function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): Cl
   if (args.help) return { kind: 'print', text: formatHelp(TRUST_USAGE, TRUST_FLAGS, []) };
   if (args.check && command !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --check: it belongs to dev-https trust (dev-https ${command} ${command === 'doctor' ? 'always checks' : 'removes'})`);
   const action = command === 'untrust' ? 'untrust' : command === 'doctor' || args.check ? 'check' : 'trust';
-  return { kind: 'trust', action, stores: resolveStores(args.store as string | undefined) };
+  for (const flag of ['permit', 'replace'] as const) {
+    if (args[flag] !== undefined && action !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --${flag}: it belongs to dev-https trust (without --check)`);
+  }
+  const permit = args.permit === undefined ? {} : { permit: resolvePermit(args.permit as string[]) };
+  return { kind: 'trust', action, stores: resolveStores(args.store as string | undefined), ...permit, ...(args.replace ? { replace: true as const } : {}) };
 }
 
 function parseCert(argv: string[]): CliCommand {
@@ -263,7 +271,7 @@ _dev_https_complete() {
   fi
   case "\${COMP_WORDS[1]}" in
     check) COMPREPLY=( $(compgen -W "--target -t --path --json --cert-dir --help" -- "$cur") ); return ;;
-    trust) COMPREPLY=( $(compgen -W "--store --check --help" -- "$cur") ); return ;;
+    trust) COMPREPLY=( $(compgen -W "--store --check --permit --replace --help" -- "$cur") ); return ;;
     untrust|doctor) COMPREPLY=( $(compgen -W "--store --help" -- "$cur") ); return ;;
     cert) COMPREPLY=( $(compgen -W "--json --cert-dir --name --host --cert --key --pfx --passphrase --help" -- "$cur") ); return ;;
   esac
@@ -301,6 +309,7 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
     `  ${' '.repeat(12)}SHA-256 ${cert.fingerprint256}`,
   );
   if (cert.ca) lines.push(`  ${arrow}  ${label('CA:')}${cert.ca.certPath}`);
+  if (cert.ca?.unconstrained) lines.push(paint('33', `  ${unconstrainedWarning(cert.ca)}`));
   const clients = cert.trustPath ? `curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath}` : 'trust the CA that issued your certificate';
   lines.push(paint('2', `  Clients: ${clients} · dev-https cert shows more`));
   if (options.caTrusted === false && cert.ca) lines.push(paint('33', '  Browsers warn until you trust the dev-https CA once: run dev-https trust'));
@@ -325,7 +334,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   if (command.kind === 'trust') {
     try {
       const { runTrustCommand } = await import('./trust-commands.js');
-      const ok = await runTrustCommand({ action: command.action, stores: command.stores, print: (line) => process.stdout.write(line + '\n'), logger: createLogger() });
+      const ok = await runTrustCommand({ action: command.action, stores: command.stores, permit: command.permit, replace: command.replace, print: (line) => process.stdout.write(line + '\n'), logger: createLogger() });
       process.exitCode = ok ? 0 : 1;
     } catch (err) {
       fail(createLogger(), err);
@@ -366,7 +375,7 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
     fail(createLogger(), err);
     return;
   }
-  const logger = createLogger({ quiet: settings.quiet, format: settings.log });
+  const logger = createLogger({ quiet: settings.quiet, format: settings.log, batch: true });
   // Signal handlers come first: a Ctrl-C during start-up, or right after the banner, still exits 0.
   const handles: DevHttpsHandle[] = [];
   let app: AppProcess | null = null;

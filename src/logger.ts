@@ -24,6 +24,8 @@ export interface Logger {
   request?(entry: RequestLogEntry): void;
   /** A line of output from the app command (`dev-https -- <command>`). */
   app?(line: string, stream: 'stdout' | 'stderr'): void;
+  /** Writes what is batched now (see LoggerOptions.batch). */
+  flush?(): void;
 }
 
 export interface LoggerOptions {
@@ -36,6 +38,12 @@ export interface LoggerOptions {
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Gather stdout lines and write them once per event-loop turn (and at exit): a page load of
+   * hundreds of modules is a few writes instead of hundreds, each of which blocks while a slow
+   * terminal scrolls (Node writes to terminals and pipes synchronously).
+   */
+  batch?: boolean;
 }
 
 /** NO_COLOR (any value) turns colors off, FORCE_COLOR (other than 0/false) on; else a TTY decides. */
@@ -87,13 +95,31 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const json = options.format === 'json';
   const out = painter(options.color ?? colorEnabled(stdout, options.env));
   const err = painter(options.color ?? colorEnabled(stderr, options.env));
-  const line = (stream: NodeJS.WritableStream, level: string, message: string) =>
-    stream.write(JSON.stringify({ time: new Date().toISOString(), level, message }) + '\n');
+  let pending = '';
+  const flush = () => {
+    if (!pending) return;
+    const text = pending;
+    pending = '';
+    stdout.write(text);
+  };
+  if (options.batch) process.once('exit', flush);
+  // stdout in order: what is batched goes first.
+  const toStdout = options.batch
+    ? (text: string) => {
+        if (!pending) setImmediate(flush);
+        pending += text;
+      }
+    : (text: string) => void stdout.write(text);
+  const line = (stream: NodeJS.WritableStream, level: string, message: string) => {
+    const text = JSON.stringify({ time: new Date().toISOString(), level, message }) + '\n';
+    if (stream === stdout) toStdout(text);
+    else stream.write(text);
+  };
   return {
     info: (message) => {
       if (options.quiet) return;
       if (json) line(stdout, 'info', message);
-      else stdout.write(message + '\n');
+      else toStdout(message + '\n');
     },
     warn: (message) => {
       if (json) line(stderr, 'warn', message);
@@ -105,13 +131,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     // Quiet: no request method at all, so nothing per request is even measured.
     request: options.quiet ? undefined : (entry) => {
-      if (json) stdout.write(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
-      else stdout.write(formatRequest(entry, out) + '\n');
+      if (json) toStdout(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
+      else toStdout(formatRequest(entry, out) + '\n');
     },
     app: (text, stream) => {
       if (json) line(stream === 'stderr' ? stderr : stdout, 'app', text);
-      else (stream === 'stderr' ? stderr : stdout).write(`${out('2', '[app]')} ${text}\n`);
+      else if (stream === 'stderr') stderr.write(`${out('2', '[app]')} ${text}\n`);
+      else toStdout(`${out('2', '[app]')} ${text}\n`);
     },
+    flush,
   };
 }
 

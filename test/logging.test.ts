@@ -126,6 +126,23 @@ function logTo(options: Parameters<typeof createLogger>[0] = {}) {
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe('createLogger', () => {
+  test('batch: stdout lines of one event-loop turn go out in one write, in order; stderr at once', async () => {
+    const writes: string[] = [];
+    const stdout = { write: (c: string) => (writes.push(c), true) } as unknown as NodeJS.WritableStream;
+    const stderr = sink(false);
+    const logger = createLogger({ env: {}, stdout, stderr, batch: true });
+    logger.info('hello');
+    for (const path of ['/1', '/2', '/3']) logger.request!(entry({ path }));
+    logger.app!('app out', 'stdout');
+    logger.warn('careful');
+    expect([writes, stderr.text()]).toEqual([[], 'warning: careful\n']);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['hello\n03:04:05 https    GET /1 200 12 ms\n03:04:05 https    GET /2 200 12 ms\n03:04:05 https    GET /3 200 12 ms\n[app] app out\n']);
+    logger.request!(entry({ path: '/4' }));
+    logger.flush!();
+    expect(writes).toEqual([writes[0], '03:04:05 https    GET /4 200 12 ms\n']);
+  });
+
   test('text: info, request and app stdout lines to stdout; warnings, errors and app stderr lines to stderr', () => {
     const { stdout, stderr, everything } = logTo();
     everything();
@@ -335,7 +352,7 @@ describe('request lines from the bin', () => {
     const ca = await testCa();
     expect((await request(`${url!}page?id=7`, { ca })).status).toBe(200);
     const line = await poll(() => /^.*GET \/page.*$/m.exec(r.stdout())?.[0]);
-    expect(line).toMatch(/^\d\d:\d\d:\d\d GET \/page\?… 200 \d+ ms$/);
+    expect(line).toMatch(/^\d\d:\d\d:\d\d https {4}GET \/page\?… 200 \d+ ms$/);
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });
   });
