@@ -34,13 +34,22 @@ export interface CertificateFiles {
 export interface Signer {
   cert: string;
   key: string;
+  /** PEM certificates served after the leaf (the signing intermediate); none when the signer is the root. */
+  chain?: string;
 }
+
+/** A Signer, or a CA (ca.ts) that holds one. */
+export type SignerSource = Signer | { signer: Signer };
 
 export interface CreateCertificateOptions {
   notBefore?: Date;
   notAfter?: Date;
   /** The CA that signs it; without one the certificate is self-signed. */
-  ca?: Signer;
+  ca?: SignerSource;
+}
+
+export function signerOf(source: SignerSource): Signer {
+  return 'signer' in source ? source.signer : source;
 }
 
 /** An hour of slack for clocks that disagree slightly (VMs, containers). */
@@ -48,21 +57,49 @@ export function defaultNotBefore(): Date {
   return new Date(Date.now() - 60 * 60 * 1000);
 }
 
-/** Builds a new key pair and leaf certificate for `names` (host names and IP addresses). */
+/**
+ * Builds a new key pair and leaf certificate for `names` (host names and IP addresses). `cert` is
+ * the leaf followed by the signer's chain (what a server sends).
+ */
 export async function createCertificate(names: string[], options: CreateCertificateOptions = {}): Promise<{ cert: string; key: string }> {
   const notBefore = options.notBefore ?? defaultNotBefore();
   let notAfter = options.notAfter ?? new Date(notBefore.getTime() + VALIDITY_DAYS * DAY_MS);
+  const ca = options.ca ? signerOf(options.ca) : undefined;
   // A leaf outliving its CA would fail verification before its own expiry.
-  if (options.ca) {
-    const caEnd = new Date(new X509Certificate(options.ca.cert).validTo);
+  if (ca) {
+    const caEnd = new Date(new X509Certificate(ca.cert).validTo);
     if (caEnd < notAfter) notAfter = caEnd;
   }
-  return generate([['CN', names[0] ?? 'localhost'], ['O', 'dev-https development certificate']], { ca: false, names }, { notBefore, notAfter, issuer: options.ca });
+  const pair = await generate([['CN', names[0] ?? 'localhost'], ['O', 'dev-https development certificate']], { ca: false, names }, { notBefore, notAfter, issuer: ca });
+  return { cert: pair.cert + (ca?.chain ?? ''), key: pair.key };
 }
 
-/** Builds a CA certificate and key: cA=true with pathlen 0, for signing leaves only. */
-export async function createCACertificate(commonName: string, options: { notBefore?: Date; notAfter: Date }): Promise<{ cert: string; key: string }> {
-  return generate([['CN', commonName], ['O', 'dev-https development CA']], { ca: true }, { notBefore: options.notBefore ?? defaultNotBefore(), notAfter: options.notAfter });
+/**
+ * Builds a CA certificate and key: cA=true, keyCertSign. `pathLength` CAs may follow it (0: it
+ * signs leaves only); `permitted` adds a critical Name Constraints extension; `issuer` signs it
+ * (an intermediate), else it signs itself.
+ */
+export async function createCACertificate(
+  commonName: string,
+  options: { notBefore?: Date; notAfter: Date; pathLength?: number; permitted?: string[]; issuer?: Signer },
+): Promise<{ cert: string; key: string }> {
+  const profile = { ca: true as const, pathLength: options.pathLength ?? 0, ...(options.permitted ? { permitted: options.permitted } : {}) };
+  return generate([['CN', commonName], ['O', 'dev-https development CA']], profile, { notBefore: options.notBefore ?? defaultNotBefore(), notAfter: options.notAfter, issuer: options.issuer });
+}
+
+/**
+ * A root and the intermediate that signs leaves, both constrained to `permitted`. The root's key
+ * is returned to no one: it signs the intermediate here and is dropped, so no file holds a key
+ * that can make another CA. (Java ignores a trust anchor's constraints but enforces the
+ * intermediate's.)
+ */
+export async function createConstrainedCA(
+  commonName: string,
+  options: { notBefore: Date; notAfter: Date; permitted: string[] },
+): Promise<{ root: string; signer: { cert: string; key: string } }> {
+  const root = await createCACertificate(commonName, { ...options, pathLength: 1 });
+  const signer = await createCACertificate(`${commonName} signer`, { ...options, pathLength: 0, issuer: root });
+  return { root: root.cert, signer };
 }
 
 /**
@@ -86,13 +123,19 @@ const generateEcKeyPair = promisify(generateKeyPair);
  * Reuses the cached certificate in `certDir` when it is sound and was issued by `ca`, otherwise
  * generates one signed by `ca` and caches it.
  */
-export async function ensureCertificate(certDir: string, names: string[], logger: Logger, ca: Signer): Promise<CertificateFiles> {
+export async function ensureCertificate(certDir: string, names: string[], logger: Logger, source: SignerSource): Promise<CertificateFiles> {
+  const ca = signerOf(source);
   const certPath = path.join(certDir, CERT_FILE);
   const keyPath = path.join(certDir, KEY_FILE);
   await ensureCertDir(certDir);
+  await refuseLinks(certDir, [CERT_FILE, KEY_FILE, '.gitignore'], certDirLinks(certDir));
 
   const cached = await readCached(certPath, keyPath);
-  const problem = 'problem' in cached ? cached.problem : checkCertificate(cached, names, certPath, keyPath, new Date(), ca);
+  let problem = 'problem' in cached ? cached.problem : checkCertificate(cached, names, certPath, keyPath, new Date(), ca);
+  // A leaf served without the chain it needs (the intermediate) fails in every client.
+  if (!problem && ca.chain && !(cached as Cached).cert.replace(/\s/g, '').includes(ca.chain.replace(/\s/g, ''))) {
+    problem = { text: `${certPath} lacks the dev-https CA's intermediate certificate`, warn: false };
+  }
   if (!problem) {
     const { cert, key, x509 } = cached as Cached;
     await protectKey(keyPath, logger);
@@ -204,15 +247,27 @@ export async function readText(file: string): Promise<{ text?: string; missing?:
   }
 }
 
+/** Creates the cert dir (0700) if needed. An existing one keeps its mode: dev-https changes only what it created. */
 async function ensureCertDir(certDir: string): Promise<void> {
-  const created = await writeCertDir(certDir, () => makeDirs(certDir));
-  if (created) return;
-  // An existing directory is only tightened when it holds nothing but our files: a user who
-  // points --cert-dir at a directory of their own keeps its mode.
-  const [stat, entries] = await Promise.all([fs.stat(certDir), fs.readdir(certDir)]);
-  const ours = entries.every((e) => e === CERT_FILE || e === KEY_FILE || e === '.gitignore');
-  if ((stat.mode & 0o077) !== 0 && ours) await fs.chmod(certDir, 0o700).catch(() => undefined);
+  await refuseLinks(path.dirname(certDir), [path.basename(certDir)], certDirLinks(certDir));
+  await writeCertDir(certDir, () => makeDirs(certDir));
 }
+
+/**
+ * Refuses `names` in `dir` that are symbolic links: writing through one (certs -> ~/.docker, a
+ * dangling .gitignore -> ~/.ssh/config) would change a file elsewhere. The error starts with `context`.
+ */
+export async function refuseLinks(dir: string, names: string[], context: { code: 'E_CERT_DIR' | 'E_CA'; prefix: string; fix: string }): Promise<void> {
+  for (const name of names) {
+    const file = path.join(dir, name);
+    const stat = await fs.lstat(file).catch(() => null);
+    if (!stat?.isSymbolicLink()) continue;
+    const target = await fs.readlink(file).catch(() => '?');
+    throw new DevHttpsError(context.code, `${context.prefix}: ${file} is a symbolic link (to ${target}) and dev-https never writes through one; ${context.fix}`);
+  }
+}
+
+const certDirLinks = (certDir: string) => ({ code: 'E_CERT_DIR' as const, prefix: `Cannot use --cert-dir "${certDir}"`, fix: 'remove the link or pass another --cert-dir' });
 
 /**
  * mkdir -p with mode 0700, true when it created `dir`. Not `fs.mkdir({ recursive: true })`: on
@@ -272,22 +327,19 @@ export async function writeFileAtomic(file: string, data: string, mode: number):
   }
 }
 
+/** Warns about a cached key other users can read. Not changed: dev-https changes the mode only of files it created. */
 export async function protectKey(keyPath: string, logger: Logger): Promise<void> {
-  const stat = await fs.stat(keyPath);
+  const stat = await fs.lstat(keyPath);
   if ((stat.mode & 0o077) === 0) return;
-  try {
-    await fs.chmod(keyPath, 0o600);
-    logger.warn(`${keyPath} was readable by other users (mode ${(stat.mode & 0o777).toString(8)}): changed it to 600`);
-  } catch (err) {
-    logger.warn(`${keyPath} is readable by other users and cannot be changed (${errnoCode(err)}): run chmod 600 on it`);
-  }
+  logger.warn(`${keyPath} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}): run chmod 600 ${keyPath}`);
 }
 
 async function ensureGitignore(certDir: string, logger: Logger): Promise<void> {
   const file = path.join(certDir, '.gitignore');
   const existing = await fs.readFile(file, 'utf8').catch(() => null);
   if (existing === null) {
-    await fs.writeFile(file, '*\n', { mode: 0o644 }).catch((err) => logger.warn(`cannot write ${file} (${errnoCode(err)}): make sure git ignores ${KEY_FILE}`));
+    // 'wx': created here or not at all (never through a link that appeared meanwhile).
+    await fs.writeFile(file, '*\n', { mode: 0o644, flag: 'wx' }).catch((err) => logger.warn(`cannot write ${file} (${errnoCode(err)}): make sure git ignores ${KEY_FILE}`));
   } else if (!existing.split(/\r?\n/).some((line) => line.trim() === '*')) {
     logger.warn(`${file} does not ignore everything (no "*" line): git may commit ${KEY_FILE}`);
   }

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DevHttpsError } from './errors.js';
-import { resolvePort, resolveTarget, type DevHttpsOptions } from './options.js';
+import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from './options.js';
 
 type Kind = 'string' | 'port' | 'boolean' | 'list' | 'log';
 
@@ -52,8 +52,18 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
   const quiet = shared.quiet === true;
   const log = (shared.log as 'text' | 'json' | undefined) ?? 'text';
   const common = toOptions(shared, false);
+  // Where each setting came from: messages about it then name the file and key or the variable.
+  const origins = (fromConfig: Settings, where: string | null): SettingOrigins => {
+    const result: SettingOrigins = {};
+    for (const [name, spec] of Object.entries(SETTINGS)) {
+      if (!spec.key || flags[name as SettingName] !== undefined) continue;
+      if (fromEnv[name as SettingName] !== undefined) result[spec.key] = { label: envName(name), fromConfig: false };
+      else if (fromConfig[name as SettingName] !== undefined) result[spec.key] = { label: `"${name}" in ${where}`, fromConfig: true };
+    }
+    return result;
+  };
   if (!config.proxies) {
-    return { proxies: [{ ...common, ...toOptions(shared, true) }], quiet, log, configFile: config.file };
+    return { proxies: [{ ...common, ...toOptions(shared, true), ...withOrigins(origins(config.shared, config.file)) }], quiet, log, configFile: config.file };
   }
   for (const [name, spec] of Object.entries(SETTINGS)) {
     const given = flags[name as SettingName] !== undefined ? `--${name}` : fromEnv[name as SettingName] !== undefined ? envName(name) : null;
@@ -61,7 +71,17 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
       throw new DevHttpsError('E_BAD_OPTION', `Invalid ${given}: ${config.file} lists "proxies", so set "${name}" in each of them instead`);
     }
   }
-  return { proxies: config.proxies.map((p) => ({ ...common, ...toOptions(p, true) })), quiet, log, configFile: config.file };
+  return {
+    proxies: config.proxies.map((p, i) => ({ ...common, ...toOptions(p, true), ...withOrigins({ ...origins(config.shared, config.file), ...origins(p, `"proxies"[${i}] of ${config.file}`) }) })),
+    quiet,
+    log,
+    configFile: config.file,
+  };
+}
+
+/** `origins` only when a setting came from somewhere other than a flag: options from flags alone stay as they were. */
+function withOrigins(origins: SettingOrigins): Pick<DevHttpsOptions, 'origins'> {
+  return Object.keys(origins).length ? { origins } : {};
 }
 
 function toOptions(settings: Settings, perProxy: boolean): DevHttpsOptions {
@@ -184,6 +204,11 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         break;
       default:
         if (typeof value !== 'string') throw bad('a string');
+        // The repository's config may put certificates only inside the repository: a cert dir
+        // elsewhere (~/.docker) would have dev-https replace someone else's key.pem.
+        if (key === 'cert-dir' && (path.isAbsolute(value) || path.win32.isAbsolute(value) || value.split(/[\\/]/).includes('..'))) {
+          throw bad('a directory inside the project (e.g. "./certs"); pass --cert-dir yourself for one elsewhere');
+        }
         settings[key as SettingName] = value;
     }
   }

@@ -3,9 +3,11 @@
 // Both are applied with setSecureContext: new connections get the new one, open ones carry on.
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { ensureCA, type CertificateAuthority } from './ca.js';
+import { DEFAULT_PERMITTED, describePermitted, permits } from './constraints.js';
+import { DevHttpsError } from './errors.js';
 import { certificateNames, createCertificate, DAY_MS, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
 import type { Logger } from './logger.js';
-import { isHostName, isLocalhostName } from './options.js';
+import { isHostName, isLocalhostName, type SettingOrigins } from './options.js';
 import type { FileWatcher } from './watch.js';
 
 /** Renewal is checked at least this often: timers stop while a laptop sleeps, the clock does not. */
@@ -29,7 +31,7 @@ export interface CertificateInfo {
   /** 'ca': generated and signed by the local CA; 'user': given with --cert/--key or --pfx. */
   source: 'ca' | 'user';
   /** The local CA that signed it (null for a user certificate). */
-  ca: { cert: string; certPath: string; commonName: string; fingerprint256: string; validTo: Date } | null;
+  ca: { cert: string; certPath: string; commonName: string; fingerprint256: string; validTo: Date; keyPath?: string; permitted?: string[] | null; unconstrained?: boolean } | null;
   /**
    * The file a client should trust: the CA for generated certificates, a self-signed PEM `--cert`
    * itself; null for a certificate issued by a CA of yours (trust that CA) or a .pfx.
@@ -56,6 +58,9 @@ export interface CurrentCertificateOptions {
   certDir: string;
   caRoot: string;
   certNames: string[];
+  /** The names asked for (--name or a config's "name"): refused when the CA may not sign them. */
+  names?: string[];
+  origins?: SettingOrigins;
   userCert: UserCertificateSpec | null;
   logger: Logger;
 }
@@ -66,9 +71,11 @@ export async function loadCurrentCertificate(opts: CurrentCertificateOptions): P
 
 async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
   const { logger } = opts;
+  let served = opts.certNames;
   const issue = async () => {
     const ca = await ensureCA(opts.caRoot, logger);
-    const leaf = await ensureCertificate(opts.certDir, opts.certNames, logger, ca);
+    served = signableNames(ca, opts);
+    const leaf = await ensureCertificate(opts.certDir, served, logger, ca);
     return { ca, leaf };
   };
   if (opts.certNames.includes('*.localhost')) {
@@ -77,7 +84,7 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
   let { ca, leaf } = await issue();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
-  const covered = new Set(opts.certNames);
+  const covered = new Set(served);
   const onDemand = new Map<string, Promise<SecureContext | null>>();
   const contextFor = (servername: string): Promise<SecureContext | null> | null => {
     const name = servername.toLowerCase();
@@ -108,7 +115,7 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
     keyPath: leaf.keyPath,
     fingerprint256: leaf.fingerprint256,
     validTo: leaf.validTo,
-    names: opts.certNames,
+    names: served,
     generated: leaf.generated,
     source: 'ca',
     ca: caInfo(ca),
@@ -223,5 +230,36 @@ function covers(names: Set<string>, name: string): boolean {
 }
 
 function caInfo(ca: CertificateAuthority): CertificateInfo['ca'] {
-  return { cert: ca.cert, certPath: ca.certPath, commonName: ca.commonName, fingerprint256: ca.fingerprint256, validTo: ca.validTo };
+  return { cert: ca.cert, certPath: ca.certPath, commonName: ca.commonName, fingerprint256: ca.fingerprint256, validTo: ca.validTo, keyPath: ca.keyPath, permitted: ca.permitted, unconstrained: ca.permitted === null };
+}
+
+/**
+ * The names the leaf can have: `certNames` less this machine's addresses the CA may not sign (a
+ * public address of a --host 0.0.0.0 start, left out with a warning). A name asked for that the
+ * CA may not sign is an error naming where it came from. A project's config may ask only for
+ * local names, whatever the CA: it is code from whoever wrote the repository.
+ */
+export function signableNames(ca: Pick<CertificateAuthority, 'permitted'>, opts: Pick<CurrentCertificateOptions, 'certNames' | 'names' | 'origins' | 'logger'>): string[] {
+  const asked = new Set(opts.names ?? []);
+  const origin = opts.origins?.names;
+  const permitted = ca.permitted ?? (origin?.fromConfig ? [...DEFAULT_PERMITTED] : null);
+  for (const name of asked) {
+    if (permitted === null || permits(permitted, name)) continue;
+    const parent = name.includes('.') && !name.startsWith('*.') ? name.slice(name.indexOf('.')) : null;
+    if (origin?.fromConfig) {
+      throw new DevHttpsError(
+        'E_BAD_OPTION',
+        `Refused "${name}" from ${origin.label}: a project's config may name only ${describePermitted(permitted)} (a certificate for any other name, trusted by your browsers, could impersonate a real site); remove it from the file${parent ? `, or if ${parent.slice(1)} is your own domain, run dev-https trust --permit ${parent} yourself` : ''}`,
+      );
+    }
+    const label = origin?.label ?? '--name';
+    const way = parent
+      ? `to serve it, run dev-https trust --permit ${parent} (a new CA that also signs *${parent}, trusted again in place of this one), or serve your own certificate with --cert and --key`
+      : 'serve your own certificate with --cert and --key for it';
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${name}": the dev-https CA signs only ${describePermitted(permitted)}; ${way}`);
+  }
+  if (ca.permitted === null) return opts.certNames;
+  const left = opts.certNames.filter((n) => !asked.has(n) && !permits(ca.permitted!, n));
+  if (left.length) opts.logger.warn(`The certificate leaves out ${left.join(', ')}: the dev-https CA signs only local names and private addresses, so browsers reaching this machine there get a warning`);
+  return opts.certNames.filter((n) => !left.includes(n));
 }

@@ -10,8 +10,12 @@ export interface CertificateSpec {
   notBefore: Date;
   notAfter: Date;
   publicKey: KeyObject;
-  /** A CA certificate with pathlen 0 and keyCertSign, or a TLS server leaf for `names`. */
-  profile: { ca: true } | { ca: false; names: string[] };
+  /**
+   * A CA certificate (keyCertSign; `pathLength` CAs may follow it, 0 by default; `permitted`, the
+   * names it and the CAs below it may sign for, as a critical Name Constraints extension), or a TLS
+   * server leaf for `names`.
+   */
+  profile: { ca: true; pathLength?: number; permitted?: string[] } | { ca: false; names: string[] };
   /** The signing CA (PEM certificate and key); without one the certificate signs itself. */
   issuer?: { cert: string; key: string };
   /** The key that signs a self-signed certificate. */
@@ -32,6 +36,7 @@ const OID = {
   subjectAltName: '2.5.29.17',
   subjectKeyIdentifier: '2.5.29.14',
   authorityKeyIdentifier: '2.5.29.35',
+  nameConstraints: '2.5.29.30',
 };
 
 /** The PEM certificate for `spec`, signed with SHA-256 by an EC (ECDSA) or RSA (PKCS #1) key. */
@@ -69,9 +74,10 @@ function signatureAlgorithmOf(key: KeyObject): Buffer {
 function profileExtensions(profile: CertificateSpec['profile']): Buffer[] {
   if (profile.ca) {
     return [
-      extension(OID.basicConstraints, true, sequence(boolean(true), integer(Buffer.from([0])))),
+      extension(OID.basicConstraints, true, sequence(boolean(true), integer(Buffer.from([profile.pathLength ?? 0])))),
       // keyCertSign (bit 5) and cRLSign (bit 6); the last bit is 6, so one unused bit.
       extension(OID.keyUsage, true, tlv(0x03, Buffer.from([1, 0x06]))),
+      ...(profile.permitted ? [extension(OID.nameConstraints, true, nameConstraints(profile.permitted))] : []),
     ];
   }
   return [
@@ -88,6 +94,64 @@ function generalName(value: string): Buffer {
   if (net.isIPv4(value)) return tlv(0x87, Buffer.from(value.split('.').map(Number)));
   if (net.isIPv6(value)) return tlv(0x87, ipv6Bytes(value));
   return tlv(0x82, Buffer.from(value, 'ascii'));
+}
+
+/**
+ * NameConstraints (RFC 5280 4.2.1.10) with only permittedSubtrees: a dNSName for each DNS suffix
+ * (`test` permits test and every name under it) and an iPAddress (address then mask) for each CIDR range.
+ */
+export function nameConstraints(permitted: string[]): Buffer {
+  const subtrees = permitted.map((entry) => {
+    const cidr = parseCidr(entry);
+    if (!cidr) return sequence(tlv(0x82, Buffer.from(entry, 'ascii')));
+    return sequence(tlv(0x87, Buffer.concat([cidr.address, cidr.mask])));
+  });
+  return sequence(tlv(0xa0, Buffer.concat(subtrees)));
+}
+
+/** A CIDR range (`10.0.0.0/8`, `fc00::/7`) as address and mask bytes; null when `text` is not one. */
+export function parseCidr(text: string): { address: Buffer; mask: Buffer } | null {
+  const match = /^(.+)\/(\d{1,3})$/.exec(text);
+  if (!match || !net.isIP(match[1]!)) return null;
+  const address = net.isIPv4(match[1]!) ? Buffer.from(match[1]!.split('.').map(Number)) : ipv6Bytes(match[1]!);
+  const bits = Number(match[2]);
+  if (bits > address.length * 8) return null;
+  const mask = Buffer.alloc(address.length);
+  for (let i = 0; i < bits; i++) mask[i >> 3]! |= 0x80 >> (i & 7);
+  return { address: Buffer.from(address.map((b, i) => b & mask[i]!)), mask };
+}
+
+/** The bytes of an IPv4 or IPv6 address. */
+export function ipBytes(address: string): Buffer {
+  return net.isIPv4(address) ? Buffer.from(address.split('.').map(Number)) : ipv6Bytes(address);
+}
+
+/**
+ * The permitted subtrees of a certificate's Name Constraints extension, as `nameConstraints` takes
+ * them (DNS suffixes and CIDR ranges; other name forms as `<tag N>`); null when it has none.
+ */
+export function permittedNamesOf(certificate: X509Certificate): string[] | null {
+  const der = extensionValue(certificate, OID.nameConstraints);
+  if (!der) return null;
+  const permitted = children(der, 0).find((at) => der[at] === 0xa0);
+  if (permitted === undefined) return [];
+  return children(der, permitted).map((subtree) => {
+    const base = children(der, subtree)[0]!;
+    const [tag, start, end] = readHeader(der, base);
+    const value = der.subarray(start, end);
+    if (tag === 0x82) return value.toString('ascii');
+    if (tag === 0x87 && (value.length === 8 || value.length === 32)) return cidrText(value.subarray(0, value.length / 2), value.subarray(value.length / 2));
+    return `<tag ${tag}>`;
+  });
+}
+
+function cidrText(address: Buffer, mask: Buffer): string {
+  let bits = 0;
+  for (const byte of mask) for (let b = 7; b >= 0; b--) if (byte & (1 << b)) bits++;
+  if (address.length === 4) return `${[...address].join('.')}/${bits}`;
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(address.readUInt16BE(i).toString(16));
+  return `${new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1)}/${bits}`;
 }
 
 function ipv6Bytes(address: string): Buffer {
@@ -134,15 +198,24 @@ function subjectOf(certificate: X509Certificate): Buffer {
 
 /** The key identifier in a certificate's Subject Key Identifier extension, if it has one. */
 function subjectKeyIdentifierOf(certificate: X509Certificate): Buffer | null {
+  const value = extensionValue(certificate, OID.subjectKeyIdentifier);
+  if (!value) return null;
+  // The extnValue holds the identifier's OCTET STRING.
+  const [, start, end] = readHeader(value, 0);
+  return value.subarray(start, end);
+}
+
+/** The DER inside the extnValue of the extension `id`, if the certificate has it. */
+function extensionValue(certificate: X509Certificate, id: string): Buffer | null {
   const der = certificate.raw;
   const tagged = tbsFields(der).find((field) => der[field] === 0xa3);
   if (tagged === undefined) return null;
-  const wanted = oid(OID.subjectKeyIdentifier);
+  const wanted = oid(id);
   for (const extension of children(der, children(der, tagged)[0]!)) {
     const parts = children(der, extension);
     if (!der.subarray(parts[0], readHeader(der, parts[0]!)[2]).equals(wanted)) continue;
-    // extnValue (after an optional critical flag): an OCTET STRING holding the identifier's OCTET STRING.
-    const [, start, end] = readHeader(der, readHeader(der, parts[parts.length - 1]!)[1]);
+    // extnValue (after an optional critical flag): an OCTET STRING.
+    const [, start, end] = readHeader(der, parts[parts.length - 1]!);
     return der.subarray(start, end);
   }
   return null;

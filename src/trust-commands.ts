@@ -1,11 +1,12 @@
 // The trust, untrust, doctor (trust --check) and cert commands: what they do and what they print.
 // cli.ts parses their flags and sets the exit code from what these return.
 import path from 'node:path';
-import { CA_KEY_FILE, ensureCA, readCA, resolveCaRoot } from './ca.js';
+import { ensureCA, readCA, replaceCA, resolveCaRoot, unconstrainedWarning, type CertificateAuthority } from './ca.js';
+import { DEFAULT_PERMITTED, describePermitted } from './constraints.js';
 import { loadCurrentCertificate, type CertificateInfo } from './current-cert.js';
 import type { Logger } from './logger.js';
 import { resolveOptions, type DevHttpsOptions, type StoreName } from './options.js';
-import { checkTrust, defaultTrustContext, errorText, findStores, type StoreLookup, type TrustContext, type TrustStatus } from './trust.js';
+import { checkTrust, defaultTrustContext, errorText, findStores, type StoreLookup, type TrustContext, type TrustStatus, type TrustTarget } from './trust.js';
 
 export interface TrustCommandOptions {
   action: 'trust' | 'untrust' | 'check';
@@ -16,6 +17,10 @@ export interface TrustCommandOptions {
   logger: Logger;
   caRoot?: string;
   context?: TrustContext;
+  /** trust --permit: DNS suffixes (resolvePermit) the CA must also permit; a CA without them is replaced. */
+  permit?: string[];
+  /** trust --replace: a new CA in place of the current one, in every store that trusted it. */
+  replace?: boolean;
 }
 
 /** Runs trust, untrust or the check; true when everything asked for succeeded. */
@@ -23,16 +28,26 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   const { print, action } = options;
   const ctx = options.context ?? defaultTrustContext();
   const root = options.caRoot ?? resolveCaRoot(ctx.env, ctx.platform, ctx.home);
+  const permit = options.permit ?? [];
   // untrust and the check need only the certificate: they must work when the key is lost or damaged.
-  const ca = action === 'trust' ? await ensureCA(root, options.logger) : await readCA(root, { withKey: false });
+  let ca = action === 'trust' ? await readCA(root) : await readCA(root, { withKey: false });
+  const replacing = action === 'trust' && (options.replace === true || (permit.length > 0 && !permit.every((p) => ca?.permitted?.includes(p))));
+  let alsoTrust: StoreName[] = [];
+  if (replacing) {
+    const replaced = await replaceTrustedCA(root, ca, permit, options, ctx);
+    if (!replaced) return false;
+    ({ ca, alsoTrust } = replaced);
+  } else if (action === 'trust') ca = await ensureCA(root, options.logger, 'trust');
   if (!ca) {
     print(`There is no dev-https CA in ${root} yet: ${action === 'untrust' ? 'nothing to remove' : 'run dev-https trust to create and trust it'}.`);
     return action === 'untrust';
   }
   print(`dev-https CA: ${ca.commonName}`);
   print(`  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`);
-  const lookups = await findStores(ca, ctx, options.stores);
-  const wanted = (store: StoreName) => options.stores?.includes(store) ?? false;
+  print(ca.permitted ? `  signs only ${describePermitted(ca.permitted)}` : `⚠ ${unconstrainedWarning(ca)}`);
+  const stores = options.stores && alsoTrust.length ? [...new Set([...options.stores, ...alsoTrust])] : options.stores;
+  const lookups = await findStores(ca, ctx, stores);
+  const wanted = (store: StoreName) => stores?.includes(store) ?? false;
   let ok = true;
   for (const l of lookups) {
     // A store asked for by name that is not here is a failure; one not asked for is only noted.
@@ -59,7 +74,18 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
     print('Removing it from:');
     for (const t of targets) print(`  - ${t.label}${t.sudo ? ' (through sudo)' : ''}`);
   }
-  // One store failing does not stop the others.
+  if (!(await applyToTargets(action, targets, print))) ok = false;
+  if (action === 'trust' && ok && targets.some((t) => t.store === 'nss' || t.store === 'macos' || t.store === 'windows')) {
+    print('Restart your browser if it was open: browsers read their trust stores at start.');
+  }
+  if (action === 'trust' && replacing) print('Each project gets a leaf from the new CA on its next start (restart a dev-https that is running).');
+  if (action === 'untrust') print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
+  return ok;
+}
+
+/** Adds to or removes from each target; one store failing does not stop the others. True when all succeeded. */
+async function applyToTargets(action: 'trust' | 'untrust', targets: TrustTarget[], print: (line: string) => void): Promise<boolean> {
+  let ok = true;
   for (const t of targets) {
     if (t.missing) {
       print(`✘ ${t.label}: ${t.missing}`);
@@ -81,11 +107,35 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
       ok = false;
     }
   }
-  if (action === 'trust' && ok && targets.some((t) => t.store === 'nss' || t.store === 'macos' || t.store === 'windows')) {
-    print('Restart your browser if it was open: browsers read their trust stores at start.');
-  }
-  if (action === 'untrust') print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
   return ok;
+}
+
+/**
+ * trust --replace and --permit: the current CA is removed from every store that trusts it (all
+ * of them, not only --store), then deleted, and a new one made; the caller trusts it in those
+ * stores. Nothing is deleted when a removal fails. null: it failed (said why).
+ */
+async function replaceTrustedCA(root: string, old: CertificateAuthority | null, permit: string[], options: TrustCommandOptions, ctx: TrustContext): Promise<{ ca: CertificateAuthority; alsoTrust: StoreName[] } | null> {
+  const { print } = options;
+  const permitted = [...new Set([...(old?.permitted ?? DEFAULT_PERMITTED), ...permit])];
+  let alsoTrust: StoreName[] = [];
+  if (old) {
+    print(`Replacing the dev-https CA ${old.certPath} (${old.commonName}, SHA-256 ${old.fingerprint256})${old.permitted ? '' : ', which can sign for any site'}.`);
+    const lookups = await findStores(old, ctx);
+    const statuses = await checkTrust(lookups);
+    const trusted = lookups.flatMap((l) => l.targets).filter((t) => statuses.some((s) => s.label === t.label && s.trusted === true));
+    if (trusted.length) {
+      print('Removing the old CA from:');
+      for (const t of trusted) print(`  - ${t.label}${t.sudo ? ' (through sudo)' : ''}`);
+      if (!(await applyToTargets('untrust', trusted, print))) {
+        print(`✘ The old CA is still trusted there, so it is kept: fix the store above and run the same command again.`);
+        return null;
+      }
+    }
+    alsoTrust = [...new Set(trusted.map((t) => t.store))];
+  }
+  const ca = await replaceCA(root, options.logger, permitted);
+  return { ca, alsoTrust };
 }
 
 function formatTrustStatus(statuses: TrustStatus[], lookups: StoreLookup[]): string[] {
@@ -106,7 +156,7 @@ export async function isCaTrustedAnywhere(caRoot?: string, context: TrustContext
 
 export interface CertificateReport {
   certificate: Omit<CertificateInfo, 'cert' | 'ca'>;
-  ca: (Omit<NonNullable<CertificateInfo['ca']>, 'cert'> & { keyPath: string }) | null;
+  ca: (Omit<NonNullable<CertificateInfo['ca']>, 'cert' | 'keyPath' | 'permitted' | 'unconstrained'> & { keyPath: string; /** What it may sign for; null: any site (an older CA). */ signs: string | null }) | null;
   trust: TrustStatus[];
   /** How clients that do not read the system store trust it. */
   clients: { node: string; curl: string; python: string };
@@ -123,8 +173,8 @@ export async function certificateReport(options: DevHttpsOptions, context: Trust
   if (ca) {
     // The CA just loaded: the stores need only its certificate.
     trust = await checkTrust(await findStores(ca, context));
-    const { cert: _caCert, ...caRest } = ca;
-    caReport = { ...caRest, keyPath: path.join(path.dirname(ca.certPath), CA_KEY_FILE) };
+    const { cert: _caCert, keyPath, permitted: _permitted, unconstrained: _unconstrained, ...caRest } = ca;
+    caReport = { ...caRest, keyPath: keyPath ?? '', signs: ca.permitted ? describePermitted(ca.permitted) : null };
   }
   const file = certificate.trustPath ?? '<the CA that issued your certificate, e.g. "$(mkcert -CAROOT)/rootCA.pem">';
   return {
@@ -144,7 +194,9 @@ export function formatCertificateReport(report: CertificateReport): string {
   const day = (d: Date) => d.toISOString().slice(0, 10);
   const lines: string[] = [];
   if (report.ca) {
-    lines.push(`CA:        ${report.ca.certPath}`, `           ${report.ca.commonName}, expires ${day(report.ca.validTo)}`, `           key ${report.ca.keyPath} (private: it can sign for any site; never share it)`);
+    lines.push(`CA:        ${report.ca.certPath}`, `           ${report.ca.commonName}, expires ${day(report.ca.validTo)}`);
+    if (report.ca.signs) lines.push(`           signs only ${report.ca.signs}`, `           key ${report.ca.keyPath} (private: keep it to yourself)`);
+    else lines.push(`           key ${report.ca.keyPath} (private: it can sign for any site; never share it)`, `           ⚠ ${unconstrainedWarning(report.ca)}`);
   } else {
     lines.push('CA:        none (your own certificate: --cert/--key or --pfx)');
   }

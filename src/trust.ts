@@ -20,10 +20,42 @@ export interface TrustContext {
   home: string;
   /** Root needs no sudo. */
   isRoot: boolean;
+  /** Where the system's own tools are looked for (tests narrow it); default: systemToolDirs. */
+  toolDirs?: string[];
+  /** Inside WSL, where the browser runs on Windows: default, detected from the environment and /proc. */
+  wsl?: boolean;
 }
 
 export function defaultTrustContext(): TrustContext {
   return { env: process.env, platform: process.platform, home: os.homedir(), isRoot: process.getuid?.() === 0 };
+}
+
+/**
+ * The system's own tool directories. Never PATH: under npx, node_modules/.bin comes first, and a
+ * dependency's `certutil` bin would run with the user's trust stores (or, through sudo, as root).
+ * Homebrew's nss on macOS is found in its own keg, not in /usr/local/bin where other packages link.
+ */
+export function systemToolDirs(platform: NodeJS.Platform, env: NodeJS.ProcessEnv): string[] {
+  if (platform === 'win32') return [path.win32.join(env.SystemRoot || 'C:\\Windows', 'System32')];
+  if (platform === 'darwin') return ['/usr/bin', '/usr/sbin', '/opt/homebrew/opt/nss/bin', '/usr/local/opt/nss/bin'];
+  return ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+}
+
+/** DEV_HTTPS_TOOL_DIR: directories of tools the user names on purpose (a Homebrew prefix, an nss build), looked in first. */
+function userToolDirs(env: NodeJS.ProcessEnv): string[] {
+  return (env.DEV_HTTPS_TOOL_DIR ?? '').split(path.delimiter).filter((d) => d && path.isAbsolute(d));
+}
+
+/** WSL: the interop variables Windows sets, or a Microsoft kernel. */
+function isWsl(ctx: TrustContext): boolean {
+  if (ctx.wsl !== undefined) return ctx.wsl;
+  if (ctx.platform !== 'linux') return false;
+  if (ctx.env.WSL_DISTRO_NAME || ctx.env.WSL_INTEROP) return true;
+  try {
+    return /microsoft/i.test(fs.readFileSync('/proc/sys/kernel/osrelease', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** One place a CA can be trusted: a store, or one database of a store (NSS has several). */
@@ -102,15 +134,27 @@ function shortFingerprint(ca: CaCertificate): string {
 // ---------------------------------------------------------------------------------------------
 // Running the tools
 
+interface RunOptions {
+  /** The sudo to run it through, or null. */
+  sudo?: string | null;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  /** Give sudo the path (an update.d hook in a root-owned directory, on no PATH). */
+  keepPath?: boolean;
+}
+
 interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-/** Runs a store's tool (through sudo when `sudo`), never through a shell. Throws when it cannot start. */
-function run(command: string, args: string[], { sudo = false, env, input }: { sudo?: boolean; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
-  const [cmd, argv] = sudo ? ['sudo', [command, ...args]] : [command, args];
+/**
+ * Runs a store's tool, never through a shell. Through sudo (the system's) it is given by its bare
+ * name, so sudo's secure_path finds it, not the caller's PATH. Throws when it cannot start.
+ */
+function run(command: string, args: string[], { sudo = null, env, input, keepPath = false }: RunOptions = {}): Promise<RunResult> {
+  const [cmd, argv] = sudo ? [sudo, [keepPath ? command : path.basename(command), ...args]] : [command, args];
   return new Promise((resolve, reject) => {
     // sudo may ask for a password on the terminal: stdin stays the user's.
     const child = spawn(cmd, argv, { stdio: [input !== undefined ? 'pipe' : sudo ? 'inherit' : 'ignore', 'pipe', 'pipe'], env: env ?? process.env });
@@ -124,15 +168,18 @@ function run(command: string, args: string[], { sudo = false, env, input }: { su
   });
 }
 
-/** run and runOk with the context's environment (its PATH finds the tools, its HOME is theirs). */
+/** run and runOk with the context's environment (its HOME is the tools'), sudo from the system's directories. */
 function tools(ctx: TrustContext) {
+  const sudoPath = () => findTool('sudo', ctx) ?? 'sudo';
+  type Options = { sudo?: boolean; input?: string; keepPath?: boolean };
+  const wrap = (options: Options) => ({ ...options, sudo: options.sudo ? sudoPath() : null, env: ctx.env });
   return {
-    run: (command: string, args: string[], options: { sudo?: boolean; input?: string } = {}) => run(command, args, { ...options, env: ctx.env }),
-    runOk: (command: string, args: string[], options: { sudo?: boolean; input?: string } = {}) => runOk(command, args, { ...options, env: ctx.env }),
+    run: (command: string, args: string[], options: Options = {}) => run(command, args, wrap(options)),
+    runOk: (command: string, args: string[], options: Options = {}) => runOk(command, args, wrap(options)),
   };
 }
 
-async function runOk(command: string, args: string[], options: { sudo?: boolean; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+async function runOk(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const result = await run(command, args, options);
   if (result.code !== 0) {
     const output = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-2).join(' ');
@@ -144,10 +191,19 @@ async function runOk(command: string, args: string[], options: { sudo?: boolean;
   return result;
 }
 
-/** The first executable called `name` on PATH (or among `extra` paths), or null. */
-export function which(name: string, env: NodeJS.ProcessEnv, extra: string[] = []): string | null {
-  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
-  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+/** The first executable called `name` in the user's tool directories, then the system's (or among `extra` paths); null when none. */
+export function findTool(name: string, ctx: TrustContext, extra: string[] = []): string | null {
+  const dirs = [...userToolDirs(ctx.env), ...(ctx.toolDirs ?? systemToolDirs(ctx.platform, ctx.env))];
+  return firstExecutable(name, dirs, ctx.platform, extra);
+}
+
+/** The first executable called `name` on PATH: only to see whether a browser is installed, never to run it. */
+export function onPath(name: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): string | null {
+  return firstExecutable(name, (env.PATH ?? '').split(path.delimiter).filter(Boolean), platform);
+}
+
+function firstExecutable(name: string, dirs: string[], platform: NodeJS.Platform, extra: string[] = []): string | null {
+  const exts = platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
   for (const candidate of [...dirs.flatMap((d) => exts.map((e) => path.join(d, name + e))), ...extra]) {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
@@ -157,6 +213,12 @@ export function which(name: string, env: NodeJS.ProcessEnv, extra: string[] = []
     }
   }
   return null;
+}
+
+/** A command as the plan prints it: the path that runs, or `sudo <name>` (sudo finds it on its secure_path). */
+function shown(command: string, args: string[], sudo: boolean): string {
+  const quote = (a: string) => (/^[\w@%+=:,./\-]+$/.test(a) ? a : `"${a}"`);
+  return [...(sudo ? ['sudo', path.basename(command)] : [command]), ...args].map((a, i) => (i === 0 ? a : quote(a))).join(' ');
 }
 
 function writable(file: string): boolean {
@@ -221,7 +283,7 @@ interface SystemLayout {
 function systemLayout(ctx: TrustContext): SystemLayout | string {
   const root = ctx.env.DEV_HTTPS_SYSTEM_STORE_ROOT;
   if (root) {
-    const tool = which('update-ca-certificates', ctx.env, ['/usr/sbin/update-ca-certificates']);
+    const tool = findTool('update-ca-certificates', ctx);
     if (!tool) return 'update-ca-certificates not found (DEV_HTTPS_SYSTEM_STORE_ROOT needs the Debian layout)';
     const at = (p: string) => path.join(root, p);
     return {
@@ -239,7 +301,7 @@ function systemLayout(ctx: TrustContext): SystemLayout | string {
       ],
     };
   }
-  const sbin = (name: string) => which(name, ctx.env, [`/usr/sbin/${name}`, `/usr/bin/${name}`, `/sbin/${name}`]);
+  const sbin = (name: string) => findTool(name, ctx);
   const layouts: Array<{ anchors: string; bundle: string; tool: string; args: string[] }> = [
     { anchors: '/usr/local/share/ca-certificates', bundle: '/etc/ssl/certs/ca-certificates.crt', tool: 'update-ca-certificates', args: [] },
     { anchors: '/etc/pki/ca-trust/source/anchors', bundle: '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', tool: 'update-ca-trust', args: ['extract'] },
@@ -273,7 +335,7 @@ async function systemStore(ca: CaCertificate, ctx: TrustContext): Promise<StoreL
       {
         store: 'system',
         label: `system store (${commandText})`,
-        change: `copies the CA to ${file} and runs ${commandText}${sudo ? ' (through sudo: it needs root)' : ''}`,
+        change: `copies the CA to ${file} and runs ${shown(layout.command, layout.args, sudo)}${sudo ? ' (through sudo: it needs root)' : ''}`,
         sudo,
         missing: null,
         isTrusted: async () => bundleHas(layout.bundle, ca),
@@ -320,7 +382,7 @@ async function tellHooksRemoved(exec: ReturnType<typeof tools>, debian: { hooksD
     } catch {
       continue;
     }
-    await exec.runOk(hook, [], { sudo, input: `-${pem}\n` });
+    await exec.runOk(hook, [], { sudo, input: `-${pem}\n`, keepPath: true });
   }
 }
 
@@ -366,7 +428,7 @@ function nssDatabases(ctx: TrustContext): Array<{ dir: string; label: string; cr
   const mainDb = chromeDbs[0]!;
   if (ctx.platform === 'linux' && !isDb(mainDb)) {
     const browsers = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'brave-browser', 'microsoft-edge'];
-    if (browsers.some((b) => which(b, ctx.env))) found.unshift({ dir: mainDb, label: 'Chrome, Chromium', create: true });
+    if (browsers.some((b) => onPath(b, ctx.env, ctx.platform))) found.unshift({ dir: mainDb, label: 'Chrome, Chromium', create: true });
   }
   return found;
 }
@@ -376,7 +438,7 @@ async function nssStores(ca: CaCertificate, ctx: TrustContext): Promise<StoreLoo
   if (ctx.platform === 'win32') return { store: 'nss', absent: 'Firefox on Windows reads the Windows store (windows)', targets: [] };
   const dbs = nssDatabases(ctx);
   if (dbs.length === 0) return { store: 'nss', absent: 'no NSS database: no Firefox profile, no ~/.pki/nssdb and no Chrome or Chromium', targets: [] };
-  const certutil = which('certutil', ctx.env, ['/opt/homebrew/opt/nss/bin/certutil', '/usr/local/opt/nss/bin/certutil']);
+  const certutil = findTool('certutil', ctx);
   const nickname = entryName(ca);
   return {
     store: 'nss',
@@ -395,7 +457,7 @@ async function nssStores(ca: CaCertificate, ctx: TrustContext): Promise<StoreLoo
       return {
         store: 'nss' as const,
         label: `NSS database ${tilde(dir, ctx)} (${label})`,
-        change: `${create ? `creates ${tilde(dir, ctx)} and ` : ''}adds the CA as "${nickname}" with certutil`,
+        change: `${create ? `creates ${tilde(dir, ctx)} and ` : ''}adds the CA as "${nickname}" with ${certutil ? shown(certutil, ['-A', '-d', db, '-t', 'C,,', '-n', nickname, '-i', ca.certPath], false) : 'certutil'}`,
         sudo: false,
         missing: certutil ? null : packageHint('certutil', ctx),
         isTrusted: async () => (create && !exists(path.join(dir, 'cert9.db')) ? false : isTrusted()),
@@ -431,6 +493,8 @@ function macosStore(ca: CaCertificate, ctx: TrustContext): StoreLookup {
   const keychain = '/Library/Keychains/System.keychain';
   const sudo = !ctx.isRoot;
   const sha1 = new X509Certificate(ca.cert).fingerprint.replace(/:/g, '');
+  const security = findTool('security', ctx) ?? 'security';
+  const addArgs = ['add-trusted-cert', '-d', '-r', 'trustRoot', '-k', keychain, ca.certPath];
   return {
     store: 'macos',
     absent: null,
@@ -438,18 +502,18 @@ function macosStore(ca: CaCertificate, ctx: TrustContext): StoreLookup {
       {
         store: 'macos',
         label: `macOS system keychain (${keychain})`,
-        change: `adds the CA to ${keychain} as a trusted root with security add-trusted-cert${sudo ? ' (through sudo: it needs an administrator)' : ''}`,
+        change: `adds the CA to ${keychain} as a trusted root with ${shown(security, addArgs, sudo)}${sudo ? ' (through sudo: it needs an administrator)' : ''}`,
         sudo,
         missing: null,
-        isTrusted: async () => (await exec.run('security', ['verify-cert', '-c', ca.certPath, '-p', 'ssl'])).code === 0,
+        isTrusted: async () => (await exec.run(security, ['verify-cert', '-c', ca.certPath, '-p', 'ssl'])).code === 0,
         add: async () => {
-          await exec.runOk('security', ['add-trusted-cert', '-d', '-r', 'trustRoot', '-k', keychain, ca.certPath], { sudo });
+          await exec.runOk(security, addArgs, { sudo });
         },
         remove: async () => {
-          const found = (await exec.run('security', ['find-certificate', '-a', '-Z', keychain])).stdout.toUpperCase().includes(sha1);
+          const found = (await exec.run(security, ['find-certificate', '-a', '-Z', keychain])).stdout.toUpperCase().includes(sha1);
           if (!found) return false;
-          await exec.run('security', ['remove-trusted-cert', '-d', ca.certPath], { sudo });
-          await exec.runOk('security', ['delete-certificate', '-Z', sha1, keychain], { sudo });
+          await exec.run(security, ['remove-trusted-cert', '-d', ca.certPath], { sudo });
+          await exec.runOk(security, ['delete-certificate', '-Z', sha1, keychain], { sudo });
           return true;
         },
       },
@@ -462,25 +526,36 @@ function macosStore(ca: CaCertificate, ctx: TrustContext): StoreLookup {
 
 function windowsStore(ca: CaCertificate, ctx: TrustContext): StoreLookup {
   const exec = tools(ctx);
-  if (ctx.platform !== 'win32') return { store: 'windows', absent: 'only on Windows', targets: [] };
+  const wsl = ctx.platform === 'linux' && isWsl(ctx);
+  if (ctx.platform !== 'win32' && !wsl) return { store: 'windows', absent: 'only on Windows and in WSL', targets: [] };
   const serial = new X509Certificate(ca.cert).serialNumber;
+  // Inside WSL the browser runs on Windows: the Windows certutil.exe (through WSL interop) is
+  // given the CA file as Windows sees it (wslpath -w: \\wsl.localhost\<distro>\...).
+  const certutil = wsl ? findTool('certutil.exe', ctx, ['/mnt/c/Windows/System32/certutil.exe']) : findTool('certutil', ctx);
+  const wslpath = wsl ? findTool('wslpath', ctx) : null;
+  const missing = !certutil ? (wsl ? 'certutil.exe not found in /mnt/c/Windows/System32 (is the C: drive mounted elsewhere? name its System32 in DEV_HTTPS_TOOL_DIR)' : 'certutil not found in System32') : wsl && !wslpath ? 'wslpath not found in /usr/bin or /bin' : null;
+  const windowsPath = async (): Promise<string> => {
+    if (!wsl) return ca.certPath;
+    return (await exec.runOk(wslpath!, ['-w', ca.certPath])).stdout.trim();
+  };
+  const label = wsl ? 'Windows user root store, from WSL (certutil.exe -user Root)' : 'Windows user root store (certutil -user Root)';
   return {
     store: 'windows',
     absent: null,
     targets: [
       {
         store: 'windows',
-        label: 'Windows user root store (certutil -user Root)',
-        change: 'adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)',
+        label,
+        change: `adds the CA to your user Root store with ${shown(certutil ?? 'certutil', ['-addstore', '-user', '-f', 'Root', wsl ? `$(${shown(wslpath ?? 'wslpath', ['-w', ca.certPath], false)})` : ca.certPath], false)} (Windows asks you to confirm)`,
         sudo: false,
-        missing: null,
-        isTrusted: async () => (await exec.run('certutil', ['-user', '-verifystore', 'Root', serial])).code === 0,
+        missing,
+        isTrusted: async () => (await exec.run(certutil!, ['-user', '-verifystore', 'Root', serial])).code === 0,
         add: async () => {
-          await exec.runOk('certutil', ['-addstore', '-user', '-f', 'Root', ca.certPath]);
+          await exec.runOk(certutil!, ['-addstore', '-user', '-f', 'Root', await windowsPath()]);
         },
         remove: async () => {
-          if ((await exec.run('certutil', ['-user', '-verifystore', 'Root', serial])).code !== 0) return false;
-          await exec.runOk('certutil', ['-delstore', '-user', 'Root', serial]);
+          if ((await exec.run(certutil!, ['-user', '-verifystore', 'Root', serial])).code !== 0) return false;
+          await exec.runOk(certutil!, ['-delstore', '-user', 'Root', serial]);
           return true;
         },
       },
@@ -498,7 +573,8 @@ async function javaStore(ca: CaCertificate, ctx: TrustContext): Promise<StoreLoo
   const cacerts = [path.join(javaHome, 'lib', 'security', 'cacerts'), path.join(javaHome, 'jre', 'lib', 'security', 'cacerts')].find(exists);
   if (!cacerts) return { store: 'java', absent: `no cacerts under JAVA_HOME (${javaHome})`, targets: [] };
   const exe = ctx.platform === 'win32' ? 'keytool.exe' : 'keytool';
-  const keytool = [path.join(javaHome, 'bin', exe)].find(exists) ?? which('keytool', ctx.env);
+  // JAVA_HOME is the user's choice; else the system's keytool.
+  const keytool = [path.join(javaHome, 'bin', exe)].find(exists) ?? findTool('keytool', ctx);
   const alias = `dev-https-${shortFingerprint(ca)}`;
   const storepass = ctx.env.DEV_HTTPS_JAVA_STOREPASS || 'changeit';
   const sudo = !ctx.isRoot && !writable(cacerts);
@@ -520,7 +596,7 @@ async function javaStore(ca: CaCertificate, ctx: TrustContext): Promise<StoreLoo
       {
         store: 'java',
         label: `Java cacerts (${cacerts})`,
-        change: `imports the CA into ${cacerts} as "${alias}" with keytool${sudo ? ' (through sudo: it needs root)' : ''}`,
+        change: `imports the CA into ${cacerts} as "${alias}" with ${shown(keytool ?? 'keytool', ['-importcert', '-noprompt', '-trustcacerts', '-file', ca.certPath, '-keystore', cacerts, '-alias', alias], sudo)}${sudo ? ' (through sudo: it needs root)' : ''}`,
         sudo,
         missing: keytool ? null : `keytool not found in ${path.join(javaHome, 'bin')} or on PATH: install a JDK`,
         isTrusted: listed,
