@@ -3,7 +3,7 @@
 // session), straight to the app and through dev-https, Caddy and local-ssl-proxy (when the shared
 // setup installed them). Shapes: Content-Length in one write, chunked in several writes, two
 // flushes 20 ms apart, a ~2 KB JSON POST echoed, a WebSocket echo, and Python dev servers
-// (`python3 -m http.server`, Django's runserver), which send status line and headers in separate
+// (`python3 -m http.server`, Django's runserver, Flask's), which send status line and headers in separate
 // writes without TCP_NODELAY, so a reused connection waits for the receiver's delayed ACK.
 // Rounds are interleaved (every cell gets a batch per round, the order rotates) so machine noise
 // hits all cells alike. Each batch starts with one unmeasured request, which reopens a connection
@@ -11,7 +11,7 @@
 // what each proxy adds to the direct median.
 // Run: `npm run build && node bench/latency.mjs [--n 200] [--n-slow 50] [--n-python 100] [--rounds 5]
 //   [--shapes cl,chunked,...] [--proxies direct,dev-https,caddy,local-ssl-proxy] [--devhttps-bin PATH]
-//   [--quiet] [--json FILE]`. About 1-2 minutes with the defaults.
+//   [--quiet] [--json FILE]`. About 2 minutes with the defaults.
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,7 +27,7 @@ import {
   startLocalSslProxy, stopAll, waitPort, freePort, sleep,
 } from './procs.mjs';
 
-const SHAPE_NAMES = ['cl', 'chunked', 'flush20', 'post', 'ws', 'python-static', 'django-css', 'django-login'];
+const SHAPE_NAMES = ['cl', 'chunked', 'flush20', 'post', 'ws', 'python-static', 'django-css', 'django-login', 'flask'];
 const PROXY_NAMES = ['direct', 'dev-https', 'caddy', 'local-ssl-proxy'];
 const a = argsOf(process.argv.slice(2));
 const N = a.int('n', 200, 1);
@@ -55,6 +55,7 @@ const CHUNKS = 4;
 const JSON_BODY = JSON.stringify({ items: Array.from({ length: 40 }, (_, i) => ({ id: i, name: `item-${i}`, done: i % 2 === 0 })) });
 const WS_MESSAGE = Buffer.from(JSON.stringify({ type: 'update', updates: [{ path: '/src/App.tsx', timestamp: 1 }] }).padEnd(120, ' '));
 const CSS = 'body { margin: 0; }\n'.repeat(200);
+const FLASK_BODY = 'hello from flask';
 
 // ---------------------------------------------------------------- the app (Node, no-delay, as Node servers are)
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -332,6 +333,25 @@ async function startDjango(tmp) {
   return { port, css: fs.readFileSync(path.join(path.dirname(execFileSync(PYTHON, ['-c', 'import django; print(django.__file__)'], { encoding: 'utf8' }).trim()), 'contrib/admin/static/admin/css/base.css')) };
 }
 
+/** Flask's development server (Werkzeug, threaded, so HTTP/1.1 with keep-alive). */
+async function startFlask(tmp) {
+  const dir = path.join(tmp, 'flask');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'app.py'), `from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return ${JSON.stringify(FLASK_BODY)}\n`);
+  const port = await freePort();
+  startChild(PYTHON, ['-m', 'flask', '--app', 'app', 'run', '--host', '127.0.0.1', '--port', String(port)], { cwd: dir, log: path.join(tmp, 'flask.log') });
+  await waitPort(port, 30_000);
+  return port;
+}
+
+const pythonModuleVersion = (name) => {
+  try {
+    return execFileSync(PYTHON, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(name)}))`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+};
+
 const djangoVersion = () => {
   try {
     return execFileSync(PYTHON, ['-c', 'import django; print(django.get_version())'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -363,6 +383,9 @@ try {
     apps.django = d.port;
     djangoCss = d.css;
   } else if (want('django-css') || want('django-login')) notes.push('django shapes skipped: `import django` failed');
+  const flask = want('flask') ? pythonModuleVersion('flask') : null;
+  if (flask) apps.flask = await startFlask(tmp);
+  else if (want('flask')) notes.push('flask skipped: Flask is not installed for /usr/bin/python3');
 
   const SHAPES = {
     cl: { app: 'node', path: '/cl', n: N, check: (r) => r.body.equals(CL_BODY), what: 'Content-Length, one write (1 KiB)' },
@@ -370,9 +393,10 @@ try {
     flush20: { app: 'node', path: '/flush20', n: N_SLOW, check: (r) => r.body.toString() === CHUNK.repeat(2), what: 'two flushes 20 ms apart' },
     post: { app: 'node', method: 'POST', path: '/echo', body: JSON_BODY, n: N, check: (r) => r.body.toString() === JSON_BODY, what: `POST ${JSON_BODY.length} B JSON, echoed` },
     ws: { app: 'node', ws: true, n: N, check: (r) => r.body.equals(WS_MESSAGE), what: `WebSocket echo (${WS_MESSAGE.length} B text frame)` },
-    'python-static': { app: 'python', path: '/style.css', n: N_PYTHON, check: (r) => r.body.toString() === CSS, what: 'python3 -m http.server --protocol HTTP/1.1, 4 KB CSS' },
-    'django-css': { app: 'django', path: '/static/admin/css/base.css', n: N_PYTHON, check: (r) => r.body.equals(djangoCss), what: `Django ${django} runserver, admin base.css` },
-    'django-login': { app: 'django', path: '/admin/login/', n: N_PYTHON, check: (r) => r.body.includes('csrfmiddlewaretoken'), what: `Django ${django} runserver, /admin/login/` },
+    'python-static': { app: 'python', stalls: true, path: '/style.css', n: N_PYTHON, check: (r) => r.body.toString() === CSS, what: 'python3 -m http.server --protocol HTTP/1.1, 4 KB CSS' },
+    'django-css': { app: 'django', stalls: true, path: '/static/admin/css/base.css', n: N_PYTHON, check: (r) => r.body.equals(djangoCss), what: `Django ${django} runserver, admin base.css` },
+    'django-login': { app: 'django', stalls: true, path: '/admin/login/', n: N_PYTHON, check: (r) => r.body.includes('csrfmiddlewaretoken'), what: `Django ${django} runserver, /admin/login/` },
+    flask: { app: 'flask', path: '/', n: N_PYTHON, check: (r) => r.body.toString() === FLASK_BODY, what: `Flask ${flask} development server (Werkzeug ${pythonModuleVersion('werkzeug')}), a string view; it closes the connection after each response, so nothing is reused and nothing stalls` },
   };
   const shapes = WANT_SHAPES.filter((s) => apps[SHAPES[s].app] !== undefined);
   const appNames = [...new Set(shapes.map((s) => SHAPES[s].app))];
@@ -511,7 +535,7 @@ try {
         verdicts.push(`${shape} ${proto}: dev-https ${signed(dh - direct)} ms, Caddy ${signed(cd - direct)} ms -> ${over <= 1 ? 'within' : 'MISSES'} Caddy + 1 ms (${signed(over)})`);
       }
     }
-    if (SHAPES[shape].app !== 'node') {
+    if (SHAPES[shape].stalls) {
       for (const proto of ['h1', 'h2']) {
         const dh = med(cell(shape, 'dev-https', proto));
         if (Number.isFinite(dh) && Number.isFinite(direct)) verdicts.push(`${shape} ${proto}: direct / dev-https = ${(direct / dh).toFixed(1)}x (target: several times faster than direct)`);

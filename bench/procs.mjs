@@ -215,7 +215,8 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
   return { child, port, ca: fs.readFileSync(path.join(caRoot, 'rootCA.pem'), 'utf8'), banner, lines, sink };
 }
 
-const REQUEST_LINE = /^\d\d:\d\d:\d\d (?:https h2 |https |http )?[A-Z]+ \S+ \d{3} /;
+// `12:00:00 GET / 200 1 ms`, with or without a listener/protocol column (`https h2`, `http`).
+const REQUEST_LINE = /^\d\d:\d\d:\d\d\s+(?:(?:https?|h2|h1|ws)\s+)*[A-Z]+\s+\S+\s+\d{3}\b/;
 export const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 /**
