@@ -8,8 +8,9 @@ import { DevHttpsError } from './errors.js';
  * What every new CA permits. DNS entries permit the name and every name under it (RFC 5280):
  * `localhost` (RFC 6761), `test` (RFC 6761, for development), `internal` (ICANN's private-use
  * name), `home.arpa` (RFC 8375, home networks) and `local` (mDNS, RFC 6762: the names devices on
- * the LAN answer to, which no public site can have). Addresses: loopback, then the private ranges
- * (RFC 1918, unique-local and link-local IPv6) so a phone on the LAN can be served.
+ * the LAN answer to, which no public site can have). Addresses: loopback, then the ranges no public
+ * site has, so a phone on the LAN can be served: RFC 1918, link-local (169.254/16, fe80::/10),
+ * shared address space (100.64/10: carrier-grade NAT, Tailscale) and unique-local IPv6.
  */
 export const DEFAULT_PERMITTED = [
   'localhost',
@@ -21,6 +22,8 @@ export const DEFAULT_PERMITTED = [
   '10.0.0.0/8',
   '172.16.0.0/12',
   '192.168.0.0/16',
+  '169.254.0.0/16',
+  '100.64.0.0/10',
   '::1/128',
   'fc00::/7',
   'fe80::/10',

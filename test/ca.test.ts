@@ -8,7 +8,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
-import { CA_CERT_FILE, CA_KEY_FILE, caCommonName, ensureCA, readCA, resolveCaRoot } from '../src/ca.js';
+import { CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, caCommonName, ensureCA, readCA, resolveCaRoot } from '../src/ca.js';
+import { DEFAULT_PERMITTED, describePermitted, permits } from '../src/constraints.js';
 import { CERT_FILE, KEY_FILE, RENEW_WITHIN_DAYS, checkCertificate, createCACertificate, createCertificate, ensureCertificate, type Signer } from '../src/cert.js';
 import { DevHttpsError } from '../src/errors.js';
 import { startDevHttps } from '../src/server.js';
@@ -29,6 +30,11 @@ function opensslText(cert: string): string {
 }
 
 const isoDay = (date: Date | string) => new Date(date).toISOString().slice(0, 10);
+
+/** The line a new CA is announced with (made on a start, not by dev-https trust). */
+const created = (certPath: string) => `info: Created the dev-https CA ${certPath} (${caCommonName()}), limited to ${describePermitted(DEFAULT_PERMITTED)}; run dev-https trust once so browsers trust it`;
+/** The files of a CA dev-https makes: the root's certificate, the signer's certificate and key (the root's key is never written). */
+const NEW_CA_FILES = [CA_CERT_FILE, SIGNER_KEY_FILE, SIGNER_CERT_FILE].sort();
 
 /** A CA made in memory, for leaf tests that need no CA root. */
 function makeSigner(commonName = 'dev-https test CA', days = 5 * 365): Promise<Signer> {
@@ -117,17 +123,17 @@ describe('resolveCaRoot', () => {
 });
 
 describe('a new CA', () => {
-  test('is an EC P-256 CA for signing leaves only, valid 10 years, files 0700/0600/0644 even with umask 000', async () => {
+  test('is an EC P-256 root (pathlen 1) and signer (pathlen 0), valid 10 years, files 0700/0600/0644 even with umask 000; the root key is not written', async () => {
     const root = path.join(await tempDir(), 'a', 'dev-https');
     const logger = captureLogger();
     const before = Date.now();
     const ca = await withUmask(0o000, () => ensureCA(root, logger));
     const after = Date.now();
     const certPath = path.join(root, 'rootCA.pem');
-    const keyPath = path.join(root, 'rootCA-key.pem');
+    const keyPath = path.join(root, 'signerCA-key.pem');
     const cn = caCommonName();
 
-    expect(logger.lines).toEqual([`info: Created the dev-https CA ${certPath} (${cn}); run dev-https trust once so browsers trust it`]);
+    expect(logger.lines).toEqual([created(certPath)]);
     expect(ca.generated).toBe(true);
     expect(ca.root).toBe(root);
     expect(ca.certPath).toBe(certPath);
@@ -143,13 +149,21 @@ describe('a new CA', () => {
     expect(x509.verify(x509.publicKey)).toBe(true);
     expect(x509.publicKey.asymmetricKeyType).toBe('ec');
     expect(x509.publicKey.asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
-    expect(x509.checkPrivateKey(createPrivateKey(ca.key))).toBe(true);
+    expect(x509.checkPrivateKey(createPrivateKey(ca.key))).toBe(false);
+    const signer = new X509Certificate(ca.signer.cert);
+    expect(signer.checkPrivateKey(createPrivateKey(ca.key))).toBe(true);
+    expect(signer.checkIssued(x509) && signer.verify(x509.publicKey)).toBe(true);
+    expect(signer.subject).toBe(`CN=${cn} signer\nO=dev-https development CA`);
+    expect(signer.validTo).toBe(x509.validTo);
+    expect(ca.signer.chain).toBe(ca.signer.cert);
+    expect(ca.permitted).toEqual([...DEFAULT_PERMITTED]);
 
     const text = opensslText(ca.cert);
     expect(text.match(/Signature Algorithm: (.*)/g)).toEqual(['Signature Algorithm: ecdsa-with-SHA256', 'Signature Algorithm: ecdsa-with-SHA256']);
-    expect(text).toMatch(/X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0\n/);
+    expect(text).toMatch(/X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:1\n/);
     expect(text).toMatch(/X509v3 Key Usage: critical\n\s+Certificate Sign, CRL Sign\n/);
     expect(text).not.toContain('Extended Key Usage');
+    expect(opensslText(ca.signer.cert)).toMatch(/X509v3 Basic Constraints: critical\n\s+CA:TRUE, pathlen:0\n/);
 
     // Ten calendar years from notBefore, which is an hour before now.
     const from = Date.parse(x509.validFrom);
@@ -159,13 +173,15 @@ describe('a new CA', () => {
     expect(from).toBeGreaterThanOrEqual(floorSecond(before - HOUR_MS));
     expect(from).toBeLessThanOrEqual(after - HOUR_MS);
 
-    expect((await fs.readdir(root)).sort()).toEqual(['rootCA-key.pem', 'rootCA.pem']);
+    expect((await fs.readdir(root)).sort()).toEqual(NEW_CA_FILES);
     expect(await mode(path.dirname(root))).toBe(0o700);
     expect(await mode(root)).toBe(0o700);
     expect(await mode(keyPath)).toBe(0o600);
     expect(await mode(certPath)).toBe(0o644);
+    expect(await mode(path.join(root, SIGNER_CERT_FILE))).toBe(0o644);
     expect(await fs.readFile(certPath, 'utf8')).toBe(ca.cert);
     expect(await fs.readFile(keyPath, 'utf8')).toBe(ca.key);
+    expect(await fs.readFile(path.join(root, SIGNER_CERT_FILE), 'utf8')).toBe(ca.signer.cert);
 
     // The next start reuses it, silently.
     const again = captureLogger();
@@ -175,11 +191,11 @@ describe('a new CA', () => {
     expect(await readCA(root)).toEqual({ ...ca, generated: false });
   });
 
-  test('with umask 077 the certificate is still 0644; an existing 0755 root is tightened to 0700', async () => {
+  test('with umask 077 the certificate is still 0644; an existing 0755 root keeps its mode (dev-https did not create it)', async () => {
     const root = await tempDir();
     await fs.chmod(root, 0o755);
     const ca = await withUmask(0o077, () => ensureCA(root, captureLogger()));
-    expect(await mode(root)).toBe(0o700);
+    expect(await mode(root)).toBe(0o755);
     expect(await mode(ca.keyPath)).toBe(0o600);
     expect(await mode(ca.certPath)).toBe(0o644);
   });
@@ -199,7 +215,7 @@ describe('a new CA', () => {
     expect(await fs.readFile(notes, 'utf8')).toBe('mine\n');
     const after = await fs.stat(notes);
     expect({ mode: after.mode & 0o777, mtimeMs: after.mtimeMs, ino: after.ino }).toEqual({ mode: 0o644, mtimeMs: before.mtimeMs, ino: before.ino });
-    expect((await fs.readdir(root)).sort()).toEqual(['notes.txt', 'rootCA-key.pem', 'rootCA.pem']);
+    expect((await fs.readdir(root)).sort()).toEqual(['notes.txt', ...NEW_CA_FILES]);
 
     // Reusing it leaves the directory alone too.
     expect((await ensureCA(root, captureLogger())).fingerprint256).toBe(ca.fingerprint256);
@@ -240,7 +256,8 @@ describe('the CA key', () => {
     const logger = captureLogger();
     const ca = await ensureCA(root, logger);
     await fs.chmod(ca.keyPath, 0o644);
-    await ensureCA(root, logger);
+    const refused = await ensureCA(root, logger).catch((err: Error) => err.message);
+    await fs.chmod(ca.keyPath, 0o600);
     const app = await startUpstream((_req, res) => res.end('app'));
     const certDir = await tempDir();
     const handle = await startDevHttps({ port: 0, certDir, caRoot: root, logger, target: app.port });
@@ -250,30 +267,75 @@ describe('the CA key', () => {
     await fs.writeFile(ca.certPath, (await makeSigner()).cert);
     const error = await ensureCA(root, logger).catch((err: Error) => err.message);
 
-    expect(logger.lines).toEqual([
-      `info: Created the dev-https CA ${ca.certPath} (${caCommonName()}); run dev-https trust once so browsers trust it`,
-      `warn: ${ca.keyPath} was readable by other users (mode 644): changed it to 600`,
-      `info: Generating a new certificate: no certificate in ${certDir} yet`,
-    ]);
-    expect(error).toBe(`The dev-https CA in ${root} is unusable: rootCA-key.pem does not match rootCA.pem. Run dev-https untrust, then delete ${root} to start over with a new CA`);
-    for (const text of [logger.text(), certificate, String(error)]) {
+    expect(logger.lines).toEqual([created(ca.certPath), `info: Generating a new certificate: no certificate in ${certDir} yet`]);
+    expect(error).toBe(`The dev-https CA in ${root} is unusable: signerCA.pem was not issued by rootCA.pem. Run dev-https untrust, then delete ${root} to start over with a new CA`);
+    for (const text of [logger.text(), certificate, String(error), String(refused)]) {
       expect(text).not.toContain('PRIVATE KEY');
       expect(text).not.toContain(keyBody(ca.key).slice(0, 40));
     }
     expect(Object.keys(handle.certificate).sort()).toEqual(['ca', 'cert', 'certPath', 'fingerprint256', 'generated', 'keyPath', 'names', 'source', 'trustPath', 'validTo']);
-    expect(Object.keys(handle.certificate.ca!).sort()).toEqual(['cert', 'certPath', 'commonName', 'fingerprint256', 'validTo']);
+    expect(Object.keys(handle.certificate.ca!).sort()).toEqual(['cert', 'certPath', 'commonName', 'fingerprint256', 'keyPath', 'permitted', 'unconstrained', 'validTo']);
   });
 
-  test('an existing key with mode 0644 is tightened to 0600 with a warning, and the CA reused', async () => {
+  test.each([
+    ['readable by others (0644)', 'key', 0o644, (root: string, key: string) => `${key} is readable or writable by other users (mode 644), so others could sign for your browsers with it; run chmod 600 ${key}`],
+    ['group-writable (0620)', 'key', 0o620, (_root: string, key: string) => `${key} is readable or writable by other users (mode 620), so others could sign for your browsers with it; run chmod 600 ${key}`],
+    ['a group-writable root (0770)', 'root', 0o770, (root: string) => `${root} is group- or world-writable (mode 770), so others could sign for your browsers with it; run chmod go-w ${root}`],
+    ['a world-writable root (0777)', 'root', 0o777, (root: string) => `${root} is group- or world-writable (mode 777), so others could sign for your browsers with it; run chmod go-w ${root}`],
+  ] as const)('a CA with %s is refused with the reason, nothing changed (as ssh refuses a loose ~/.ssh)', async (_label, what, loose, why) => {
     const root = await tempDir();
     const ca = await ensureCA(root, captureLogger());
-    await fs.chmod(ca.keyPath, 0o644);
+    const target = what === 'key' ? ca.keyPath : root;
+    await fs.chmod(target, loose);
+    const before = await snapshot(root);
     const logger = captureLogger();
-    const again = await ensureCA(root, logger);
-    expect(logger.lines).toEqual([`warn: ${ca.keyPath} was readable by other users (mode 644): changed it to 600`]);
-    expect(again.generated).toBe(false);
-    expect(again.fingerprint256).toBe(ca.fingerprint256);
-    expect(await mode(ca.keyPath)).toBe(0o600);
+    await expect(ensureCA(root, logger)).rejects.toMatchObject({ code: 'E_CA', message: `Refusing the dev-https CA in ${root}: ${why(root, ca.keyPath)}` });
+    expect(logger.lines).toEqual([]);
+    expect(await mode(target)).toBe(loose);
+    expect(await snapshot(root)).toEqual(before);
+    // untrust and doctor need only the certificate: they still work.
+    expect((await readCA(root, { withKey: false }))?.fingerprint256).toBe(ca.fingerprint256);
+  });
+
+  test('a CA root or key owned by another user is refused', async () => {
+    // Needs root to give a file away; CI runs as root.
+    if (process.getuid?.() !== 0) return;
+    const root = await tempDir();
+    const ca = await ensureCA(root, captureLogger());
+    await fs.chown(ca.keyPath, 4242, 4242);
+    await expect(ensureCA(root, captureLogger())).rejects.toMatchObject({
+      code: 'E_CA',
+      message: `Refusing the dev-https CA in ${root}: ${ca.keyPath} is owned by another user (uid 4242), so others could sign for your browsers with it; use a CA root of your own (DEV_HTTPS_CAROOT)`,
+    });
+    await fs.chown(ca.keyPath, 0, 0);
+    await fs.chown(root, 4242, 4242);
+    await expect(ensureCA(root, captureLogger())).rejects.toMatchObject({ code: 'E_CA', message: `Refusing the dev-https CA in ${root}: ${root} is owned by another user (uid 4242), so others could sign for your browsers with it; use a CA root of your own (DEV_HTTPS_CAROOT)` });
+    // And no new CA is made in a directory someone else owns either.
+    const empty = await tempDir();
+    await fs.chown(empty, 4242, 4242);
+    await expect(ensureCA(empty, captureLogger())).rejects.toMatchObject({ code: 'E_CA', message: `Refusing to create the dev-https CA in ${empty}: it is owned by another user (uid 4242): set DEV_HTTPS_CAROOT to a directory of your own` });
+    expect(await fs.readdir(empty)).toEqual([]);
+  });
+
+  test('a CA root, or a file in it, that is a symbolic link is refused and nothing outside is touched', async () => {
+    const outside = await tempDir();
+    await fs.writeFile(path.join(outside, 'precious'), 'keep\n');
+    const parent = await tempDir();
+    const linked = path.join(parent, 'ca');
+    await fs.symlink(outside, linked);
+    await expect(ensureCA(linked, captureLogger())).rejects.toMatchObject({
+      code: 'E_CA',
+      message: `Cannot use the dev-https CA in ${linked}: ${linked} is a symbolic link (to ${outside}) and dev-https never writes through one; remove the link or set DEV_HTTPS_CAROOT to a directory of your own`,
+    });
+    // A dangling link where the signer's key would go: the key would land outside.
+    const root = await tempDir();
+    const target = path.join(outside, 'stolen-key.pem');
+    await fs.symlink(target, path.join(root, SIGNER_KEY_FILE));
+    await expect(ensureCA(root, captureLogger())).rejects.toMatchObject({ code: 'E_CA', message: `Cannot use the dev-https CA in ${root}: ${path.join(root, SIGNER_KEY_FILE)} is a symbolic link (to ${target}) and dev-https never writes through one; remove the link or set DEV_HTTPS_CAROOT to a directory of your own` });
+    const fresh = await tempDir();
+    await fs.symlink(path.join(outside, 'ssh-config'), path.join(fresh, CA_CERT_FILE));
+    await expect(ensureCA(fresh, captureLogger())).rejects.toMatchObject({ code: 'E_CA', message: `Cannot use the dev-https CA in ${fresh}: ${path.join(fresh, CA_CERT_FILE)} is a symbolic link (to ${path.join(outside, 'ssh-config')}) and dev-https never writes through one; remove the link or set DEV_HTTPS_CAROOT to a directory of your own` });
+    expect((await fs.readdir(outside)).sort()).toEqual(['precious']);
   });
 });
 
@@ -375,20 +437,14 @@ describe('a CA near its end', () => {
 
     const logger = captureLogger();
     const ca = await ensureCA(root, logger);
-    expect(logger.lines).toEqual([
-      `warn: The dev-https CA ${certPath} ${verb} on ${day}: creating a new one; run dev-https trust again`,
-      `info: Created the dev-https CA ${certPath} (${caCommonName()}); run dev-https trust once so browsers trust it`,
-    ]);
+    expect(logger.lines).toEqual([`warn: The dev-https CA ${certPath} ${verb} on ${day}: creating a new one; run dev-https trust again`, created(certPath)]);
     expect(ca.generated).toBe(true);
     expect(ca.fingerprint256).not.toBe(oldX509.fingerprint256);
-    expect(new X509Certificate(ca.cert).checkPrivateKey(createPrivateKey(ca.key))).toBe(true);
+    expect(new X509Certificate(ca.signer.cert).checkPrivateKey(createPrivateKey(ca.key))).toBe(true);
+    // The old one could sign for any site; its successor is constrained.
+    expect(ca.permitted).toEqual([...DEFAULT_PERMITTED]);
     expect(ca.validTo.getTime()).toBeGreaterThan(Date.now() + 9 * 365 * DAY_MS);
-    expect((await fs.readdir(root)).sort()).toEqual([
-      'rootCA-key.pem',
-      `rootCA-key.pem.expired-${day}`,
-      'rootCA.pem',
-      `rootCA.pem.expired-${day}`,
-    ]);
+    expect((await fs.readdir(root)).sort()).toEqual([`rootCA-key.pem.expired-${day}`, 'rootCA.pem', `rootCA.pem.expired-${day}`, 'signerCA-key.pem', 'signerCA.pem']);
     expect(await fs.readFile(path.join(root, `rootCA.pem.expired-${day}`), 'utf8')).toBe(old.cert);
     expect(await fs.readFile(path.join(root, `rootCA-key.pem.expired-${day}`), 'utf8')).toBe(old.key);
     expect(await mode(path.join(root, `rootCA-key.pem.expired-${day}`))).toBe(0o600);
@@ -418,7 +474,7 @@ describe('a CA near its end', () => {
     const day = isoDay(new X509Certificate(old.cert).validTo);
     const [a, b] = await Promise.all([ensureCA(root, captureLogger()), ensureCA(root, captureLogger())]);
     expect(a.fingerprint256).toBe(b.fingerprint256);
-    expect((await fs.readdir(root)).sort()).toEqual(['rootCA-key.pem', `rootCA-key.pem.expired-${day}`, 'rootCA.pem', `rootCA.pem.expired-${day}`]);
+    expect((await fs.readdir(root)).sort()).toEqual([`rootCA-key.pem.expired-${day}`, 'rootCA.pem', `rootCA.pem.expired-${day}`, 'signerCA-key.pem', 'signerCA.pem']);
     expect(await fs.readFile(path.join(root, `rootCA.pem.expired-${day}`), 'utf8')).toBe(old.cert);
     expect(new X509Certificate(await fs.readFile(path.join(root, CA_CERT_FILE), 'utf8')).fingerprint256).toBe(a.fingerprint256);
   });
@@ -432,11 +488,9 @@ describe('two creating the CA at once', () => {
     const fingerprint = new X509Certificate(await fs.readFile(path.join(root, CA_CERT_FILE), 'utf8')).fingerprint256;
     expect(cas.map((c) => c.fingerprint256)).toEqual([fingerprint, fingerprint, fingerprint]);
     expect(cas.filter((c) => c.generated)).toHaveLength(1);
-    expect(loggers.flatMap((l) => l.lines)).toEqual([
-      `info: Created the dev-https CA ${path.join(root, CA_CERT_FILE)} (${caCommonName()}); run dev-https trust once so browsers trust it`,
-    ]);
-    expect((await fs.readdir(root)).sort()).toEqual(['rootCA-key.pem', 'rootCA.pem']);
-    expect(await fs.readFile(path.join(root, CA_KEY_FILE), 'utf8')).toBe(cas.find((c) => c.generated)!.key);
+    expect(loggers.flatMap((l) => l.lines)).toEqual([created(path.join(root, CA_CERT_FILE))]);
+    expect((await fs.readdir(root)).sort()).toEqual(NEW_CA_FILES);
+    expect(await fs.readFile(path.join(root, SIGNER_KEY_FILE), 'utf8')).toBe(cas.find((c) => c.generated)!.key);
   });
 
   test('in separate node processes (the built dist): they all report the same CA', async () => {
@@ -472,7 +526,7 @@ describe('two creating the CA at once', () => {
     const fingerprint = new X509Certificate(await fs.readFile(path.join(root, CA_CERT_FILE), 'utf8')).fingerprint256;
     expect(reports.map((r) => r.fingerprint256)).toEqual(Array(4).fill(fingerprint));
     expect(reports.filter((r) => r.generated)).toHaveLength(1);
-    expect((await fs.readdir(root)).sort()).toEqual(['rootCA-key.pem', 'rootCA.pem']);
+    expect((await fs.readdir(root)).sort()).toEqual(NEW_CA_FILES);
     const ca = await readCA(root);
     expect(ca?.fingerprint256).toBe(fingerprint);
   });
@@ -722,8 +776,8 @@ describe('renewal while running', () => {
     expect(current.validTo.getTime()).toBe(Date.parse(newX509.validTo));
     expect(Date.parse(newX509.validTo) - Date.parse(newX509.validFrom)).toBe(365 * DAY_MS);
     expect(Date.parse(newX509.validFrom)).toBeLessThanOrEqual(Date.now() - HOUR_MS);
-    expect(newX509.checkIssued(new X509Certificate(ca.cert))).toBe(true);
-    expect(newX509.verify(new X509Certificate(ca.cert).publicKey)).toBe(true);
+    expect(newX509.checkIssued(new X509Certificate(ca.signer.cert))).toBe(true);
+    expect(newX509.verify(new X509Certificate(ca.signer.cert).publicKey)).toBe(true);
     expect(logger.lines).toEqual([
       `info: Using the cached certificate ${certPath}`,
       `info: Generating a new certificate: ${certPath} expires on ${isoDay(oldX509.validTo)} (renewed 30 days ahead)`,
@@ -766,11 +820,10 @@ describe('certificates on demand for *.localhost names', () => {
     const logger = captureLogger();
     const handle = await startDevHttps({ port: 0, target: app.port, certDir, caRoot, logger, names });
     onCleanup(() => handle.close());
-    const startLines = [
-      `info: Created the dev-https CA ${path.join(caRoot, CA_CERT_FILE)} (${caCommonName()}); run dev-https trust once so browsers trust it`,
-      `info: Generating a new certificate: no certificate in ${certDir} yet`,
-    ];
-    return { handle, logger, startLines, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.ca!.cert, defaultFp: handle.certificate.fingerprint256 };
+    const startLines = [created(path.join(caRoot, CA_CERT_FILE)), `info: Generating a new certificate: no certificate in ${certDir} yet`];
+    // Leaves are signed by the CA's intermediate; clients trust the root.
+    const signer = await fs.readFile(path.join(caRoot, SIGNER_CERT_FILE), 'utf8');
+    return { handle, logger, startLines, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.ca!.cert, signer, defaultFp: handle.certificate.fingerprint256 };
   }
 
   /**
@@ -790,9 +843,9 @@ describe('certificates on demand for *.localhost names', () => {
   }
 
   test('shop.localhost gets its own certificate from the CA, once: the same one on the next connection, one log line', async () => {
-    const { logger, startLines, port, ca, defaultFp } = await startOwn();
+    const { logger, startLines, port, ca, signer, defaultFp } = await startOwn();
     expect(logger.lines).toEqual(startLines);
-    const caX509 = new X509Certificate(ca);
+    const caX509 = new X509Certificate(signer);
 
     const first = await served(port, 'shop.localhost', ca);
     expect(first.subjectAltName).toBe('DNS:shop.localhost');
@@ -881,14 +934,19 @@ describe('--host 0.0.0.0 and ::', () => {
     const port = Number(new URL(handle.urls.https).port);
     const { cert, names, ca } = handle.certificate;
 
-    expect(names).toEqual([...NAMES, ...addresses]);
+    // The CA signs only private and link-local addresses: a public one is left out, with a warning.
+    const signed = addresses.filter((a) => permits(DEFAULT_PERMITTED, a));
+    const left = addresses.filter((a) => !signed.includes(a));
+    expect(names).toEqual([...NAMES, ...signed]);
     expect(handle.networkAddresses).toEqual(addresses);
-    const san = ['DNS:localhost', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1', ...addresses.map((a) => `IP Address:${a.includes(':') ? expandIpv6(a) : a}`)];
+    const san = ['DNS:localhost', 'IP Address:127.0.0.1', 'IP Address:0:0:0:0:0:0:0:1', ...signed.map((a) => `IP Address:${a.includes(':') ? expandIpv6(a) : a}`)];
     expect(new X509Certificate(cert).subjectAltName).toBe(san.join(', '));
     expect(logger.lines).toContain(`warn: --host ${host}: dev-https and your app are now reachable from the network, not only from this machine`);
+    const leftOut = `warn: The certificate leaves out ${left.join(', ')}: the dev-https CA signs only local names and private addresses, so browsers reaching this machine there get a warning`;
+    expect(logger.lines.includes(leftOut)).toBe(left.length > 0);
 
     // A client on the LAN verifies the address it connected to.
-    for (const address of addresses) {
+    for (const address of signed) {
       const url = address.includes(':') ? `https://[${address}]:${port}/` : `https://${address}:${port}/`;
       expect(await request(url, { ca: ca!.cert }).then((r) => `${r.status} ${r.body}`)).toBe('200 app');
     }

@@ -70,7 +70,7 @@ describe('the certificates', () => {
     expect((await fs.readdir(root)).sort()).toEqual([CA_CERT_FILE, SIGNER_KEY_FILE, SIGNER_CERT_FILE].sort());
     const permittedText = [
       'DNS:localhost', 'DNS:test', 'DNS:internal', 'DNS:home.arpa', 'DNS:local',
-      'IP:127.0.0.0/255.0.0.0', 'IP:10.0.0.0/255.0.0.0', 'IP:172.16.0.0/255.240.0.0', 'IP:192.168.0.0/255.255.0.0',
+      'IP:127.0.0.0/255.0.0.0', 'IP:10.0.0.0/255.0.0.0', 'IP:172.16.0.0/255.240.0.0', 'IP:192.168.0.0/255.255.0.0', 'IP:169.254.0.0/255.255.0.0', 'IP:100.64.0.0/255.192.0.0',
       'IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF', 'IP:FC00:0:0:0:0:0:0:0/FE00:0:0:0:0:0:0:0', 'IP:FE80:0:0:0:0:0:0:0/FFC0:0:0:0:0:0:0:0',
     ];
     for (const [file, pathlen] of [[CA_CERT_FILE, 1], [SIGNER_CERT_FILE, 0]] as const) {
@@ -93,7 +93,7 @@ describe('the certificates', () => {
   test.each<[string, boolean]>([
     ['localhost', true], ['shop.localhost', true], ['app.test', true], ['a.b.internal', true], ['router.home.arpa', true], ['mac.local', true],
     ['*.app.test', true], ['127.9.9.9', true], ['::1', true], ['10.255.0.1', true], ['172.31.255.255', true], ['172.32.0.1', false],
-    ['192.168.0.1', true], ['fd12::1', true], ['fe80::1', true], ['8.8.8.8', false], ['2001:db8::1', false],
+    ['192.168.0.1', true], ['169.254.10.1', true], ['100.100.1.1', true], ['100.128.0.1', false], ['192.0.2.2', false], ['fd12::1', true], ['fe80::1', true], ['8.8.8.8', false], ['2001:db8::1', false],
     ['www.example.com', false], ['localhost.com', false], ['evil-test', false], ['testing', false], ['test.com', false], ['notlocal', false],
   ])('permits %s: %s', (name, expected) => {
     expect(permits(DEFAULT_PERMITTED, name)).toBe(expected);
