@@ -132,7 +132,8 @@ describe('the generated certificate', () => {
     // A serial whose first byte has the top bit set gets a leading zero byte, so it stays positive
     // (a negative one prints with a '-').
     for (const serial of serials) expect(serial).toMatch(/^[0-9A-F]{1,32}$/);
-    const caKeyId = opensslExtension(CA.cert, 'subjectKeyIdentifier');
+    // Leaves are signed by the CA's intermediate (the signer), and carry it after themselves.
+    const caKeyId = opensslExtension(CA.signer.cert, 'subjectKeyIdentifier');
     for (const { cert } of certs.slice(0, 3)) {
       const keyBits = new X509Certificate(cert).publicKey.export({ type: 'spki', format: 'der' }).subarray(-65);
       expect(opensslExtension(cert, 'subjectKeyIdentifier')).toBe(createHash('sha1').update(keyBits).digest('hex').toUpperCase().match(/../g)!.join(':'));
@@ -140,7 +141,9 @@ describe('the generated certificate', () => {
       const dir = await tempDir();
       await fs.writeFile(path.join(dir, 'ca.pem'), CA.cert);
       await fs.writeFile(path.join(dir, 'leaf.pem'), cert);
-      expect(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', path.join(dir, 'ca.pem'), path.join(dir, 'leaf.pem')], { encoding: 'utf8' })).toBe(`${path.join(dir, 'leaf.pem')}: OK\n`);
+      await fs.writeFile(path.join(dir, 'signer.pem'), CA.signer.cert);
+      expect(cert.endsWith(CA.signer.cert)).toBe(true);
+      expect(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', path.join(dir, 'ca.pem'), '-untrusted', path.join(dir, 'signer.pem'), path.join(dir, 'leaf.pem')], { encoding: 'utf8' })).toBe(`${path.join(dir, 'leaf.pem')}: OK\n`);
     }
   });
 
@@ -161,7 +164,7 @@ describe('the generated certificate', () => {
 
     await expect(tlsGet('127.0.0.1', port4, 'other.test', CA.cert)).rejects.toMatchObject({ code: 'ERR_TLS_CERT_ALTNAME_INVALID' });
     // Verification is really on: without trusting the CA the same request fails.
-    await expect(tlsGet('127.0.0.1', port4, 'localhost', undefined)).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
+    await expect(tlsGet('127.0.0.1', port4, 'localhost', undefined)).rejects.toMatchObject({ code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' });
   });
 });
 
@@ -204,13 +207,13 @@ describe('files and modes', () => {
     expect(await mode(files.certPath)).toBe(0o644);
   });
 
-  test('an existing dir holding only our files is tightened to 0700', async () => {
+  test('an existing dir keeps its mode, even holding only our files: dev-https changes only what it created', async () => {
     const dir = await tempDir();
     await ensureCertificate(dir, NAMES, captureLogger(), CA);
     await fs.chmod(dir, 0o755);
     const files = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     expect(files.generated).toBe(false);
-    expect(await mode(dir)).toBe(0o700);
+    expect(await mode(dir)).toBe(0o755);
   });
 
   test("an existing dir holding a user's file keeps its mode and the file", async () => {
@@ -226,7 +229,7 @@ describe('files and modes', () => {
     expect((await fs.readdir(dir)).sort()).toEqual(['.gitignore', 'cert.pem', 'key.pem', 'notes.txt']);
   });
 
-  test('a valid key with mode 0644 is reused and changed to 0600 with a warning', async () => {
+  test('a valid key with mode 0644 is reused with a warning saying how to fix it; its mode is left alone', async () => {
     const dir = await tempDir();
     const first = await ensureCertificate(dir, NAMES, captureLogger(), CA);
     await fs.chmod(first.keyPath, 0o644);
@@ -235,10 +238,57 @@ describe('files and modes', () => {
     expect(second.generated).toBe(false);
     expect(second.fingerprint256).toBe(first.fingerprint256);
     expect(logger.lines).toEqual([
-      `warn: ${first.keyPath} was readable by other users (mode 644): changed it to 600`,
+      `warn: ${first.keyPath} is readable by other users (mode 644): run chmod 600 ${first.keyPath}`,
       `info: Using the cached certificate ${first.certPath}`,
     ]);
-    expect(await mode(first.keyPath)).toBe(0o600);
+    expect(await mode(first.keyPath)).toBe(0o644);
+  });
+
+  describe('never through a symbolic link', () => {
+    /** A directory of someone else's files (~/.docker, ~/.ssh): it must come out byte for byte the same. */
+    async function elsewhere(): Promise<{ dir: string; snapshot: () => Promise<Record<string, string>> }> {
+      const dir = await tempDir();
+      await fs.writeFile(path.join(dir, KEY_FILE), 'docker key\n', { mode: 0o600 });
+      await fs.writeFile(path.join(dir, CERT_FILE), 'docker cert\n');
+      const snapshot = async () => Object.fromEntries(await Promise.all((await fs.readdir(dir)).sort().map(async (n) => [n, await fs.readFile(path.join(dir, n), 'utf8')] as const)));
+      return { dir, snapshot };
+    }
+
+    test('a cert dir that is a link (certs -> ~/.docker) is E_CERT_DIR; nothing there is touched', async () => {
+      const other = await elsewhere();
+      const before = await other.snapshot();
+      const certDir = path.join(await tempDir(), 'certs');
+      await fs.symlink(other.dir, certDir);
+      await expect(ensureCertificate(certDir, NAMES, captureLogger(), CA)).rejects.toMatchObject({
+        code: 'E_CERT_DIR',
+        message: `Cannot use --cert-dir "${certDir}": ${certDir} is a symbolic link (to ${other.dir}) and dev-https never writes through one; remove the link or pass another --cert-dir`,
+      });
+      expect(await other.snapshot()).toEqual(before);
+    });
+
+    test.each([KEY_FILE, CERT_FILE])('%s that is a link is E_CERT_DIR; its target is untouched', async (name) => {
+      const other = await elsewhere();
+      const before = await other.snapshot();
+      const certDir = await tempDir();
+      await fs.symlink(path.join(other.dir, name), path.join(certDir, name));
+      await expect(ensureCertificate(certDir, NAMES, captureLogger(), CA)).rejects.toMatchObject({
+        code: 'E_CERT_DIR',
+        message: `Cannot use --cert-dir "${certDir}": ${path.join(certDir, name)} is a symbolic link (to ${path.join(other.dir, name)}) and dev-https never writes through one; remove the link or pass another --cert-dir`,
+      });
+      expect(await other.snapshot()).toEqual(before);
+      expect(await fs.readdir(certDir)).toEqual([name]);
+    });
+
+    test('a dangling .gitignore -> ~/.ssh/config is E_CERT_DIR; no ssh config holding "*" appears', async () => {
+      const ssh = await tempDir();
+      const certDir = await tempDir();
+      await fs.symlink(path.join(ssh, 'config'), path.join(certDir, '.gitignore'));
+      await expect(ensureCertificate(certDir, NAMES, captureLogger(), CA)).rejects.toMatchObject({
+        code: 'E_CERT_DIR',
+        message: `Cannot use --cert-dir "${certDir}": ${path.join(certDir, '.gitignore')} is a symbolic link (to ${path.join(ssh, 'config')}) and dev-https never writes through one; remove the link or pass another --cert-dir`,
+      });
+      expect(await fs.readdir(ssh)).toEqual([]);
+    });
   });
 
   test('a .gitignore without a "*" line is left alone with a warning, on generation and on reuse', async () => {
@@ -377,14 +427,6 @@ describe('regeneration', () => {
       async (dir) => {
         await fs.writeFile(path.join(dir, KEY_FILE), (await createCertificate(NAMES)).key, { mode: 0o600 });
         return { expected: (c) => warn(`${c} is missing`) };
-      },
-    ],
-    [
-      'has an unreadable key (a symlink loop)',
-      async (dir) => {
-        await fs.writeFile(path.join(dir, CERT_FILE), (await createCertificate(NAMES)).cert);
-        await fs.symlink(KEY_FILE, path.join(dir, KEY_FILE));
-        return { expected: (_c, k) => warn(`cannot read ${k} (ELOOP)`) };
       },
     ],
   ];
