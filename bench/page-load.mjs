@@ -6,12 +6,14 @@
 // queues the modules; HTTP/2 asks for all of them at once on one connection.
 // The request log goes to a pseudo-terminal by default (`--log-sink pty`: util-linux `script`
 // gives dev-https a TTY, as a terminal does; Node writes TTYs synchronously on Linux, so a slow
-// terminal slows the proxy), or to a pipe this script drains (`pipe`), or to /dev/null (`null`).
+// terminal slows the proxy), or to a pipe this script drains (`pipe`), to /dev/null (`null`), or
+// to a pseudo-terminal read at `--tty-rate` bytes/s (`slow-pty`, a terminal slow to scroll).
 // Rounds are interleaved per case (one load per target, the order rotating), medians reported.
 // `--profile DIR` then runs one more dev-https (HTTP/2, log on) under `node --cpu-prof`, loads the
 // first case's page `--profile-loads` times, and summarises where its CPU time went.
 // Run: `npm run build && node bench/page-load.mjs [--rounds 5] [--modules 300,1000] [--delay 5,20]
-//   [--targets direct,caddy,dev-https,dev-https-quiet,dev-https-h1] [--log-sink pty|pipe|null]
+//   [--targets direct,caddy,dev-https,dev-https-quiet,dev-https-h1] [--log-sink pty|pipe|null|slow-pty]
+//   [--tty-rate 20000]
 //   [--devhttps-bin PATH] [--profile DIR] [--profile-loads 10]`. About 4 minutes with the defaults.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -30,7 +32,8 @@ const MODULES = a.str('modules', '300,1000').split(',').map(Number);
 const DELAYS = a.str('delay', '5,20').split(',').map(Number);
 for (const n of [...MODULES, ...DELAYS]) if (!Number.isInteger(n) || n < 0) throw new Error(`Invalid --modules/--delay list: expected whole numbers`);
 const WANT = a.list('targets', TARGET_NAMES, TARGET_NAMES);
-const SINK = a.list('log-sink', [has('script') ? 'pty' : 'pipe'], ['pty', 'pipe', 'null'])[0];
+const SINK = a.list('log-sink', [has('script') ? 'pty' : 'pipe'], ['pty', 'pipe', 'null', 'slow-pty'])[0];
+const TTY_RATE = a.int('tty-rate', 20_000, 100);
 const BIN = path.resolve(a.str('devhttps-bin', DEFAULT_BIN));
 const PROFILE_DIR = a.str('profile', '');
 const PROFILE_LOADS = a.int('profile-loads', 10, 1);
@@ -109,7 +112,7 @@ try {
   const started = [];
   for (const v of dhVariants.filter((x) => WANT.includes(x.name))) {
     // Sequential starts: the first makes the certificate, the others reuse it (one pin for all).
-    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, extra: v.extra, sink: SINK, cwd: tmp });
+    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, extra: v.extra, sink: SINK, ttyRate: TTY_RATE, cwd: tmp });
     started.push(d);
     targets.push({ ...v, origin: `https://localhost:${d.port}` });
   }
@@ -193,7 +196,7 @@ try {
   }
   const seconds = (performance.now() - t0) / 1000;
 
-  const sinkWhy = { pty: 'a pseudo-terminal (script), as in a terminal', pipe: 'a pipe this script drains', null: '/dev/null' }[SINK];
+  const sinkWhy = { pty: 'a pseudo-terminal (script), as in a terminal', pipe: 'a pipe this script drains', null: '/dev/null', 'slow-pty': `a pseudo-terminal read at ${TTY_RATE} bytes/s (a slow terminal)` }[SINK];
   console.log(`\nPage load in headless Chromium: navigation start -> last module evaluated, median ms of ${ROUNDS} interleaved rounds (fresh browser context each load); ` +
     `node ${process.version}, ${os.cpus().length} cores shared by browser, proxies and app; dev-https ${BIN}, request log to ${sinkWhy}; ${seconds.toFixed(0)} s.\n`);
   const hasCaddy = targets.some((t) => t.name === 'caddy');
@@ -234,7 +237,7 @@ try {
     for (const d of started) await stopChild(d.child);
     fs.mkdirSync(PROFILE_DIR, { recursive: true });
     const before = new Set(fs.readdirSync(PROFILE_DIR));
-    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, sink: SINK, cwd: tmp, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', PROFILE_DIR] });
+    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, sink: SINK, ttyRate: TTY_RATE, cwd: tmp, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', PROFILE_DIR] });
     const t = { name: 'dev-https (profiled)', origin: `https://localhost:${d.port}`, expect: 'h2' };
     const { modules, delay } = { modules: MODULES[0], delay: DELAYS[0] };
     const ms = [];

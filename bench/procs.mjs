@@ -138,9 +138,11 @@ process.on('exit', () => {
  *   synchronous TTY writes; `script` copies it to a pipe this process reads and discards.
  * - `pipe`: a pipe this process reads and discards.
  * - `null`: /dev/null (cheapest: Node writes files synchronously and the kernel drops them).
+ * - `slow-pty`: a pseudo-terminal read at `ttyRate` bytes/s (a terminal slow to scroll, a remote
+ *   session): once the kernel's buffer is full, every write blocks the proxy until it drains.
  * Resolves with the HTTPS URL from the banner, the CA to trust and the lines it printed.
  */
-export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, caRoot, extra = [], sink = 'pipe', nodeArgs = [], cwd }) {
+export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, caRoot, extra = [], sink = 'pipe', ttyRate = 20_000, nodeArgs = [], cwd }) {
   const argv = [...nodeArgs, bin, '--target', String(appPort), '--port', '0', '--cert-dir', certDir, ...extra];
   const env = { ...process.env, DEV_HTTPS_CAROOT: caRoot };
   delete env.FORCE_COLOR;
@@ -150,6 +152,8 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
   const lines = [];
   let banner = '';
   let out = '';
+  // The unfinished last line of what was read so far.
+  let partial = '';
   let port;
   // Without a banner to read the port from (/dev/null, --quiet), the port is chosen up front.
   const fixedPort = sink === 'null' || extra.includes('--quiet') || extra.includes('-q');
@@ -164,7 +168,9 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
     const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
     const [cmd, cmdArgv] = sink === 'pty'
       ? ['script', ['-qfec', `exec ${[process.execPath, ...argv].map(quote).join(' ')}`, '/dev/null']]
-      : [process.execPath, argv];
+      : sink === 'slow-pty'
+        ? [PYTHON, ['-c', SLOW_PTY, String(ttyRate), process.execPath, ...argv]]
+        : [process.execPath, argv];
     child = spawn(cmd, cmdArgv, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
     children.add(child);
     child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -172,15 +178,14 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
     child.stderrText = '';
     child.stderr.on('data', (c) => (child.stderrText += c));
     child.stdout.setEncoding('utf8');
-    let partial = '';
     child.stdout.on('data', (c) => {
       if (!banner && !fixedPort) return void (out += c);
       const split = (partial + c).split(/\r?\n/);
       partial = split.pop();
-      for (const l of split.map(stripAnsi)) if (l.trim() && lines.length < 200 && !REQUEST_LINE.test(l)) lines.push(l);
+      for (const l of split.map(stripAnsi)) if (l.trim() && lines.length < 200 && !REQUEST_LINE.test(l) && !BANNER_LINE.test(l)) lines.push(l);
     });
   }
-  if (sink === 'pty') {
+  if (sink === 'pty' || sink === 'slow-pty') {
     // `script` runs the node process as its child: stop that one so it exits cleanly (a CPU profile is written on exit).
     for (let i = 0; i < 100 && child.innerPid === undefined; i++) {
       const [pid] = childPids(child.pid);
@@ -203,6 +208,7 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
     if (m) {
       port = Number(m[1]);
       banner = stripAnsi(out);
+      partial = out.slice(out.search(/[^\n]*$/));
       ready = true;
       break;
     }
@@ -216,6 +222,31 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
 }
 
 // `12:00:00 GET / 200 1 ms`, with or without a listener/protocol column (`https h2`, `http`).
+// The banner's later lines, when a slow reader splits it.
+const BANNER_LINE = /^\s*(➜|SHA-256 |Clients: |Add --http-port|Browsers warn|Run dev-https)/;
+const PYTHON = '/usr/bin/python3';
+export const slowPtyAvailable = () => fs.existsSync(PYTHON);
+// Runs argv[2:] on a pseudo-terminal and copies what it prints to stdout at argv[1] bytes/s.
+const SLOW_PTY = `
+import os, pty, sys, time
+rate = int(sys.argv[1])
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+out = sys.stdout.buffer
+while True:
+    try:
+        data = os.read(fd, max(1, rate // 50))
+    except OSError:
+        break
+    if not data:
+        break
+    out.write(data)
+    out.flush()
+    time.sleep(len(data) / rate)
+os.waitpid(pid, 0)
+`;
+
 const REQUEST_LINE = /^\d\d:\d\d:\d\d\s+(?:(?:https?|h2|h1|ws)\s+)*[A-Z]+\s+\S+\s+\d{3}\b/;
 export const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
