@@ -107,7 +107,9 @@ export function requestFraming(req: http.IncomingMessage): Framing | { kind: 're
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 
 export function createProxy(target: ResolvedTarget, logger: Logger, options: ProxyOptions): Proxy {
-  const connection = { autoSelectFamily: true, lookup: lookupLoopbackAware, noDelay: true };
+  // Each address gets 2 s, not Node's 250 ms: under a burst of hundreds of connections, a loopback
+  // connect can wait for the 1 s SYN retransmit, and giving up on it made the page's request a 502.
+  const connection = { autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 2000, lookup: lookupLoopbackAware, noDelay: true };
   const agent = new http.Agent({
     keepAlive: true,
     timeout: POOL_IDLE_MS,
@@ -121,6 +123,8 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   // leaves it in a state nobody knows).
   const freshAgent = new http.Agent({ keepAlive: false, ...connection } as http.AgentOptions);
   let stalls = 0;
+  // Probing stops after this many reused connections without a stall: the app is not one of them.
+  let probesLeft = 200;
   let agentFor = (): http.Agent => agent;
   const noteStall = () => {
     if (++stalls !== STALLS_TO_SWITCH) return;
@@ -214,7 +218,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     let stallProbe: (() => void) | null = null;
     upstream.on('socket', (socket) => {
       state.reusedSocket = upstream.reusedSocket;
-      if (upstream.reusedSocket && stalls < STALLS_TO_SWITCH) stallProbe = probeStall(socket, noteStall);
+      if (upstream.reusedSocket && stalls < STALLS_TO_SWITCH && (stalls > 0 || probesLeft-- > 0)) stallProbe = probeStall(socket, noteStall);
     });
     // A client gone before the response ended cancels the app's request. An HTTP/2 stream the
     // client resets leaves its response looking finished: only 'aborted' tells.
@@ -238,7 +242,10 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
     }
     upstream.on('response', (proxyRes) => {
       answered = true;
-      stallProbe?.();
+      if (stallProbe) {
+        stallProbe();
+        probeBodyStall(proxyRes, noteStall);
+      }
       // An answer before the whole body went out: the app did not read it all, and its
       // connection may hold the rest. It is closed once the answer is in, never pooled, and the
       // client's remaining body is read and dropped (as nginx does), so its connection stays usable.
@@ -430,6 +437,20 @@ function probeStall(socket: Duplex, onStall: () => void): () => void {
     socket.off('data', onData);
     if (first > 0 && performance.now() - first >= STALL_MS) onStall();
   };
+}
+
+/**
+ * The other shape of the same stall (`python -m http.server` sends the whole head, then the body
+ * in a second send): a Content-Length body whose first bytes come STALL_MS or more after the head.
+ * Bodies of unknown length (SSE, streamed pages) may well pause there; they are not looked at.
+ */
+function probeBodyStall(proxyRes: http.IncomingMessage, onStall: () => void): void {
+  if (proxyRes.headers['content-length'] === undefined || proxyRes.headers['content-length'] === '0') return;
+  const head = performance.now();
+  // A body that came with the head is read on this same turn, before any timer.
+  proxyRes.once('data', () => {
+    if (performance.now() - head >= STALL_MS) onStall();
+  });
 }
 
 /** 400 or 501 for a body dev-https cannot pass on safely; nothing reaches the app. */

@@ -2,6 +2,7 @@
 // headers in separate sends without TCP_NODELAY, so the second waits ~40 ms for our delayed ACK)
 // get a new connection per request once dev-https has seen it twice; others keep the pool.
 import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
@@ -35,8 +36,11 @@ async function sequential(port: number, ca: string, paths: string[]): Promise<st
   return bodies;
 }
 
-/** An app that sends its status line, then the rest 50 ms later, naming the connection it answers on. */
-async function startSplittingApp(): Promise<{ port: number }> {
+/**
+ * An app that sends its status line, then the rest 50 ms later (`split: 'head'`, as runserver does),
+ * or its whole head, then the body 50 ms later (`'body'`, as http.server does), naming the connection.
+ */
+async function startSplittingApp(split: 'head' | 'body' = 'head'): Promise<{ port: number }> {
   let connections = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -50,8 +54,11 @@ async function startSplittingApp(): Promise<{ port: number }> {
       while (buffer.includes('\r\n\r\n')) {
         buffer = buffer.slice(buffer.indexOf('\r\n\r\n') + 4);
         const body = `conn ${id}`;
-        socket.write('HTTP/1.1 200 OK\r\n');
-        setTimeout(() => socket.write(`Content-Length: ${body.length}\r\n\r\n${body}`), 50);
+        const head = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`;
+        const cut = split === 'head' ? 'HTTP/1.1 200 OK\r\n'.length : head.length;
+        const whole = head + body;
+        socket.write(whole.slice(0, cut));
+        setTimeout(() => socket.write(whole.slice(cut)), 50);
       }
     });
   });
@@ -63,8 +70,11 @@ async function startSplittingApp(): Promise<{ port: number }> {
   return { port: (server.address() as net.AddressInfo).port };
 }
 
-test('an app whose response head arrives in pieces 50 ms apart on a reused connection: after two, one info line and a new connection per request', async () => {
-  const app = await startSplittingApp();
+test.each([
+  ['its status line', 'head'],
+  ['its whole head', 'body'],
+] as const)('an app that sends %s, then the rest 50 ms later, on a reused connection: after two, one info line and a new connection per request', async (_what, split) => {
+  const app = await startSplittingApp(split);
   const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
   const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
   // 1 opens the connection (not a stall: nothing was reused), 2 and 3 stall on it, then one each.
@@ -81,6 +91,36 @@ test('an app that writes its head at once keeps the keep-alive pool', async () =
   expect(logger.lines).toEqual([]);
 });
 
+test('python3 -m http.server --protocol HTTP/1.1 (head, then the body in its own send) is recognised', { timeout: 20_000 }, async () => {
+  const dir = await tempDir('dev-https-http-server-');
+  await fs.writeFile(path.join(dir, 'a.css'), 'body { color: red }\n');
+  const appPort = await freePort();
+  const child = spawn('/usr/bin/python3', ['-m', 'http.server', '--protocol', 'HTTP/1.1', '--bind', '127.0.0.1', String(appPort)], { stdio: 'ignore', cwd: dir });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  onCleanup(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  await waitForPort(appPort);
+  const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
+  const answers = await sequential(port, ca, Array.from({ length: 6 }, () => '/a.css'));
+  expect(answers).toEqual(Array.from({ length: 6 }, () => '200 body { color: red }\n'));
+  expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${appPort}`)]);
+});
+
+async function waitForPort(port: number): Promise<void> {
+  await poll(
+    () =>
+      new Promise<true | null>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => setTimeout(() => resolve(null), 100));
+      }),
+  );
+}
+
 test.skipIf(!djangoAvailable)("Django's runserver (a startproject site's static CSS) is recognised and then answered on new connections", { timeout: 30_000 }, async () => {
   const dir = await tempDir('dev-https-django-stall-');
   execFileSync('/usr/bin/python3', ['-m', 'django', 'startproject', 'mysite', dir], { stdio: 'pipe' });
@@ -91,16 +131,7 @@ test.skipIf(!djangoAvailable)("Django's runserver (a startproject site's static 
     child.kill('SIGKILL');
     await exited;
   });
-  await poll(
-    () =>
-      new Promise<true | null>((resolve) => {
-        const s = net.connect(appPort, '127.0.0.1', () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => setTimeout(() => resolve(null), 100));
-      }),
-  );
+  await waitForPort(appPort);
   const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
   const answers = await sequential(port, ca, Array.from({ length: 6 }, () => '/static/admin/css/base.css'));
   expect(answers.map((a) => a.slice(0, 4))).toEqual(Array.from({ length: 6 }, () => '200 '));
