@@ -39,9 +39,43 @@ function errorOf(fn: () => unknown): { code: string; message: string } {
   throw new Error('expected a DevHttpsError, got a result');
 }
 
+/** resolveSettings in a project of `files`; each proxy's `origins` (tested on their own below) left out. */
 async function settingsIn(files: Files, flags: Settings = {}, env: NodeJS.ProcessEnv = {}) {
-  return resolveSettings(flags, { cwd: await project(files), env });
+  const settings = resolveSettings(flags, { cwd: await project(files), env });
+  return { ...settings, proxies: settings.proxies.map(({ origins: _origins, ...options }) => options) };
 }
+
+describe('where each setting came from (origins): messages name the file and key or the variable, never a flag not typed', () => {
+  test('config file keys, package.json keys, variables; flags leave none', async () => {
+    const config = { name: ['app.test'], host: '0.0.0.0', 'allow-host': 'any', port: 9443 };
+    const fromConfig = resolveSettings({ port: '9444' }, { cwd: await project({ config }), env: { DEV_HTTPS_TARGET: '8000' } });
+    expect(fromConfig.proxies.map((p) => p.origins)).toEqual([
+      {
+        names: { label: '"name" in dev-https.config.json', fromConfig: true },
+        host: { label: '"host" in dev-https.config.json', fromConfig: true },
+        allowHosts: { label: '"allow-host" in dev-https.config.json', fromConfig: true },
+        target: { label: 'DEV_HTTPS_TARGET', fromConfig: false },
+      },
+    ]);
+    const fromPackage = resolveSettings({}, { cwd: await project({ pkg: { 'dev-https': { name: 'x.test' } } }), env: {} });
+    expect(fromPackage.proxies[0]!.origins).toEqual({ names: { label: '"name" in package.json "dev-https"', fromConfig: true } });
+    const proxies = resolveSettings({}, { cwd: await project({ config: { host: '0.0.0.0', proxies: [{ target: 8000 }, { target: 8001, port: 9444 }] } }), env: {} });
+    expect(proxies.proxies.map((p) => p.origins)).toEqual([
+      { host: { label: '"host" in dev-https.config.json', fromConfig: true }, target: { label: '"target" in "proxies"[0] of dev-https.config.json', fromConfig: true } },
+      { host: { label: '"host" in dev-https.config.json', fromConfig: true }, target: { label: '"target" in "proxies"[1] of dev-https.config.json', fromConfig: true }, port: { label: '"port" in "proxies"[1] of dev-https.config.json', fromConfig: true } },
+    ]);
+    expect(resolveSettings({ name: ['a.test'] }, { cwd: await project({}), env: {} }).proxies[0]!.origins).toBeUndefined();
+  });
+
+  test.each(['/home/someone/.docker', '../elsewhere', 'certs/../../x', 'C:\\Users\\x'])('a config "cert-dir" outside the project (%s) is refused: only --cert-dir may point elsewhere', async (dir) => {
+    const cwd = await project({ config: { 'cert-dir': dir } });
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
+      code: 'E_BAD_OPTION',
+      message: `Invalid "cert-dir" in dev-https.config.json: expected a directory inside the project (e.g. "./certs"); pass --cert-dir yourself for one elsewhere, got ${JSON.stringify(dir)}`,
+    });
+    expect(resolveSettings({ 'cert-dir': dir }, { cwd: await project({}), env: {} }).proxies[0]!.certDir).toBe(dir);
+  });
+});
 
 describe('sources', () => {
   test('nothing anywhere: one proxy with no options (the defaults apply later), text log, not quiet', async () => {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { ensureCA, type CertificateAuthority } from '../src/ca.js';
+import { DEFAULT_PERMITTED, describePermitted } from '../src/constraints.js';
 import { runTrustCommand } from '../src/trust-commands.js';
 import { resolveStores } from '../src/options.js';
 import type { TrustContext } from '../src/trust.js';
@@ -170,9 +171,10 @@ async function setup(caDir = 'ca'): Promise<Fixture> {
     fakes,
     sha1: x509.fingerprint.replace(/:/g, ''),
     serial: x509.serialNumber,
-    header: [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`],
+    header: [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`, `  signs only ${describePermitted(DEFAULT_PERMITTED)}`],
     stays: `The CA itself stays in ${ca.root}; delete that directory to remove it for good (projects then get a new CA).`,
-    context: (platform, isRoot = false, env = {}) => ({ env: { PATH: fakes, HOME: home, ...env }, platform, home, isRoot }),
+    // The fakes stand in for the platform's own tool directories (/usr/bin, System32): tools are never looked up on PATH.
+    context: (platform, isRoot = false, env = {}) => ({ env: { PATH: fakes, HOME: home, ...env }, platform, home, isRoot, toolDirs: [fakes], wsl: false }),
     fail: (call, stderr) => {
       const file = path.join(fakes, 'fail.json');
       const fails = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
@@ -221,7 +223,7 @@ describe('macOS system keychain (platform darwin)', () => {
       lines: [
         ...f.header,
         'Adding it to:',
-        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with security add-trusted-cert (through sudo: it needs an administrator)`,
+        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with sudo security add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath} (through sudo: it needs an administrator)`,
         SUDO_NOTE,
         `✔ ${MAC}: trusted`,
         RESTART,
@@ -267,7 +269,7 @@ describe('macOS system keychain (platform darwin)', () => {
 
     expect(await command(f, 'trust', 'macos', ctx)).toEqual({
       ok: true,
-      lines: [...f.header, 'Adding it to:', `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with security add-trusted-cert`, `✔ ${MAC}: trusted`, RESTART],
+      lines: [...f.header, 'Adding it to:', `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with ${path.join(f.fakes, 'security')} add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath}`, `✔ ${MAC}: trusted`, RESTART],
       calls: [verify, ['security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, caPath]],
       homes: [f.home],
     });
@@ -297,7 +299,7 @@ describe('Windows user root store (platform win32)', () => {
 
     expect(await command(f, 'trust', 'windows', ctx)).toEqual({
       ok: true,
-      lines: [...f.header, 'Adding it to:', `  - ${WIN}: adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)`, `✔ ${WIN}: trusted`, RESTART],
+      lines: [...f.header, 'Adding it to:', `  - ${WIN}: adds the CA to your user Root store with ${path.join(f.fakes, 'certutil')} -addstore -user -f Root ${f.ca.certPath} (Windows asks you to confirm)`, `✔ ${WIN}: trusted`, RESTART],
       calls: [verify, ['certutil', '-addstore', '-user', '-f', 'Root', f.ca.certPath]],
       homes: [f.home],
     });
@@ -339,7 +341,7 @@ describe('a failing tool', () => {
       lines: [
         ...f.header,
         'Adding it to:',
-        `  - ${WIN}: adds the CA to your user Root store with certutil -addstore -user Root (Windows asks you to confirm)`,
+        `  - ${WIN}: adds the CA to your user Root store with ${path.join(f.fakes, 'certutil')} -addstore -user -f Root ${f.ca.certPath} (Windows asks you to confirm)`,
         `✘ ${WIN}: certutil -addstore failed (exit 1): CertUtil: -addstore command FAILED: 0x800704c7 (WIN32: 1223 ERROR_CANCELLED) CertUtil: The operation was canceled by the user.`,
       ],
       calls: [
@@ -366,8 +368,8 @@ describe('a failing tool', () => {
       lines: [
         ...f.header,
         'Adding it to:',
-        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with security add-trusted-cert (through sudo: it needs an administrator)`,
-        `  - ${JAVA}: imports the CA into ${cacerts} as "${alias}" with keytool`,
+        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with sudo security add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath} (through sudo: it needs an administrator)`,
+        `  - ${JAVA}: imports the CA into ${cacerts} as "${alias}" with ${path.join(javaHome, 'bin', 'keytool')} -importcert -noprompt -trustcacerts -file ${f.ca.certPath} -keystore ${cacerts} -alias ${alias}`,
         SUDO_NOTE,
         `✘ ${MAC}: sudo security add-trusted-cert failed (exit 1): ${denied}`,
         `✔ ${JAVA}: trusted`,

@@ -10,7 +10,9 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import { ensureCA } from '../src/ca.js';
 import { createCACertificate, createCertificate } from '../src/cert.js';
+import { DEFAULT_PERMITTED, describePermitted } from '../src/constraints.js';
 import { resolveStores } from '../src/options.js';
+import { runTrustCommand } from '../src/trust-commands.js';
 import { KEYTOOL, onPath, request, run, runCleanups, tempDir, tempJavaHome, testCa, waitFor } from './helpers.js';
 
 afterEach(runCleanups);
@@ -29,7 +31,10 @@ const CA_NAME = /^CN=(.*)$/m.exec(CA.subject)![1]!;
 const SHORT = createHash('sha256').update(CA.raw).digest('hex').slice(0, 16);
 const NICKNAME = `${CA_NAME} ${SHORT}`;
 const ALIAS = `dev-https-${SHORT}`;
-const HEADER = [`dev-https CA: ${CA_NAME}`, `  ${CA_PATH} (SHA-256 ${CA.fingerprint256})`];
+const SIGNS = `  signs only ${describePermitted(DEFAULT_PERMITTED)}`;
+const HEADER = [`dev-https CA: ${CA_NAME}`, `  ${CA_PATH} (SHA-256 ${CA.fingerprint256})`, SIGNS];
+/** Where dev-https finds a tool: the system's directories, never PATH. */
+const systemTool = (name: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => path.join(d, name)).find((f) => fs.existsSync(f))!;
 // Only after a browser's store (nss, macos, windows) was trusted.
 const RESTART = 'Restart your browser if it was open: browsers read their trust stores at start.';
 const STAYS = `The CA itself stays in ${CA_ROOT}; delete that directory to remove it for good (projects then get a new CA).`;
@@ -118,7 +123,8 @@ async function addOther(dir: string, nickname: string, commonName: string): Prom
 describe.skipIf(!CERTUTIL)('nss', () => {
   const CHROME = 'NSS database ~/.pki/nssdb (Chrome, Chromium)';
   const FIREFOX = 'NSS database ~/.mozilla/firefox/abcd1234.default-release (Firefox profile abcd1234.default-release)';
-  const adds = `adds the CA as "${NICKNAME}" with certutil`;
+  /** The plan's line for an NSS database: the exact command. */
+  const adds = (dir: string) => `adds the CA as "${NICKNAME}" with ${systemTool('certutil')} -A -d sql:${dir} -t C,, -n "${NICKNAME}" -i ${CA_PATH}`;
 
   test('trust adds the CA to ~/.pki/nssdb and a Firefox profile as "C,,", check sees it, untrust removes exactly it', async () => {
     const HOME = await tempDir();
@@ -131,7 +137,7 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: ${adds}`, `  - ${FIREFOX}: ${adds}`, `✔ ${CHROME}: trusted`, `✔ ${FIREFOX}: trusted`, RESTART),
+      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: ${adds(chrome)}`, `  - ${FIREFOX}: ${adds(firefox)}`, `✔ ${CHROME}: trusted`, `✔ ${FIREFOX}: trusted`, RESTART),
     });
     expect(nssEntries(chrome)).toEqual({ 'Unrelated Root': 'C,,', [NICKNAME]: 'C,,' });
     expect(nssEntries(firefox)).toEqual({ [NICKNAME]: 'C,,' });
@@ -146,7 +152,7 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(again).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: ${adds}`, `  - ${FIREFOX}: ${adds}`, `✔ ${CHROME}: already trusted`, `✔ ${FIREFOX}: already trusted`, RESTART),
+      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: ${adds(chrome)}`, `  - ${FIREFOX}: ${adds(firefox)}`, `✔ ${CHROME}: already trusted`, `✔ ${FIREFOX}: already trusted`, RESTART),
     });
     expect(nssEntries(firefox)).toEqual({ [NICKNAME]: 'C,,' });
 
@@ -211,8 +217,8 @@ describe.skipIf(!CERTUTIL)('nss', () => {
   });
 
   test.each([
-    ['deleted', (keyPath: string) => fs.rmSync(keyPath), 'rootCA-key.pem is missing'],
-    ['replaced by garbage', (keyPath: string) => fs.writeFileSync(keyPath, 'garbage\n', { mode: 0o600 }), 'rootCA-key.pem is not a PEM private key'],
+    ['deleted', (keyPath: string) => fs.rmSync(keyPath), 'signerCA-key.pem is missing'],
+    ['replaced by garbage', (keyPath: string) => fs.writeFileSync(keyPath, 'garbage\n', { mode: 0o600 }), 'signerCA-key.pem is not a PEM private key'],
   ])('a CA whose key was %s: doctor and untrust work as before (untrust removes the entry), trust is E_CA', async (_label, damage, why) => {
     const HOME = await tempDir();
     const DEV_HTTPS_CAROOT = await tempDir();
@@ -220,7 +226,7 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     const ca = await ensureCA(DEV_HTTPS_CAROOT, { info() {}, warn() {}, error() {} });
     const x509 = new X509Certificate(ca.cert);
     const nickname = `${ca.commonName} ${createHash('sha256').update(x509.raw).digest('hex').slice(0, 16)}`;
-    const header = [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`];
+    const header = [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`, SIGNS];
     const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
     const otherFp = await addOther(db, 'Unrelated Root', 'Unrelated Root');
 
@@ -268,7 +274,7 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: creates ~/.pki/nssdb and ${adds}`, `✔ ${CHROME}: trusted`, RESTART),
+      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: creates ~/.pki/nssdb and ${adds(path.join(HOME, '.pki', 'nssdb'))}`, `✔ ${CHROME}: trusted`, RESTART),
     });
     const db = path.join(HOME, '.pki', 'nssdb');
     expect(fs.existsSync(path.join(db, 'cert9.db'))).toBe(true);
@@ -319,6 +325,12 @@ async function handshake(url: string, ca: string): Promise<string> {
   }
 }
 
+/** update-ca-certificates as the plan shows it for the layout under DEV_HTTPS_SYSTEM_STORE_ROOT. */
+function updateCommand(root: string): string {
+  const at = (p: string) => path.join(root, p);
+  return [systemTool('update-ca-certificates'), '--certsconf', at('etc/ca-certificates.conf'), '--certsdir', at('usr/share/ca-certificates'), '--localcertsdir', at('usr/local/share/ca-certificates'), '--etccertsdir', at('etc/ssl/certs'), '--hooksdir', at('etc/ca-certificates/update.d')].join(' ');
+}
+
 describe.skipIf(!systemStoreTestable)('system store', () => {
   const SYSTEM = 'system store (update-ca-certificates)';
 
@@ -331,7 +343,7 @@ describe.skipIf(!systemStoreTestable)('system store', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${SYSTEM}: copies the CA to ${anchor} and runs update-ca-certificates`, `✔ ${SYSTEM}: trusted`),
+      stdout: text(...HEADER, 'Adding it to:', `  - ${SYSTEM}: copies the CA to ${anchor} and runs ${updateCommand(root)}`, `✔ ${SYSTEM}: trusted`),
     });
     expect(fs.readFileSync(anchor, 'utf8')).toBe(CA_PEM);
     expect(fs.statSync(anchor).mode & 0o777).toBe(0o644);
@@ -351,7 +363,7 @@ describe.skipIf(!systemStoreTestable)('system store', () => {
     expect(fs.existsSync(anchor)).toBe(false);
     const after = fs.readFileSync(bundle, 'utf8');
     expect(fingerprints(after)).toEqual([seededFp]);
-    expect(await handshake(url!, after)).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    expect(await handshake(url!, after)).toBe('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
 
     expect((await dev(['untrust', '--store', 'system'], env)).stdout).toContain(`✔ ${SYSTEM}: was not there\n`);
     expect(await dev(['doctor', '--store', 'system'], env)).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${SYSTEM}: not trusted (run dev-https trust)`) });
@@ -425,11 +437,17 @@ describe.skipIf(!systemStoreTestable)('without certutil', () => {
     const HOME = await tempDir();
     const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
     const { root, bundle, anchor, seededFp } = await seededSystemRoot();
-    const PATH = await pathWithout(['certutil']);
-    const env = { HOME, PATH, DEV_HTTPS_SYSTEM_STORE_ROOT: root };
+    // Tools are looked for in the system's directories, not on PATH: the context narrows them to a copy without certutil.
+    const toolDir = await pathWithout(['certutil']);
+    const context = { env: { HOME, PATH: toolDir, DEV_HTTPS_SYSTEM_STORE_ROOT: root }, platform: 'linux' as const, home: HOME, isRoot: true, toolDirs: [toolDir] };
     const CHROME = 'NSS database ~/.pki/nssdb (Chrome, Chromium)';
+    const command = async (action: 'trust' | 'check', stores: string) => {
+      const lines: string[] = [];
+      const ok = await runTrustCommand({ action, stores: resolveStores(stores), print: (l) => lines.push(l), logger: { info() {}, warn() {}, error() {} }, caRoot: CA_ROOT, context });
+      return { code: ok ? 0 : 1, stderr: '', stdout: text(...lines) };
+    };
 
-    const trusted = await dev(['trust', '--store', 'nss,system'], env);
+    const trusted = await command('trust', 'nss,system');
     expect(trusted.code).toBe(1);
     expect(trusted.stderr).toBe('');
     const lines = trusted.stdout.split('\n');
@@ -441,7 +459,7 @@ describe.skipIf(!systemStoreTestable)('without certutil', () => {
         ...HEADER,
         'Adding it to:',
         `  - ${CHROME}: skipped, ${missing}`,
-        `  - system store (update-ca-certificates): copies the CA to ${anchor} and runs update-ca-certificates`,
+        `  - system store (update-ca-certificates): copies the CA to ${anchor} and runs ${updateCommand(root).replace(systemTool('update-ca-certificates'), path.join(toolDir, 'update-ca-certificates'))}`,
         `✘ ${CHROME}: ${missing}`,
         '✔ system store (update-ca-certificates): trusted',
       ),
@@ -449,7 +467,7 @@ describe.skipIf(!systemStoreTestable)('without certutil', () => {
     expect(fingerprints(fs.readFileSync(bundle, 'utf8')).sort()).toEqual([seededFp, CA.fingerprint256].sort());
     expect(nssEntries(db)).toEqual({});
 
-    const doctor = await dev(['doctor', '--store', 'nss'], env);
+    const doctor = await command('check', 'nss');
     expect(doctor).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${CHROME}: cannot tell: ${missing}`) });
   });
 });
@@ -484,7 +502,7 @@ describe.skipIf(!KEYTOOL)('java', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${JAVA}: imports the CA into ${cacerts} as "${ALIAS}" with keytool`, `✔ ${JAVA}: trusted`),
+      stdout: text(...HEADER, 'Adding it to:', `  - ${JAVA}: imports the CA into ${cacerts} as "${ALIAS}" with ${path.join(JAVA_HOME, 'bin', 'keytool')} -importcert -noprompt -trustcacerts -file ${CA_PATH} -keystore ${cacerts} -alias ${ALIAS}`, `✔ ${JAVA}: trusted`),
     });
     const listed = keytoolList(cacerts, 'changeit', ALIAS);
     expect(listed.code).toBe(0);
@@ -532,7 +550,7 @@ describe.skipIf(!KEYTOOL)('java', () => {
 describe('without a store or a CA', () => {
   test.skipIf(process.platform !== 'linux').each([
     [['trust', '--store', 'macos'], ['✘ macos: not on this machine: only on macOS', 'No trust store found (macos: only on macOS).']],
-    [['untrust', '--store', 'windows'], ['✘ windows: not on this machine: only on Windows', 'No trust store found (windows: only on Windows).']],
+    [['untrust', '--store', 'windows'], ['✘ windows: not on this machine: only on Windows and in WSL', 'No trust store found (windows: only on Windows and in WSL).']],
     [['doctor', '--store', 'macos'], ['✘ macos: not on this machine: only on macOS']],
   ])('%j on Linux: the store asked for is not here, exit 1', async (args, lines) => {
     const HOME = await tempDir();
@@ -597,12 +615,12 @@ describe('cert', () => {
     const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
     const certPath = path.join(cwd, 'certs', 'cert.pem');
     const keyPath = path.join(cwd, 'certs', 'key.pem');
-    const caKey = fs.readFileSync(path.join(CA_ROOT, 'rootCA-key.pem'), 'utf8');
+    const caKey = fs.readFileSync(path.join(CA_ROOT, 'signerCA-key.pem'), 'utf8');
 
     const shown = await dev(['cert'], { HOME }, cwd);
     const leaf = new X509Certificate(fs.readFileSync(certPath));
     const key = fs.readFileSync(keyPath, 'utf8');
-    expect(leaf.checkIssued(CA)).toBe(true);
+    expect(leaf.checkIssued(new X509Certificate(fs.readFileSync(path.join(CA_ROOT, 'signerCA.pem'))))).toBe(true);
     expect(shown).toEqual({
       code: 0,
       stderr: '',
@@ -610,7 +628,8 @@ describe('cert', () => {
         `Generating a new certificate: no certificate in ${path.join(cwd, 'certs')} yet`,
         `CA:        ${CA_PATH}`,
         `           ${CA_NAME}, expires ${day(CA.validTo)}`,
-        `           key ${path.join(CA_ROOT, 'rootCA-key.pem')} (private: it can sign for any site; never share it)`,
+        `           signs only ${describePermitted(DEFAULT_PERMITTED)}`,
+        `           key ${path.join(CA_ROOT, 'signerCA-key.pem')} (private: keep it to yourself)`,
         `Cert:      ${certPath}`,
         `Key:       ${keyPath}`,
         'Names:     localhost, 127.0.0.1, ::1',
@@ -637,7 +656,7 @@ describe('cert', () => {
         source: 'ca',
         trustPath: CA_PATH,
       },
-      ca: { certPath: CA_PATH, commonName: CA_NAME, fingerprint256: CA.fingerprint256, validTo: new Date(CA.validTo).toISOString(), keyPath: path.join(CA_ROOT, 'rootCA-key.pem') },
+      ca: { certPath: CA_PATH, commonName: CA_NAME, fingerprint256: CA.fingerprint256, validTo: new Date(CA.validTo).toISOString(), keyPath: path.join(CA_ROOT, 'signerCA-key.pem'), signs: describePermitted(DEFAULT_PERMITTED) },
       trust: [
         { store: 'system', label: SYSTEM, trusted: false, note: null },
         { store: 'nss', label: CHROME, trusted: false, note: null },
