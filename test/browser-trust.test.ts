@@ -7,8 +7,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterEach, expect, test } from 'vitest';
+import { ensureCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE } from '../src/ca.js';
+import { createCertificate } from '../src/cert.js';
 import { startDevHttps } from '../src/server.js';
-import { captureLogger, onCleanup, run, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { captureLogger, onCleanup, run, runCleanups, serveTls, startUpstream, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs Chromium and certutil: there, missing ones are a failure, not a skip.
@@ -16,13 +18,13 @@ const runBrowser = (existsSync(CHROMIUM) && existsSync('/usr/bin/certutil')) || 
 
 afterEach(runCleanups);
 
-/** Loads `url` in a new Chromium that reads its NSS database from `home`; the error text or 'loaded <status> <issuer>'. */
-async function load(url: string, home: string): Promise<string> {
+/** Loads `url` in a new Chromium that reads its NSS database from `home`; the error text or 'loaded <status> <issuer>'. `args`: more flags. */
+async function load(url: string, home: string, args: string[] = []): Promise<string> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     env: { ...process.env, HOME: home },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
   });
   try {
     const page = await browser.newPage();
@@ -44,7 +46,9 @@ test.skipIf(!runBrowser)('Chromium refuses the page before dev-https trust, load
   const app = await startUpstream((_req, res) => res.end('trusted app'));
   const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), caRoot, logger: captureLogger() });
   onCleanup(() => handle.close());
-  const issuer = handle.certificate.ca!.commonName;
+  // Leaves are signed by the CA's intermediate ("... signer"); the stores hold the root.
+  const root = handle.certificate.ca!.commonName;
+  const issuer = `${root} signer`;
 
   expect(await load(handle.urls.https, home)).toBe('net::ERR_CERT_AUTHORITY_INVALID');
 
@@ -53,7 +57,7 @@ test.skipIf(!runBrowser)('Chromium refuses the page before dev-https trust, load
   const trust = run(['trust', '--store', 'nss'], { cwd: home, env });
   expect(await trust.exited).toEqual({ code: 0, signal: null });
   expect(trust.stdout()).toContain(`✔ NSS database ~/.pki/nssdb (Chrome, Chromium): trusted\n`);
-  expect(execFileSync('certutil', ['-L', '-d', `sql:${path.join(home, '.pki', 'nssdb')}`], { encoding: 'utf8' })).toMatch(new RegExp(`^${issuer} [0-9a-f]{16} +C,,\\s*$`, 'm'));
+  expect(execFileSync('certutil', ['-L', '-d', `sql:${path.join(home, '.pki', 'nssdb')}`], { encoding: 'utf8' })).toMatch(new RegExp(`^${root} [0-9a-f]{16} +C,,\\s*$`, 'm'));
 
   expect(await load(handle.urls.https, home)).toBe(`loaded 200 ${issuer} trusted app`);
   // Every project's leaf is signed by the same CA: a second dev-https is trusted too.
@@ -69,4 +73,27 @@ test.skipIf(!runBrowser)('Chromium refuses the page before dev-https trust, load
   expect(untrust.stdout()).toContain(`✔ NSS database ~/.pki/nssdb (Chrome, Chromium): removed\n`);
   expect(await load(handle.urls.https, home)).toBe('net::ERR_CERT_AUTHORITY_INVALID');
   await fs.rm(path.join(home, '.pki'), { recursive: true, force: true });
+});
+
+test.skipIf(!runBrowser)('Chromium, trusting the CA, refuses a leaf for a public name signed with the key on disk, and loads a local name', async () => {
+  const home = await tempDir();
+  const caRoot = await tempDir();
+  const ca = await ensureCA(caRoot, captureLogger());
+  const db = path.join(home, '.pki', 'nssdb');
+  await fs.mkdir(db, { recursive: true });
+  execFileSync('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
+  execFileSync('certutil', ['-A', '-d', `sql:${db}`, '-t', 'C,,', '-n', 'dev-https', '-i', ca.certPath]);
+  const app = await startUpstream((_req, res) => res.end('trusted app'));
+  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), caRoot, names: ['app.test'], logger: captureLogger() });
+  onCleanup(() => handle.close());
+  // What a program that read the key file can do: sign a leaf for any name with it.
+  const signer = { cert: await fs.readFile(path.join(caRoot, SIGNER_CERT_FILE), 'utf8'), key: await fs.readFile(path.join(caRoot, SIGNER_KEY_FILE), 'utf8') };
+  const stolen = await createCertificate(['www.example.com', 'accounts.google.com'], { ca: { ...signer, chain: signer.cert } });
+  const port = await serveTls(stolen, '127.0.0.1');
+  const map = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP www.example.com 127.0.0.1, MAP accounts.google.com 127.0.0.1'];
+
+  const local = new URL(handle.urls.https);
+  expect(await load(`https://app.test:${local.port}/`, home, map)).toBe(`loaded 200 ${ca.commonName} signer trusted app`);
+  expect(await load(`https://www.example.com:${port}/`, home, map)).toBe('net::ERR_CERT_INVALID');
+  expect(await load(`https://accounts.google.com:${port}/`, home, map)).toBe('net::ERR_CERT_INVALID');
 });
