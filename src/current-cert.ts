@@ -1,6 +1,7 @@
 // The certificate the HTTPS listener serves, kept current while it runs: the leaf signed by the
 // local CA (renewed before it expires) or the user's own pair (reloaded when its files change).
 // Both are applied with setSecureContext: new connections get the new one, open ones carry on.
+import net from 'node:net';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { ensureCA, type CertificateAuthority } from './ca.js';
 import { DEFAULT_PERMITTED, describePermitted, permits } from './constraints.js';
@@ -245,7 +246,7 @@ export function signableNames(ca: Pick<CertificateAuthority, 'permitted'>, opts:
   const permitted = ca.permitted ?? (origin?.fromConfig ? [...DEFAULT_PERMITTED] : null);
   for (const name of asked) {
     if (permitted === null || permits(permitted, name)) continue;
-    const parent = name.includes('.') && !name.startsWith('*.') ? name.slice(name.indexOf('.')) : null;
+    const parent = !net.isIP(name) && name.includes('.') && !name.startsWith('*.') ? name.slice(name.indexOf('.')) : null;
     if (origin?.fromConfig) {
       throw new DevHttpsError(
         'E_BAD_OPTION',
