@@ -101,11 +101,22 @@ if (tool === 'sudo') {
     default:
       die('security: unknown command ' + args[0], 2);
   }
-} else if (tool === 'certutil') {
+} else if (tool === 'wslpath') {
+  // As WSL's: the Windows path of a Linux file, through the \\wsl.localhost share.
+  expect(['-w', '*']);
+  process.stdout.write('\\\\wsl.localhost\\Ubuntu' + args[1].replace(/\//g, '\\') + '\n');
+} else if (tool === 'certutil' || tool === 'certutil.exe') {
   const same = (a, b) => a.toLowerCase() === b.toLowerCase();
+  // certutil.exe runs on Windows: it reads only Windows paths.
+  const readable = (p) => {
+    if (tool === 'certutil') return p;
+    const share = '\\\\wsl.localhost\\Ubuntu\\';
+    if (!p.startsWith(share)) die('CertUtil: -addstore command FAILED: 0x80070003 (WIN32: 3 ERROR_PATH_NOT_FOUND) ' + p);
+    return '/' + p.slice(share.length).replace(/\\/g, '/');
+  };
   if (args[0] === '-addstore') {
     expect(['-addstore', '-user', '-f', 'Root', '*']);
-    const serial = cert(args[4]).serialNumber;
+    const serial = cert(readable(args[4])).serialNumber;
     state.root = state.root.filter((s) => !same(s, serial)).concat(serial);
     save();
     process.stdout.write('Root "Trusted Root Certification Authorities"\nCertificate added to store.\nCertUtil: -addstore command completed successfully.\n');
@@ -449,5 +460,99 @@ describe('no shell', () => {
     expect(where.map((d) => fs.existsSync(path.join(d, 'pwned')))).toEqual(pwnedBefore);
     expect(pwnedBefore).toEqual(where.map(() => false));
     for (const d of [f.home, f.fakes, path.dirname(f.ca.root)]) expect(findNamed(d, 'pwned')).toEqual([]);
+  });
+});
+
+describe('WSL: the browser runs on Windows', () => {
+  const WSL = 'Windows user root store, from WSL (certutil.exe -user Root)';
+
+  /** The fixture with WSL's tools: Windows' certutil.exe (reached through interop) and wslpath. */
+  async function setupWsl(): Promise<Fixture> {
+    const f = await setup();
+    for (const tool of ['certutil.exe', 'wslpath']) {
+      fs.writeFileSync(path.join(f.fakes, tool), `#!/bin/sh\nexec '${process.execPath}' '${path.join(f.fakes, 'fake.cjs')}' ${tool} "$@"\n`, { mode: 0o755 });
+    }
+    return f;
+  }
+
+  test('trust adds the CA to the Windows user Root store with certutil.exe on its wslpath -w; doctor reports it; untrust removes it', async () => {
+    const f = await setupWsl();
+    const ctx = { ...f.context('linux'), wsl: true };
+    const winPath = `\\\\wsl.localhost\\Ubuntu${f.ca.certPath.replace(/\//g, '\\')}`;
+    const verify = ['certutil.exe', '-user', '-verifystore', 'Root', f.serial];
+
+    expect(await command(f, 'trust', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [
+        ...f.header,
+        'Adding it to:',
+        `  - ${WSL}: adds the CA to your user Root store with ${path.join(f.fakes, 'certutil.exe')} -addstore -user -f Root "$(${path.join(f.fakes, 'wslpath')} -w ${f.ca.certPath})" (Windows asks you to confirm)`,
+        `✔ ${WSL}: trusted`,
+        RESTART,
+      ],
+      calls: [verify, ['wslpath', '-w', f.ca.certPath], ['certutil.exe', '-addstore', '-user', '-f', 'Root', winPath]],
+      homes: [f.home],
+    });
+    expect(f.root()).toEqual([f.serial]);
+    expect(await command(f, 'check', 'windows', ctx)).toEqual({ ok: true, lines: [...f.header, `✔ ${WSL}: trusted`], calls: [verify], homes: [f.home] });
+    expect(await command(f, 'untrust', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, 'Removing it from:', `  - ${WSL}`, `✔ ${WSL}: removed`, f.stays],
+      calls: [verify, ['certutil.exe', '-delstore', '-user', 'Root', f.serial]],
+      homes: [f.home],
+    });
+    expect(f.root()).toEqual([]);
+  });
+
+  test('outside WSL, Linux has no Windows store; in WSL without certutil.exe, the line says where it was looked for', async () => {
+    const f = await setupWsl();
+    expect(await command(f, 'check', 'windows', { ...f.context('linux'), wsl: false })).toEqual({ ok: false, lines: [...f.header, '✘ windows: not on this machine: only on Windows and in WSL'], calls: [], homes: [] });
+    fs.rmSync(path.join(f.fakes, 'certutil.exe'));
+    const missing = 'certutil.exe not found in /mnt/c/Windows/System32 (is the C: drive mounted elsewhere? name its System32 in DEV_HTTPS_TOOL_DIR)';
+    expect(await command(f, 'trust', 'windows', { ...f.context('linux'), wsl: true, toolDirs: [path.join(f.fakes, 'none')] })).toMatchObject({ ok: false, lines: [...f.header, 'Adding it to:', `  - ${WSL}: skipped, ${missing}`, `✘ ${WSL}: ${missing}`], calls: [] });
+  });
+});
+
+describe("trust-store tools come from the system's directories, never PATH", () => {
+  const CERTUTIL = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => path.join(d, 'certutil')).find((p) => fs.existsSync(p));
+  const CHROME = 'NSS database ~/.pki/nssdb (Chrome, Chromium)';
+
+  /** A node_modules/.bin of a dependency that ships `certutil`, `sudo` and `update-ca-certificates` bins: each leaves a mark. */
+  async function planted(): Promise<{ bin: string; marks: string }> {
+    const bin = await tempDir();
+    const marks = await tempDir();
+    for (const tool of ['certutil', 'sudo', 'update-ca-certificates', 'security', 'keytool']) {
+      fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\ntouch '${path.join(marks, tool)}'\nexit 0\n`, { mode: 0o755 });
+    }
+    return { bin, marks };
+  }
+
+  test.skipIf(!CERTUTIL)('a dependency\'s certutil first on PATH (as under npx) never runs: the system\'s does, and the plan names it', async () => {
+    const { bin, marks } = await planted();
+    const home = await tempDir();
+    const db = path.join(home, '.pki', 'nssdb');
+    fs.mkdirSync(db, { recursive: true });
+    execFileSync(CERTUTIL!, ['-N', '-d', `sql:${db}`, '--empty-password']);
+    const ca = await ensureCA(path.join(await tempDir(), 'ca'), captureLogger());
+    const nickname = `${ca.commonName} ${ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()}`;
+    const context: TrustContext = { env: { HOME: home, PATH: `${bin}${path.delimiter}${process.env.PATH}` }, platform: 'linux', home, isRoot: true, wsl: false };
+    const lines: string[] = [];
+    const ok = await runTrustCommand({ action: 'trust', stores: resolveStores('nss'), print: (l) => lines.push(l), logger: captureLogger(), caRoot: ca.root, context });
+    expect(ok).toBe(true);
+    expect(lines).toContain(`  - ${CHROME}: adds the CA as "${nickname}" with ${CERTUTIL} -A -d sql:${db} -t C,, -n "${nickname}" -i ${ca.certPath}`);
+    expect(lines).toContain(`✔ ${CHROME}: trusted`);
+    expect(execFileSync(CERTUTIL!, ['-L', '-d', `sql:${db}`], { encoding: 'utf8' })).toContain(nickname);
+    expect(fs.readdirSync(marks)).toEqual([]);
+  });
+
+  test('a tool directory the user names on purpose (DEV_HTTPS_TOOL_DIR) is looked in first; sudo gets bare names', async () => {
+    const f = await setup();
+    const ctx = f.context('darwin', false, { DEV_HTTPS_TOOL_DIR: f.fakes });
+    // No system directory holds the tools: only the one named finds them.
+    const done = await command(f, 'trust', 'macos', { ...ctx, toolDirs: [path.join(f.fakes, 'none')] });
+    expect(done.ok).toBe(true);
+    expect(done.lines).toContain(`  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with sudo security add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath} (through sudo: it needs an administrator)`);
+    // sudo (from the named directory) is handed "security", not a path: its own secure_path decides.
+    expect(done.calls[1]).toEqual(['sudo', 'security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, f.ca.certPath]);
   });
 });
