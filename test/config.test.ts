@@ -475,6 +475,26 @@ describe('the bin', () => {
     expect(r.stderr()).toBe('error: Invalid DEV_HTTPS_PORT "abc": expected a port number from 1 to 65535 (0 picks a free port)\n');
   });
 
+  test('a repository cannot widen trust: package.json "dev-https" naming accounts.google.com makes dev-https cert refuse, naming the file and key; nothing is written', async () => {
+    const cwd = await project({ pkg: { name: 'app', 'dev-https': { name: ['accounts.google.com'] } } });
+    const r = run(['cert'], { cwd });
+    expect(await r.exited).toEqual({ code: 1, signal: null });
+    expect(r.stderr()).toMatch(/^error: Refused "accounts\.google\.com" from "name" in package\.json "dev-https": a project's config may name only localhost, \*\.localhost, \*\.test, [^\n]+; remove it from the file, or if google\.com is your own domain, run dev-https trust --permit \.google\.com yourself\n$/);
+    expect(r.stdout()).toBe('');
+    expect((await fs.readdir(cwd)).sort()).toEqual(['package.json']);
+  });
+
+  test('settings that expose the app, from the config file, are allowed; the warnings name the file and key, not a flag', async () => {
+    const app = await startUpstream((_req, res) => res.end('app'));
+    const cwd = await project({ config: { host: '0.0.0.0', 'allow-host': 'any', port: 0, target: app.port } });
+    const r = run([], { cwd });
+    await waitFor(r, /Local:/);
+    expect(r.stderr()).toContain('warning: "allow-host": "any" in dev-https.config.json: the Host check is off, so any web page you visit can reach your app through DNS rebinding\n');
+    expect(r.stderr()).toContain('warning: "host": "0.0.0.0" in dev-https.config.json: dev-https and your app are now reachable from the network, not only from this machine\n');
+    expect(r.stderr()).not.toContain('--host');
+    expect(r.stderr()).not.toContain('--allow-host any');
+  });
+
   test('a bad port in dev-https.config.json names the file, not --port', async () => {
     const r = run([], { cwd: await project({ config: { port: 'abc' } }) });
     expect(await r.exited).toEqual({ code: 1, signal: null });
