@@ -30,7 +30,8 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   const root = options.caRoot ?? resolveCaRoot(ctx.env, ctx.platform, ctx.home);
   const permit = options.permit ?? [];
   // untrust and the check need only the certificate: they must work when the key is lost or damaged.
-  let ca = action === 'trust' ? await readCA(root) : await readCA(root, { withKey: false });
+  // --replace needs only the old certificate (to untrust it): it also replaces a CA whose key is lost or loose.
+  let ca = action === 'trust' && !options.replace ? await readCA(root) : await readCA(root, { withKey: false });
   const replacing = action === 'trust' && (options.replace === true || (permit.length > 0 && !permit.every((p) => ca?.permitted?.includes(p))));
   let alsoTrust: StoreName[] = [];
   if (replacing) {
