@@ -170,7 +170,12 @@ function run(command: string, args: string[], { sudo = null, env, input, keepPat
 
 /** run and runOk with the context's environment (its HOME is the tools'), sudo from the system's directories. */
 function tools(ctx: TrustContext) {
-  const sudoPath = () => findTool('sudo', ctx) ?? 'sudo';
+  // Never a sudo from PATH: a planted one would be handed the user's password.
+  const sudoPath = () => {
+    const sudo = findTool('sudo', ctx);
+    if (!sudo) throw new Error(`sudo not found in ${[...userToolDirs(ctx.env), ...(ctx.toolDirs ?? systemToolDirs(ctx.platform, ctx.env))].join(', ')}`);
+    return sudo;
+  };
   type Options = { sudo?: boolean; input?: string; keepPath?: boolean };
   const wrap = (options: Options) => ({ ...options, sudo: options.sudo ? sudoPath() : null, env: ctx.env });
   return {

@@ -545,6 +545,18 @@ describe("trust-store tools come from the system's directories, never PATH", () 
     expect(fs.readdirSync(marks)).toEqual([]);
   });
 
+  test('a sudo only on PATH is never handed the password: without a system sudo the store fails with the reason', async () => {
+    const f = await setup();
+    const { bin, marks } = await planted();
+    fs.rmSync(path.join(f.fakes, 'sudo'));
+    const ctx = f.context('darwin', false, { PATH: `${bin}${path.delimiter}${f.fakes}` });
+    const done = await command(f, 'trust', 'macos', ctx);
+    expect(done.ok).toBe(false);
+    expect(done.lines).toContain(`✘ ${MAC}: sudo not found in ${f.fakes}`);
+    expect(done.calls).toEqual([['security', 'verify-cert', '-c', f.ca.certPath, '-p', 'ssl']]);
+    expect(fs.readdirSync(marks)).toEqual([]);
+  });
+
   test('a tool directory the user names on purpose (DEV_HTTPS_TOOL_DIR) is looked in first; sudo gets bare names', async () => {
     const f = await setup();
     const ctx = f.context('darwin', false, { DEV_HTTPS_TOOL_DIR: f.fakes });
