@@ -5,7 +5,7 @@ import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createConstrainedCA, DAY_MS, defaultNotBefore, makeDirs, readText, refuseLinks, writeFileAtomic, type Signer } from './cert.js';
+import { createConstrainedCA, DAY_MS, defaultNotBefore, makeDirs, modesMatter, readText, refuseLinks, writeFileAtomic, type Signer } from './cert.js';
 import { DEFAULT_PERMITTED, describePermitted } from './constraints.js';
 import { permittedNamesOf } from './der.js';
 import { DevHttpsError, errnoCode } from './errors.js';
@@ -73,9 +73,9 @@ export function caCommonName(): string {
  * Reads the CA in `root`; null when there is none yet. Throws E_CA when it is damaged, or (with
  * `withKey`) when others could know its key. Without `withKey` only the root certificate must be
  * sound (untrust and the trust check need nothing else, and must work when the key is lost); `key`
- * is then ''.
+ * is then ''. `platform` says whether file modes and owners mean anything (not on Windows).
  */
-export async function readCA(root: string, { withKey = true } = {}): Promise<CertificateAuthority | null> {
+export async function readCA(root: string, { withKey = true, platform = process.platform }: { withKey?: boolean; platform?: NodeJS.Platform } = {}): Promise<CertificateAuthority | null> {
   const file = (name: string) => path.join(root, name);
   const readAll = () => Promise.all(CA_FILES.map((name) => readText(file(name))));
   let [cert, rootKey, signerCert, signerKey] = await readAll();
@@ -110,7 +110,7 @@ export async function readCA(root: string, { withKey = true } = {}): Promise<Cer
   const key = layered ? signerKey! : rootKey!;
   if (key.missing) throw broken(`${keyName} is missing`);
   if (key.error) throw broken(`cannot read ${keyName} (${key.error})`);
-  await refuseLooseCa(root, file(keyName));
+  await refuseLooseCa(root, file(keyName), platform);
   let matches = false;
   let keyType: string | undefined;
   try {
@@ -139,9 +139,9 @@ function parseCertificate(text: string, fail: () => Error): X509Certificate {
  * root group- or world-writable, the key readable or writable by others, either owned by another
  * user. Nothing is changed: the user fixes it with the command given.
  */
-async function refuseLooseCa(root: string, keyPath: string): Promise<void> {
+async function refuseLooseCa(root: string, keyPath: string, platform: NodeJS.Platform): Promise<void> {
   const uid = process.getuid?.();
-  if (uid === undefined) return; // Windows: ACLs, not modes
+  if (!modesMatter(platform) || uid === undefined) return;
   const refuse = (why: string, fix: string) => new DevHttpsError('E_CA', `Refusing the dev-https CA in ${root}: ${why}, so others could sign for your browsers with it; ${fix}`);
   for (const [target, loose, what] of [[root, 0o022, 'group- or world-writable'], [keyPath, 0o077, 'readable or writable by other users']] as const) {
     const stat = await fs.stat(target);
@@ -154,19 +154,19 @@ async function refuseLooseCa(root: string, keyPath: string): Promise<void> {
 export type CaReason = 'serve' | 'trust';
 
 /** The CA in `root`, created there (directory 0700, key 0600) when there is none or it is about to expire. */
-export async function ensureCA(root: string, logger: Logger, reason: CaReason = 'serve'): Promise<CertificateAuthority> {
-  const existing = await readCA(root);
+export async function ensureCA(root: string, logger: Logger, reason: CaReason = 'serve', platform: NodeJS.Platform = process.platform): Promise<CertificateAuthority> {
+  const existing = await readCA(root, { platform });
   if (existing) {
     const left = existing.validTo.getTime() - Date.now();
     if (left > CA_RENEW_WITHIN_DAYS * DAY_MS) return existing;
     // Another dev-https may have replaced it meanwhile: its new CA is the one to use.
-    const current = await readCA(root);
+    const current = await readCA(root, { platform });
     if (current && current.fingerprint256 !== existing.fingerprint256) return current;
     logger.warn(`The dev-https CA ${existing.certPath} ${left > 0 ? 'expires' : 'expired'} on ${existing.validTo.toISOString().slice(0, 10)}: creating a new one; run dev-https trust again`);
     await retire(root, `expired-${existing.validTo.toISOString().slice(0, 10)}`);
-    return createCA(root, logger, { permitted: existing.permitted ?? [...DEFAULT_PERMITTED], reason });
+    return createCA(root, logger, { permitted: existing.permitted ?? [...DEFAULT_PERMITTED], reason, platform });
   }
-  return createCA(root, logger, { permitted: [...DEFAULT_PERMITTED], reason });
+  return createCA(root, logger, { permitted: [...DEFAULT_PERMITTED], reason, platform });
 }
 
 /**
@@ -174,11 +174,11 @@ export async function ensureCA(root: string, logger: Logger, reason: CaReason = 
  * (a key that signed for any site is not kept), its certificates kept as `*.replaced-<date>`.
  * The caller untrusts the old one first and trusts the new one after.
  */
-export async function replaceCA(root: string, logger: Logger, permitted: string[]): Promise<CertificateAuthority> {
+export async function replaceCA(root: string, logger: Logger, permitted: string[], platform: NodeJS.Platform = process.platform): Promise<CertificateAuthority> {
   await refuseLinks(root, CA_FILES, caLinks(root));
   await Promise.all([CA_KEY_FILE, SIGNER_KEY_FILE].map((name) => fs.rm(path.join(root, name), { force: true })));
   await retire(root, `replaced-${new Date().toISOString().slice(0, 10)}`);
-  return createCA(root, logger, { permitted, reason: 'trust' });
+  return createCA(root, logger, { permitted, reason: 'trust', platform });
 }
 
 /** The message for a CA without name constraints: said once by doctor, trust and the banner. */
@@ -188,7 +188,7 @@ export function unconstrainedWarning(ca: Pick<CertificateAuthority, 'certPath'>)
 
 const caLinks = (root: string) => ({ code: 'E_CA' as const, prefix: `Cannot use the dev-https CA in ${root}`, fix: 'remove the link or set DEV_HTTPS_CAROOT to a directory of your own' });
 
-async function createCA(root: string, logger: Logger, { permitted, reason }: { permitted: string[]; reason: CaReason }): Promise<CertificateAuthority> {
+async function createCA(root: string, logger: Logger, { permitted, reason, platform }: { permitted: string[]; reason: CaReason; platform: NodeJS.Platform }): Promise<CertificateAuthority> {
   await refuseLinks(path.dirname(root), [path.basename(root)], caLinks(root));
   let created: boolean;
   try {
@@ -197,7 +197,7 @@ async function createCA(root: string, logger: Logger, { permitted, reason }: { p
     throw new DevHttpsError('E_CA', `Cannot create the dev-https CA in ${root} (${errnoCode(err) ?? String(err)}): set DEV_HTTPS_CAROOT to a directory you can write to`);
   }
   // An existing root keeps its mode (dev-https changes only what it created), but one others can write to is refused.
-  if (!created) {
+  if (!created && modesMatter(platform)) {
     const uid = process.getuid?.();
     const stat = await fs.stat(root);
     if (uid !== undefined && ((stat.uid !== uid && stat.uid !== 0) || stat.mode & 0o022)) {
@@ -217,17 +217,17 @@ async function createCA(root: string, logger: Logger, { permitted, reason }: { p
   // fails when it exists, and the loser reads the winner's CA instead.
   const tmpKey = `${keyPath}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFileAtomic(tmpKey, signer.key, 0o600);
+    await writeFileAtomic(tmpKey, signer.key, 0o600, platform);
     try {
       await fs.link(tmpKey, keyPath);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
-      const winner = await readCA(root);
+      const winner = await readCA(root, { platform });
       if (winner) return winner;
       throw err;
     }
-    await writeFileAtomic(path.join(root, SIGNER_CERT_FILE), signer.cert, 0o644);
-    await writeFileAtomic(certPath, cert, 0o644);
+    await writeFileAtomic(path.join(root, SIGNER_CERT_FILE), signer.cert, 0o644, platform);
+    await writeFileAtomic(certPath, cert, 0o644, platform);
   } catch (err) {
     if (err instanceof DevHttpsError) throw err;
     throw new DevHttpsError('E_CA', `Cannot write the dev-https CA in ${root} (${errnoCode(err) ?? String(err)}): set DEV_HTTPS_CAROOT to a directory you can write to`);

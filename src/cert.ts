@@ -123,7 +123,7 @@ const generateEcKeyPair = promisify(generateKeyPair);
  * Reuses the cached certificate in `certDir` when it is sound and was issued by `ca`, otherwise
  * generates one signed by `ca` and caches it.
  */
-export async function ensureCertificate(certDir: string, names: string[], logger: Logger, source: SignerSource): Promise<CertificateFiles> {
+export async function ensureCertificate(certDir: string, names: string[], logger: Logger, source: SignerSource, platform: NodeJS.Platform = process.platform): Promise<CertificateFiles> {
   const ca = signerOf(source);
   const certPath = path.join(certDir, CERT_FILE);
   const keyPath = path.join(certDir, KEY_FILE);
@@ -138,7 +138,7 @@ export async function ensureCertificate(certDir: string, names: string[], logger
   }
   if (!problem) {
     const { cert, key, x509 } = cached as Cached;
-    await protectKey(keyPath, logger);
+    await protectKey(keyPath, logger, platform);
     await ensureGitignore(certDir, logger);
     logger.info(`Using the cached certificate ${certPath}`);
     return { cert, key, certPath, keyPath, fingerprint256: x509.fingerprint256, validTo: new Date(x509.validTo), generated: false };
@@ -150,8 +150,8 @@ export async function ensureCertificate(certDir: string, names: string[], logger
   await writeCertDir(certDir, async () => {
     await ensureGitignore(certDir, logger);
     // Key first: if we die between the two renames, the next start sees a mismatch and regenerates.
-    await writeFileAtomic(keyPath, key, 0o600);
-    await writeFileAtomic(certPath, cert, 0o644);
+    await writeFileAtomic(keyPath, key, 0o600, platform);
+    await writeFileAtomic(certPath, cert, 0o644, platform);
   });
   const x509 = new X509Certificate(cert);
   return { cert, key, certPath, keyPath, fingerprint256: x509.fingerprint256, validTo: new Date(x509.validTo), generated: true };
@@ -308,7 +308,15 @@ async function writeCertDir<T>(certDir: string, write: () => Promise<T>): Promis
   }
 }
 
-export async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
+/**
+ * False on Windows: it reports 0666 for any writable file and 0444 for a read-only one, whoever
+ * may read it; NTFS ACLs decide that (a file in the user's profile is the user's own).
+ */
+export function modesMatter(platform: NodeJS.Platform): boolean {
+  return platform !== 'win32';
+}
+
+export async function writeFileAtomic(file: string, data: string, mode: number, platform: NodeJS.Platform = process.platform): Promise<void> {
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     // Created with its final mode: a key never exists, even for a moment, with wider permissions.
@@ -316,7 +324,7 @@ export async function writeFileAtomic(file: string, data: string, mode: number):
     try {
       await handle.writeFile(data);
       // The umask may have narrowed a public file's mode; never widen a private one.
-      if (mode & 0o044) await handle.chmod(mode);
+      if (mode & 0o044 && modesMatter(platform)) await handle.chmod(mode);
     } finally {
       await handle.close();
     }
@@ -328,7 +336,8 @@ export async function writeFileAtomic(file: string, data: string, mode: number):
 }
 
 /** Warns about a cached key other users can read. Not changed: dev-https changes the mode only of files it created. */
-export async function protectKey(keyPath: string, logger: Logger): Promise<void> {
+export async function protectKey(keyPath: string, logger: Logger, platform: NodeJS.Platform = process.platform): Promise<void> {
+  if (!modesMatter(platform)) return;
   const stat = await fs.lstat(keyPath);
   if ((stat.mode & 0o077) === 0) return;
   logger.warn(`${keyPath} is readable by other users (mode ${(stat.mode & 0o777).toString(8)}): run chmod 600 ${keyPath}`);

@@ -64,6 +64,8 @@ export interface CurrentCertificateOptions {
   origins?: SettingOrigins;
   userCert: UserCertificateSpec | null;
   logger: Logger;
+  /** Whether file modes mean anything (not on Windows: NTFS ACLs). @default process.platform */
+  platform?: NodeJS.Platform;
 }
 
 export async function loadCurrentCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
@@ -74,9 +76,9 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
   const { logger } = opts;
   let served = opts.certNames;
   const issue = async () => {
-    const ca = await ensureCA(opts.caRoot, logger);
+    const ca = await ensureCA(opts.caRoot, logger, 'serve', opts.platform);
     served = signableNames(ca, opts);
-    const leaf = await ensureCertificate(opts.certDir, served, logger, ca);
+    const leaf = await ensureCertificate(opts.certDir, served, logger, ca, opts.platform);
     return { ca, leaf };
   };
   if (opts.certNames.includes('*.localhost')) {
