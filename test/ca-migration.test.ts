@@ -9,13 +9,13 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CA_CERT_FILE, CA_KEY_FILE, caCommonName, readCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE, unconstrainedWarning } from '../src/ca.js';
 import { createCACertificate } from '../src/cert.js';
-import { formatBanner } from '../src/cli.js';
+import { formatBanner, parseCli } from '../src/cli.js';
 import { DEFAULT_PERMITTED, describePermitted } from '../src/constraints.js';
 import { resolveStores } from '../src/options.js';
 import { startDevHttps } from '../src/server.js';
 import { runTrustCommand } from '../src/trust-commands.js';
 import type { TrustContext } from '../src/trust.js';
-import { captureLogger, onCleanup, onPath, runCleanups, startError, startUpstream, tempDir } from './helpers.js';
+import { captureLogger, onCleanup, onPath, run, runCleanups, startError, startUpstream, tempDir } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -195,5 +195,36 @@ describe('names outside the constraints', () => {
     await fs.writeFile(path.join(dir, 'leaf.pem'), leaf!);
     await fs.writeFile(path.join(dir, 'signer.pem'), signer!);
     expect(execFileSync('openssl', ['verify', '-CAfile', ca.certPath, '-untrusted', path.join(dir, 'signer.pem'), path.join(dir, 'leaf.pem')], { encoding: 'utf8' })).toBe(`${path.join(dir, 'leaf.pem')}: OK\n`);
+  });
+});
+
+describe('the trust flags', () => {
+  test.each<[string[], object]>([
+    [['trust', '--permit', '.company.dev'], { kind: 'trust', action: 'trust', stores: null, permit: ['company.dev'] }],
+    [['trust', '--permit', 'a.example,.b.example', '--permit', '*.c.example', '--store', 'nss'], { kind: 'trust', action: 'trust', stores: ['nss'], permit: ['a.example', 'b.example', 'c.example'] }],
+    [['trust', '--replace'], { kind: 'trust', action: 'trust', stores: null, replace: true }],
+    [['trust'], { kind: 'trust', action: 'trust', stores: null }],
+  ])('parseCli %j', (argv, expected) => {
+    expect(parseCli(argv)).toEqual(expected);
+  });
+
+  test.each([
+    [['trust', '--permit', '.com'], 'Invalid --permit ".com": a top-level name would let the CA sign for every site under it; name your own domain, e.g. .company.dev'],
+    [['trust', '--permit', 'https://x.dev/'], 'Invalid --permit "https://x.dev/": expected a DNS suffix such as .company.dev'],
+    [['untrust', '--permit', '.company.dev'], 'Invalid --permit: it belongs to dev-https trust (without --check)'],
+    [['doctor', '--replace'], 'Invalid --replace: it belongs to dev-https trust (without --check)'],
+    [['trust', '--check', '--replace'], 'Invalid --replace: it belongs to dev-https trust (without --check)'],
+  ])('%j is one error line naming the flag', (argv, message) => {
+    expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  test('the real bin: dev-https trust --permit .com exits 1 with one line and no CA made', async () => {
+    const cwd = await tempDir();
+    const caRoot = path.join(await tempDir(), 'ca');
+    const r = run(['trust', '--permit', '.com'], { cwd, env: { DEV_HTTPS_CAROOT: caRoot, HOME: await tempDir() } });
+    expect(await r.exited).toEqual({ code: 1, signal: null });
+    expect(r.stderr()).toBe('error: Invalid --permit ".com": a top-level name would let the CA sign for every site under it; name your own domain, e.g. .company.dev\n');
+    expect(r.stdout()).toBe('');
+    await expect(fs.access(caRoot)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

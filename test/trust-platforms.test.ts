@@ -463,6 +463,29 @@ describe('no shell', () => {
   });
 });
 
+describe('trust --replace', () => {
+  test('when the old CA cannot be removed from a store that trusts it, nothing is deleted and no new CA is made', async () => {
+    const f = await setup();
+    const ctx = f.context('darwin', true);
+    expect((await command(f, 'trust', 'macos', ctx)).ok).toBe(true);
+    const files = () => Object.fromEntries(fs.readdirSync(f.ca.root).sort().map((n) => [n, fs.readFileSync(path.join(f.ca.root, n), 'utf8')]));
+    const before = files();
+    f.fail('security delete-certificate', 'SecKeychainItemDelete: UNIX[Operation not permitted]');
+    const lines: string[] = [];
+    const ok = await runTrustCommand({ action: 'trust', stores: resolveStores('macos'), print: (l) => lines.push(l), logger: captureLogger(), caRoot: f.ca.root, context: ctx, replace: true });
+    expect(ok).toBe(false);
+    expect(lines).toEqual([
+      `Replacing the dev-https CA ${f.ca.certPath} (${f.ca.commonName}, SHA-256 ${f.ca.fingerprint256}).`,
+      'Removing the old CA from:',
+      `  - ${MAC}`,
+      `✘ ${MAC}: security delete-certificate failed (exit 1): SecKeychainItemDelete: UNIX[Operation not permitted]`,
+      '✘ The old CA is still trusted there, so it is kept: fix the store above and run the same command again.',
+    ]);
+    expect(files()).toEqual(before);
+    expect(f.keychain()).toEqual([{ sha1: f.sha1, keychain: KEYCHAIN, trusted: false }]);
+  });
+});
+
 describe('WSL: the browser runs on Windows', () => {
   const WSL = 'Windows user root store, from WSL (certutil.exe -user Root)';
 
