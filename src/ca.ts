@@ -97,7 +97,8 @@ export async function readCA(root: string, { withKey = true, platform = process.
   if (!x509.ca) throw broken(`${CA_CERT_FILE} is not a CA certificate`);
   // The intermediate's constraints are the ones every client enforces (Java ignores a root's).
   const layered = !signerKey!.missing || !signerCert!.missing;
-  const signerX509 = layered && signerCert!.text ? parseCertificate(signerCert!.text, () => broken(`${SIGNER_CERT_FILE} is not a PEM certificate`)) : null;
+  // Without the key (untrust, doctor), a damaged intermediate does not matter: the root is what stores hold.
+  const signerX509 = layered && signerCert!.text ? (withKey ? parseCertificate(signerCert!.text, () => broken(`${SIGNER_CERT_FILE} is not a PEM certificate`)) : tryParse(signerCert!.text)) : null;
   const permitted = signerX509 ? permittedNamesOf(signerX509) : permittedNamesOf(x509);
   const signer = { cert: signerX509 ? signerCert!.text! : cert!.text!, key: '', ...(signerX509 ? { chain: signerCert!.text! } : {}) };
   const keyName = layered ? SIGNER_KEY_FILE : CA_KEY_FILE;
@@ -124,6 +125,14 @@ export async function readCA(root: string, { withKey = true, platform = process.
   // dev-https makes EC CAs; mkcert's are RSA. Other kinds cannot sign here.
   if (keyType !== 'ec' && keyType !== 'rsa') throw broken(`${keyName} is an ${keyType} key; dev-https signs with EC or RSA CA keys`);
   return describe(x509, cert!.text!, { ...signer, key: key.text! }, permitted, root, keyName, false);
+}
+
+function tryParse(text: string): X509Certificate | null {
+  try {
+    return new X509Certificate(text);
+  } catch {
+    return null;
+  }
 }
 
 function parseCertificate(text: string, fail: () => Error): X509Certificate {

@@ -1,6 +1,5 @@
 // The trust, untrust, doctor (trust --check) and cert commands: what they do and what they print.
 // cli.ts parses their flags and sets the exit code from what these return.
-import path from 'node:path';
 import { ensureCA, readCA, replaceCA, resolveCaRoot, unconstrainedWarning, type CertificateAuthority } from './ca.js';
 import { DEFAULT_PERMITTED, describePermitted } from './constraints.js';
 import { loadCurrentCertificate, type CertificateInfo } from './current-cert.js';

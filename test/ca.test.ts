@@ -403,6 +403,26 @@ describe('a damaged CA', () => {
     expect(await snapshot(root)).toEqual(before);
   });
 
+  test.each([
+    ['its signer certificate is corrupt', SIGNER_CERT_FILE, 'garbage\n', 'signerCA.pem is not a PEM certificate'],
+    ['its signer key is garbage', SIGNER_KEY_FILE, 'garbage\n', 'signerCA-key.pem is not a PEM private key'],
+  ])('a CA dev-https made whose %s: E_CA, nothing overwritten; untrust and doctor still read the root', async (_label, file, text, why) => {
+    const root = await tempDir();
+    const ca = await ensureCA(root, captureLogger());
+    await fs.writeFile(path.join(root, file), text, { mode: 0o600 });
+    const before = await snapshot(root);
+    await expect(ensureCA(root, captureLogger())).rejects.toMatchObject({ code: 'E_CA', message: message(root, why) });
+    expect(await snapshot(root)).toEqual(before);
+    expect((await readCA(root, { withKey: false }))?.fingerprint256).toBe(ca.fingerprint256);
+  });
+
+  test('a CA dev-https made whose signer key was deleted: E_CA "signerCA-key.pem is missing"', async () => {
+    const root = await tempDir();
+    const ca = await ensureCA(root, captureLogger());
+    await fs.rm(ca.keyPath);
+    await expect(readCA(root)).rejects.toMatchObject({ code: 'E_CA', message: message(root, 'signerCA-key.pem is missing') });
+  });
+
   test('a CA replaced while readCA waits for its certificate is read whole (the key is read again too)', async () => {
     // Another process between retiring the old CA (certificate renamed first) and writing the new one.
     const root = await tempDir();
