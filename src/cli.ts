@@ -7,14 +7,18 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CheckOptions } from './check.js';
 import type { AppProcess } from './child.js';
 import { unconstrainedWarning } from './ca.js';
-import { resolveSettings, SETTINGS, type SettingName, type Settings } from './config.js';
+import { completionScript } from './completion.js';
+import { resolveSettings, type Settings } from './config.js';
 import { resolvePermit } from './constraints.js';
 import { DevHttpsError } from './errors.js';
+import { formatHelp, helpWidth, type HelpPage } from './help.js';
 import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
+import { optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
 import { resolveStores, resolveTarget, type StoreName } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
 import { formatShellCommand } from './shell-quote.js';
+import { alternatives, closest } from './suggest.js';
 
 export type CliCommand =
   /** `flags` holds only what was given on the command line; `command` is what follows `--`. */
@@ -24,115 +28,68 @@ export type CliCommand =
   | { kind: 'cert'; flags: Settings; json: boolean }
   | { kind: 'print'; text: string };
 
+export { completionScript };
+
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
-const USAGE = `Usage: dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]
-
-HTTPS for your plain-HTTP development app: a cached certificate, a reverse proxy that sets
+const RUN_HELP: HelpPage = {
+  usage: ['dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]'],
+  about: `HTTPS for your plain-HTTP development app: a cached certificate, a reverse proxy that sets
 X-Forwarded-Proto (and the other forwarded headers), and an optional plain-HTTP listener.
 Without --target, a built-in demo app shows what your app would receive. After --, the command
 that starts your app: dev-https runs it, waits for it, and stops it with Ctrl-C.
 Settings also come from dev-https.config.json, a "dev-https" key in package.json and
-DEV_HTTPS_<OPTION> variables (flags > environment > config file).
+DEV_HTTPS_<OPTION> variables (flags > environment > config file).`,
+  commands: ['run'],
+  sections: [
+    { title: 'Commands', rows: SUBCOMMANDS.map((c) => [c.usage, c.summary] as const), before: true },
+    {
+      title: 'Examples',
+      rows: [
+        ['dev-https', 'Serve the demo app on https://localhost:8443/'],
+        ['dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)'],
+        ['dev-https -t 8000 -- python manage.py runserver 8000', 'Start the app too, and stop it with Ctrl-C'],
+      ],
+    },
+  ],
+};
 
-  dev-https check --target <port> [--path /login] [--json]   audit the app's production security settings
-  dev-https trust [--store <list>] [--check]                 trust the local CA (once per machine)
-  dev-https untrust [--store <list>]                         remove it from the trust stores again
-  dev-https doctor                                           where the CA is trusted (= trust --check)
-  dev-https cert [--json]                                    the certificate, its CA, trust and client setup
-  dev-https completion                                       print a shell completion script`;
-
-const TRUST_USAGE = `Usage: dev-https trust [--store system,nss,macos,windows,java] [--check]
-       dev-https untrust [--store <list>]
-       dev-https doctor [--store <list>]
-
-trust adds the local dev-https CA (created on first need in $DEV_HTTPS_CAROOT, or
+const TRUST_HELP: HelpPage = {
+  usage: ['dev-https trust [--store system,nss,macos,windows,java] [--check]', 'dev-https untrust [--store <list>]', 'dev-https doctor [--store <list>]'],
+  about: `trust adds the local dev-https CA (created on first need in $DEV_HTTPS_CAROOT, or
 ~/.local/share/dev-https) to the trust stores present: the Linux system store, NSS databases
 (Chrome, Chromium, Firefox; needs certutil), the macOS system keychain, the Windows user root
 store and Java's cacerts (with JAVA_HOME). It says what it will change first, and uses sudo only
 for stores that need root. untrust removes exactly those entries. --check (or doctor) reports,
-store by store, whether the current CA is trusted; exit code 1 when it is not everywhere.`;
+store by store, whether the current CA is trusted; exit code 1 when it is not everywhere.`,
+  commands: ['trust', 'untrust', 'doctor'],
+};
 
-const CERT_USAGE = `Usage: dev-https cert [--json] [--cert-dir <dir>] [--name <name>...] [--host <address>]
-
-Prints the certificate dev-https serves with these options (creating it if needed): its CA, the
+const CERT_HELP: HelpPage = {
+  usage: ['dev-https cert [--json] [--cert-dir <dir>] [--name <name>...] [--host <address>]'],
+  about: `Prints the certificate dev-https serves with these options (creating it if needed): its CA, the
 certificate and key paths, names, expiry, fingerprint, where the CA is trusted, and how Node,
-curl and Python clients trust it.`;
+curl and Python clients trust it.`,
+  commands: ['cert'],
+};
 
-const CHECK_USAGE = `Usage: dev-https check --target <port | host:port | http://host:port> [--path <path>...] [--json]
-
-Audits a running app's production security settings from the outside: starts temporary HTTPS and
+const CHECK_HELP: HelpPage = {
+  usage: ['dev-https check --target <port | host:port | http://host:port> [--path <path>...] [--json]'],
+  about: `Audits a running app's production security settings from the outside: starts temporary HTTPS and
 HTTP listeners on free ports, requests each path over both schemes and rates the redirect to HTTPS,
 redirect loops, HSTS, cookies, security headers and mixed content. Security headers and mixed
 content are rated on the page the HTTPS redirects lead to, never on a redirect; the report says
 when no page was reached. Exit code 1 when an essential item (redirect, loop, HSTS, Secure
-cookies) fails.`;
+cookies) fails.`,
+  commands: ['check'],
+};
 
-interface Flag {
-  short?: string;
-  type: 'string' | 'boolean';
-  multiple?: boolean;
-  choices?: readonly string[];
-  /** Shown in --help; also what a missing value is told to look like. */
-  value?: string;
-  describe: string;
+/** The text of a help page, wrapped to the terminal. */
+export function helpText(page: 'run' | 'check' | 'trust' | 'cert', width = helpWidth()): string {
+  return formatHelp({ run: RUN_HELP, check: CHECK_HELP, trust: TRUST_HELP, cert: CERT_HELP }[page], width);
 }
 
-const FLAGS: Record<string, Flag> = {
-  target: { short: 't', type: 'string', value: '<port|host:port|url>', describe: 'The app: a port (8000), host:port or http://host:port [default: the demo app]' },
-  port: { short: 'p', type: 'string', value: '<n>', describe: 'HTTPS port (0 picks a free one) [default: 8443]' },
-  'http-port': { type: 'string', value: '<n>', describe: 'Also serve plain HTTP on this port, with X-Forwarded-Proto: http [default: off]' },
-  'redirect-http': { type: 'boolean', describe: 'With --http-port: redirect every HTTP request to HTTPS instead of proxying' },
-  host: { type: 'string', value: '<address>', describe: 'Address to listen on [default: localhost = 127.0.0.1 and ::1]' },
-  'cert-dir': { type: 'string', value: '<dir>', describe: 'Where the certificate is cached [default: ./certs]' },
-  name: { type: 'string', multiple: true, value: '<name>', describe: 'Extra host name or IP the certificate covers (repeatable, or comma-separated)' },
-  cert: { type: 'string', value: '<file>', describe: 'Serve your own PEM certificate (mkcert, a company CA) instead; needs --key; reloaded when it changes' },
-  key: { type: 'string', value: '<file>', describe: 'The PEM private key of --cert' },
-  pfx: { type: 'string', value: '<file>', describe: 'Serve your own PKCS#12 (.pfx, .p12) certificate and key instead' },
-  passphrase: { type: 'string', value: '<text>', describe: 'Passphrase of --pfx or of an encrypted --key (or DEV_HTTPS_PASSPHRASE, kept out of ps)' },
-  'allow-host': { type: 'string', multiple: true, value: '<name>', describe: 'Also answer requests for this Host name (repeatable, or comma-separated); any turns the check off' },
-  'keep-hsts': { type: 'boolean', describe: "Pass the app's Strict-Transport-Security header through on localhost names (removed by default)" },
-  http2: { type: 'boolean', describe: 'Serve HTTP/2 to browsers on the HTTPS port (--no-http2: HTTP/1.1 only) [default: on]' },
-  open: { type: 'boolean', describe: 'Open the HTTPS URL in the default browser once the app answers' },
-  quiet: { short: 'q', type: 'boolean', describe: 'No request lines or banner: only warnings and errors' },
-  log: { type: 'string', choices: ['text', 'json'], value: '<text|json>', describe: 'Log format: text for people, json lines for tools [default: text]' },
-  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
-  version: { type: 'boolean', describe: 'Show the version number' },
-};
-
-const CHECK_FLAGS: Record<string, Flag> = {
-  target: { short: 't', type: 'string', value: '<port|host:port|url>', describe: 'The running app: a port (8000), host:port or http://host:port' },
-  path: { type: 'string', multiple: true, value: '<path>', describe: 'Path to request (repeatable) [default: /]' },
-  json: { type: 'boolean', describe: 'Print the report as JSON' },
-  'cert-dir': { type: 'string', value: '<dir>', describe: 'Where the certificate is cached [default: ./certs]' },
-  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
-};
-
-const TRUST_FLAGS: Record<string, Flag> = {
-  store: { type: 'string', value: '<list>', describe: 'Only these stores: system, nss, macos, windows, java (comma-separated) [default: all present]' },
-  check: { type: 'boolean', describe: 'Only report where the CA is trusted (trust only)' },
-  permit: { type: 'string', multiple: true, value: '<suffix>', describe: 'A domain of yours the CA may also sign for, e.g. .company.dev: replaces the CA with one that permits it (trust only)' },
-  replace: { type: 'boolean', describe: 'Replace the CA: untrusted where it was trusted, a new one trusted there, leaves reissued (trust only)' },
-  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
-};
-
-const CERT_FLAGS: Record<string, Flag> = {
-  json: { type: 'boolean', describe: 'Print it as JSON' },
-  'cert-dir': FLAGS['cert-dir']!,
-  name: FLAGS.name!,
-  host: FLAGS.host!,
-  cert: FLAGS.cert!,
-  key: FLAGS.key!,
-  pfx: FLAGS.pfx!,
-  passphrase: FLAGS.passphrase!,
-  help: { short: 'h', type: 'boolean', describe: 'Show this help' },
-};
-
-const EXAMPLES = [
-  ['dev-https', 'Serve the demo app on https://localhost:8443/'],
-  ['dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)'],
-  ['dev-https -t 8000 -- python manage.py runserver 8000', 'Start the app too, and stop it with Ctrl-C'],
-];
+type Values = Partial<Record<OptionName, string | boolean | string[]>>;
 
 /** Turns command-line arguments into what to do. Throws DevHttpsError on bad input. */
 export function parseCli(argv: string[]): CliCommand {
@@ -146,27 +103,34 @@ export function parseCli(argv: string[]): CliCommand {
   if (dashes >= 0 && command.length === 0) {
     throw new DevHttpsError('E_BAD_OPTION', 'Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000');
   }
-  const args = parseFlags(own, FLAGS, 'dev-https --help');
-  if (args.help) return { kind: 'print', text: formatHelp(USAGE, FLAGS, EXAMPLES) };
+  // A mistyped subcommand is not a stray argument: `dev-https chek` is not `--target chek`.
+  const [first] = own;
+  if (first !== undefined && !first.startsWith('-')) {
+    const near = closest(first, SUBCOMMANDS.map((c) => c.name)).filter((c) => c !== first);
+    if (near.length) throw new DevHttpsError('E_BAD_OPTION', `Unknown command "${first}": did you mean ${alternatives(near.map((c) => `dev-https ${c}`))}?`);
+  }
+  const args = parseFlags(own, ['run'], 'dev-https --help');
+  if (args.help) return { kind: 'print', text: helpText('run') };
   if (args.version) return { kind: 'print', text: `${VERSION}\n` };
   return { kind: 'run', flags: settingsOf(args), command };
 }
 
-function settingsOf(args: Record<string, string | boolean | string[] | undefined>): Settings {
+function settingsOf(args: Values): Settings {
   const flags: Settings = {};
-  for (const name of Object.keys(SETTINGS) as SettingName[]) {
+  for (const name of SETTING_NAMES) {
     const value = args[name];
     if (value === undefined) continue;
     // List flags collect every value and split commas; for the others the last one wins.
-    if (SETTINGS[name].kind === 'list') flags[name] = (value as string[]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    if (optionSpec(name).type === 'list') flags[name] = (value as string[]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
     else flags[name] = value as string | boolean;
   }
   return flags;
 }
 
 function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): CliCommand {
-  const args = parseFlags(argv, TRUST_FLAGS, `dev-https ${command} --help`);
-  if (args.help) return { kind: 'print', text: formatHelp(TRUST_USAGE, TRUST_FLAGS, []) };
+  // The three share one parser, so a trust-only flag on untrust is told where it belongs.
+  const args = parseFlags(argv, ['trust', 'untrust', 'doctor'], `dev-https ${command} --help`);
+  if (args.help) return { kind: 'print', text: helpText('trust') };
   if (args.check && command !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --check: it belongs to dev-https trust (dev-https ${command} ${command === 'doctor' ? 'always checks' : 'removes'})`);
   const action = command === 'untrust' ? 'untrust' : command === 'doctor' || args.check ? 'check' : 'trust';
   for (const flag of ['permit', 'replace'] as const) {
@@ -177,14 +141,14 @@ function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): Cl
 }
 
 function parseCert(argv: string[]): CliCommand {
-  const args = parseFlags(argv, CERT_FLAGS, 'dev-https cert --help');
-  if (args.help) return { kind: 'print', text: formatHelp(CERT_USAGE, CERT_FLAGS, []) };
+  const args = parseFlags(argv, ['cert'], 'dev-https cert --help');
+  if (args.help) return { kind: 'print', text: helpText('cert') };
   return { kind: 'cert', json: args.json === true, flags: settingsOf(args) };
 }
 
 function parseCheck(argv: string[]): CliCommand {
-  const args = parseFlags(argv, CHECK_FLAGS, 'dev-https check --help');
-  if (args.help) return { kind: 'print', text: formatHelp(CHECK_USAGE, CHECK_FLAGS, []) };
+  const args = parseFlags(argv, ['check'], 'dev-https check --help');
+  if (args.help) return { kind: 'print', text: helpText('check') };
   if (args.target === undefined) throw new DevHttpsError('E_BAD_TARGET', 'dev-https check needs --target <port>: the running app to audit');
   return {
     kind: 'check',
@@ -194,91 +158,56 @@ function parseCheck(argv: string[]): CliCommand {
 }
 
 /**
- * node:util's parseArgs (strict), with messages that name the flag and the fix. It replaced
- * yargs, whose import alone took 67 ms of a 196 ms warm start (see README "Performance").
+ * node:util's parseArgs (strict) over the table's options of `commands`, with messages that name
+ * the flag and the fix. It replaced yargs, whose import alone took 67 ms of a 196 ms warm start
+ * (see README "Development").
  */
-function parseFlags(argv: string[], flags: Record<string, Flag>, helpCommand: string): Record<string, string | boolean | string[] | undefined> {
+function parseFlags(argv: string[], commands: readonly CommandName[], helpCommand: string): Values {
+  const names = optionsOf(commands);
   const options = Object.fromEntries(
-    Object.entries(flags).map(([name, f]) => [name, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]),
+    names.map((name) => {
+      const spec = optionSpec(name);
+      return [name, { type: spec.type === 'boolean' ? 'boolean' : 'string', ...(spec.short ? { short: spec.short } : {}), ...(spec.type === 'list' ? { multiple: true } : {}) }];
+    }),
   );
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true, allowNegative: true } as ParseArgsConfig);
   } catch (err) {
-    throw new DevHttpsError('E_BAD_OPTION', rephraseParseError(err as Error & { code?: string }, argv, flags, helpCommand));
+    throw new DevHttpsError('E_BAD_OPTION', rephraseParseError(err as Error & { code?: string }, argv, names, helpCommand));
   }
   const [first] = parsed.positionals;
   if (first !== undefined) {
     throw new DevHttpsError('E_BAD_OPTION', `Unexpected argument "${first}": options start with --, e.g. --target ${first} (an app command goes after --)`);
   }
-  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
-  for (const [name, f] of Object.entries(flags)) {
+  const values = parsed.values as Values;
+  for (const name of names) {
+    const { choices } = optionSpec(name);
     const value = values[name];
-    if (f.choices && typeof value === 'string' && !f.choices.includes(value)) {
-      throw new DevHttpsError('E_BAD_OPTION', `Invalid --${name} "${value}": expected one of ${f.choices.join(', ')}`);
+    if (choices && typeof value === 'string' && !choices.includes(value)) {
+      throw new DevHttpsError('E_BAD_OPTION', `Invalid --${name} "${value}": expected one of ${choices.join(', ')}`);
     }
   }
   return values;
 }
 
-function rephraseParseError(err: Error & { code?: string }, argv: string[], flags: Record<string, Flag>, helpCommand: string): string {
+function rephraseParseError(err: Error & { code?: string }, argv: string[], names: readonly OptionName[], helpCommand: string): string {
   const quoted = /'(-[^']*)'/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    return `Unknown option ${quoted ?? argv.find((a) => a.startsWith('-')) ?? ''}: run ${helpCommand} to see the options`;
+    const given = quoted ?? argv.find((a) => a.startsWith('-')) ?? '';
+    const near = given.startsWith('--') ? closest(given.slice(2), names.flatMap((n) => (optionSpec(n).type === 'boolean' ? [n, `no-${n}`] : [n]))) : [];
+    if (near.length) return `Unknown option ${given}: did you mean ${alternatives(near.map((n) => `--${n}`))}? (${helpCommand} lists the options)`;
+    return `Unknown option ${given}: run ${helpCommand} to see the options`;
   }
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const name = Object.keys(flags).find((n) => err.message.includes(`--${n} `) || err.message.includes(`--${n}'`));
-    if (name && flags[name]!.type === 'string') return `Invalid --${name}: it needs a value, e.g. --${name} ${EXAMPLE_VALUES[name] ?? flags[name]!.value ?? '<value>'}`;
+    const name = names.find((n) => err.message.includes(`--${n} `) || err.message.includes(`--${n}'`));
+    if (name && optionSpec(name).type !== 'boolean') return `Invalid --${name}: it needs a value, e.g. --${name} ${optionSpec(name).example ?? optionSpec(name).value ?? '<value>'}`;
     if (name) {
       const given = argv.find((a) => a.startsWith(`--${name}=`)) ?? `--${name}`;
       return `Invalid ${given}: --${name} takes no value (--no-${name} turns it off)`;
     }
   }
   return err.message.replace(/\n/g, ' ');
-}
-
-const EXAMPLE_VALUES: Record<string, string> = { store: 'system,nss', cert: './localhost.pem', key: './localhost-key.pem', pfx: './localhost.p12', passphrase: '<text>', target: '8000', port: '8443', 'http-port': '8080', host: '127.0.0.1', 'cert-dir': './certs', name: 'myapp.test', 'allow-host': 'myapp.test', log: 'json', path: '/login' };
-
-function formatHelp(usage: string, flags: Record<string, Flag>, examples: string[][]): string {
-  const rows = Object.entries(flags).map(([name, f]) => [`${f.short ? `-${f.short}, ` : '    '}--${name}${f.value ? ` ${f.value}` : ''}`, f.describe]);
-  const width = Math.max(...rows.map(([left]) => left!.length)) + 2;
-  const lines = [usage, '', 'Options:', ...rows.map(([left, right]) => `  ${left!.padEnd(width)}${right}`)];
-  if (examples.length) {
-    const exWidth = Math.max(...examples.map(([cmd]) => cmd!.length)) + 2;
-    lines.push('', 'Examples:', ...examples.map(([cmd, what]) => `  ${cmd!.padEnd(exWidth)}${what}`));
-  }
-  return lines.join('\n') + '\n';
-}
-
-/** A bash completion script (zsh: load it after `autoload -U bashcompinit && bashcompinit`). */
-export function completionScript(): string {
-  const flags = Object.entries(FLAGS).flatMap(([name, f]) => [`--${name}`, ...(f.short ? [`-${f.short}`] : []), ...(name === 'http2' ? ['--no-http2'] : [])]);
-  return `# dev-https completion for bash (zsh: autoload -U bashcompinit && bashcompinit first)
-# Install: dev-https completion >> ~/.bashrc
-_dev_https_complete() {
-  local cur prev
-  cur="\${COMP_WORDS[COMP_CWORD]}"
-  prev="\${COMP_WORDS[COMP_CWORD-1]}"
-  case "$prev" in
-    --cert-dir) COMPREPLY=( $(compgen -d -- "$cur") ); return ;;
-    --cert|--key|--pfx) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
-    --store) COMPREPLY=( $(compgen -W "system nss macos windows java" -- "$cur") ); return ;;
-    --log) COMPREPLY=( $(compgen -W "text json" -- "$cur") ); return ;;
-    --target|-t|--port|-p|--http-port|--host|--name|--allow-host|--path|--passphrase) return ;;
-  esac
-  if [ "$COMP_CWORD" -eq 1 ] && [[ "$cur" != -* ]]; then
-    COMPREPLY=( $(compgen -W "check trust untrust doctor cert completion" -- "$cur") ); return
-  fi
-  case "\${COMP_WORDS[1]}" in
-    check) COMPREPLY=( $(compgen -W "--target -t --path --json --cert-dir --help" -- "$cur") ); return ;;
-    trust) COMPREPLY=( $(compgen -W "--store --check --permit --replace --help" -- "$cur") ); return ;;
-    untrust|doctor) COMPREPLY=( $(compgen -W "--store --help" -- "$cur") ); return ;;
-    cert) COMPREPLY=( $(compgen -W "--json --cert-dir --name --host --cert --key --pfx --passphrase --help" -- "$cur") ); return ;;
-  esac
-  COMPREPLY=( $(compgen -W "${flags.join(' ')}" -- "$cur") )
-}
-complete -F _dev_https_complete dev-https
-`;
 }
 
 export interface BannerOptions {

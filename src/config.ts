@@ -3,33 +3,18 @@
 // config file > defaults) into the options of one or more proxies.
 import fs from 'node:fs';
 import path from 'node:path';
+import { alternatives } from './suggest.js';
 import { DevHttpsError } from './errors.js';
+import { optionSpec, SETTING_NAMES, type OptionType, type SettingName } from './option-table.js';
 import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from './options.js';
 
-type Kind = 'string' | 'port' | 'boolean' | 'list' | 'log';
+/** A setting's table entry, with its config and environment part. */
+function settingOf(name: SettingName) {
+  const spec = optionSpec(name);
+  return { ...spec, ...spec.setting!, env: spec.env! };
+}
 
-/** Every setting by its long flag name; `key` is its DevHttpsOptions field. */
-export const SETTINGS = {
-  target: { kind: 'port', key: 'target', perProxy: true },
-  port: { kind: 'port', key: 'port', perProxy: true },
-  'http-port': { kind: 'port', key: 'httpPort', perProxy: true },
-  'redirect-http': { kind: 'boolean', key: 'redirectHttp', perProxy: true },
-  'keep-hsts': { kind: 'boolean', key: 'keepHsts', perProxy: true },
-  http2: { kind: 'boolean', key: 'http2', perProxy: false },
-  host: { kind: 'string', key: 'host', perProxy: false },
-  'cert-dir': { kind: 'string', key: 'certDir', perProxy: false },
-  cert: { kind: 'string', key: 'cert', perProxy: false },
-  key: { kind: 'string', key: 'key', perProxy: false },
-  pfx: { kind: 'string', key: 'pfx', perProxy: false },
-  passphrase: { kind: 'string', key: 'passphrase', perProxy: false },
-  name: { kind: 'list', key: 'names', perProxy: false },
-  'allow-host': { kind: 'list', key: 'allowHosts', perProxy: false },
-  open: { kind: 'boolean', key: 'open', perProxy: false },
-  quiet: { kind: 'boolean', key: null, perProxy: false },
-  log: { kind: 'log', key: null, perProxy: false },
-} as const satisfies Record<string, { kind: Kind; key: keyof DevHttpsOptions | null; perProxy: boolean }>;
-
-export type SettingName = keyof typeof SETTINGS;
+export type { SettingName };
 /** Settings as given: strings, booleans, lists of strings. */
 export type Settings = Partial<Record<SettingName, string | boolean | string[]>>;
 
@@ -55,19 +40,20 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
   // Where each setting came from: messages about it then name the file and key or the variable.
   const origins = (fromConfig: Settings, where: string | null): SettingOrigins => {
     const result: SettingOrigins = {};
-    for (const [name, spec] of Object.entries(SETTINGS)) {
-      if (!spec.key || flags[name as SettingName] !== undefined) continue;
-      if (fromEnv[name as SettingName] !== undefined) result[spec.key] = { label: envName(name), fromConfig: false };
-      else if (fromConfig[name as SettingName] !== undefined) result[spec.key] = { label: `"${name}" in ${where}`, fromConfig: true };
+    for (const name of SETTING_NAMES) {
+      const { field, env } = settingOf(name);
+      if (!field || flags[name] !== undefined) continue;
+      if (fromEnv[name] !== undefined) result[field] = { label: env, fromConfig: false };
+      else if (fromConfig[name] !== undefined) result[field] = { label: `"${name}" in ${where}`, fromConfig: true };
     }
     return result;
   };
   if (!config.proxies) {
     return { proxies: [{ ...common, ...toOptions(shared, true), ...withOrigins(origins(config.shared, config.file)) }], quiet, log, configFile: config.file };
   }
-  for (const [name, spec] of Object.entries(SETTINGS)) {
-    const given = flags[name as SettingName] !== undefined ? `--${name}` : fromEnv[name as SettingName] !== undefined ? envName(name) : null;
-    if (spec.perProxy && given) {
+  for (const name of SETTING_NAMES) {
+    const given = flags[name] !== undefined ? `--${name}` : fromEnv[name] !== undefined ? settingOf(name).env : null;
+    if (settingOf(name).perProxy && given) {
       throw new DevHttpsError('E_BAD_OPTION', `Invalid ${given}: ${config.file} lists "proxies", so set "${name}" in each of them instead`);
     }
   }
@@ -86,23 +72,26 @@ function withOrigins(origins: SettingOrigins): Pick<DevHttpsOptions, 'origins'> 
 
 function toOptions(settings: Settings, perProxy: boolean): DevHttpsOptions {
   const options: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(SETTINGS)) {
-    const value = settings[name as SettingName];
-    if (spec.key && spec.perProxy === perProxy && value !== undefined) options[spec.key] = value;
+  for (const name of SETTING_NAMES) {
+    const { field, perProxy: own } = settingOf(name);
+    const value = settings[name];
+    if (field && own === perProxy && value !== undefined) options[field] = value;
   }
   return options as DevHttpsOptions;
 }
 
-export function envName(setting: string): string {
-  return `DEV_HTTPS_${setting.toUpperCase().replace(/-/g, '_')}`;
+/** A setting's variable, from the option table: DEV_HTTPS_HTTP_PORT for http-port. */
+export function envName(setting: SettingName): string {
+  return settingOf(setting).env;
 }
 
 function readEnv(env: NodeJS.ProcessEnv): Settings {
   const settings: Settings = {};
-  for (const [name, spec] of Object.entries(SETTINGS)) {
-    const raw = env[envName(name)];
+  for (const name of SETTING_NAMES) {
+    const spec = settingOf(name);
+    const raw = env[spec.env];
     if (raw === undefined || raw === '') continue;
-    settings[name as SettingName] = fromText(raw, spec.kind, envName(name), name === 'target');
+    settings[name] = fromText(raw, spec.type, spec.env, spec.choices);
   }
   return settings;
 }
@@ -113,15 +102,15 @@ function checkPort(value: string, label: string, isTarget: boolean): void {
   else resolvePort(value, label);
 }
 
-function fromText(raw: string, kind: Kind, label: string, isTarget = false): string | boolean | string[] {
+function fromText(raw: string, kind: OptionType, label: string, choices: readonly string[] = []): string | boolean | string[] {
   if (kind === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected true or false`);
   }
   if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (kind === 'port') checkPort(raw, label, isTarget);
-  if (kind === 'log' && raw !== 'text' && raw !== 'json') throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected text or json`);
+  if (kind === 'port' || kind === 'target') checkPort(raw, label, kind === 'target');
+  if (kind === 'choices' && !choices.includes(raw)) throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected ${alternatives(choices)}`);
   return raw;
 }
 
@@ -156,8 +145,8 @@ function readConfig(cwd: string): Config {
   if (!Array.isArray(proxies) || proxies.length === 0 || !proxies.every(isObject)) {
     throw new DevHttpsError('E_BAD_OPTION', `Invalid "proxies" in ${file}: expected a list of objects, e.g. [{ "port": 8443, "target": 5173 }]`);
   }
-  for (const [name, spec] of Object.entries(SETTINGS)) {
-    if (spec.perProxy && shared[name as SettingName] !== undefined) {
+  for (const name of SETTING_NAMES) {
+    if (settingOf(name).perProxy && shared[name] !== undefined) {
       throw new DevHttpsError('E_BAD_OPTION', `Invalid "${name}" in ${file}: with "proxies", set it in each proxy`);
     }
   }
@@ -168,8 +157,8 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
   const where = proxyIndex === null ? file : `"proxies"[${proxyIndex}] of ${file}`;
   const settings: Settings = {};
   for (const [key, value] of Object.entries(raw)) {
-    const spec = (SETTINGS as Record<string, { kind: Kind; perProxy: boolean }>)[key];
-    const allowed = Object.entries(SETTINGS).filter(([, s]) => proxyIndex === null || s.perProxy).map(([n]) => n);
+    const spec = (SETTING_NAMES as readonly string[]).includes(key) ? settingOf(key as SettingName) : undefined;
+    const allowed = SETTING_NAMES.filter((n) => proxyIndex === null || settingOf(n).perProxy);
     if (spec && proxyIndex !== null && !spec.perProxy) {
       throw new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: it applies to every proxy; set it next to "proxies"`);
     }
@@ -177,16 +166,17 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
       throw new DevHttpsError('E_BAD_OPTION', `Unknown key "${key}" in ${where}: expected one of ${allowed.join(', ')}${proxyIndex === null ? ', proxies' : ''}`);
     }
     const bad = (expected: string) => new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
-    switch (spec.kind) {
+    switch (spec.type) {
       case 'boolean':
         if (typeof value !== 'boolean') throw bad('true or false');
         settings[key as SettingName] = value;
         break;
-      case 'port': {
-        const expected = key === 'target' ? 'a port, host:port or http://host:port' : 'a port number from 1 to 65535 (0 picks a free port)';
+      case 'port':
+      case 'target': {
+        const expected = spec.type === 'target' ? 'a port, host:port or http://host:port' : 'a port number from 1 to 65535 (0 picks a free port)';
         if (typeof value !== 'number' && typeof value !== 'string') throw bad(expected);
         try {
-          checkPort(String(value), key, key === 'target');
+          checkPort(String(value), key, spec.type === 'target');
         } catch {
           throw bad(expected);
         }
@@ -198,8 +188,8 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) settings[key as SettingName] = value as string[];
         else throw bad('a string or a list of strings');
         break;
-      case 'log':
-        if (value !== 'text' && value !== 'json') throw bad('"text" or "json"');
+      case 'choices':
+        if (typeof value !== 'string' || !spec.choices!.includes(value)) throw bad(alternatives(spec.choices!.map((c) => JSON.stringify(c))));
         settings[key as SettingName] = value;
         break;
       default:

@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
+import { helpText } from '../src/cli.js';
 import { BIN, echoHandler, onCleanup, request, run, runCleanups, startUpstream, tempDir, waitFor, type Run, testCa } from './helpers.js';
 
 const VERSION = JSON.parse(await fs.readFile(path.resolve(import.meta.dirname, '../package.json'), 'utf8')).version;
@@ -71,6 +72,8 @@ test.each([
   [['--target', 'foo'], 'error: Invalid --target "foo": expected a port, host:port or http://host:port\n'],
   [['--port', 'abc'], 'error: Invalid --port "abc": expected a port number from 1 to 65535 (0 picks a free port)\n'],
   [['--frobnicate'], 'error: Unknown option --frobnicate: run dev-https --help to see the options\n'],
+  [['--prot', '8443'], 'error: Unknown option --prot: did you mean --port? (dev-https --help lists the options)\n'],
+  [['chek', '--target', '8000'], 'error: Unknown command "chek": did you mean dev-https check?\n'],
   [['--redirect-http'], 'error: Invalid --redirect-http: it needs --http-port <n>, the HTTP listener that redirects\n'],
   [['--cert-dir', '/proc/dev-https-test'], 'error: Cannot use --cert-dir "/proc/dev-https-test": it cannot be created there; pass a directory you can write to\n'],
 ])('bad input %j: one line naming the flag and value, exit 1, no stack trace', async (args, message) => {
@@ -103,6 +106,9 @@ test('--version and --help', async () => {
   for (const flag of ['--target', '--port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--open', '--quiet', '--help', '--version']) {
     expect(h.stdout()).toContain(flag);
   }
+  // Into a pipe, not a terminal: wrapped to 80 columns.
+  expect(h.stdout()).toBe(helpText('run', 80));
+  expect(Math.max(...h.stdout().split('\n').map((line) => line.length))).toBeLessThanOrEqual(80);
 });
 
 test('--open hands the HTTPS URL to the browser; --quiet prints nothing', async () => {

@@ -78,7 +78,30 @@ describe('parseCli', () => {
     [['--foo=bar'], 'Unknown option --foo: run dev-https --help to see the options'],
     [['--foo', '--bar'], 'Unknown option --foo: run dev-https --help to see the options'],
     [['-x'], 'Unknown option -x: run dev-https --help to see the options'],
-    [['--targte', '8000'], 'Unknown option --targte: run dev-https --help to see the options'],
+    // A near miss gets the nearest names of the command (2 edits at most, a swap is one).
+    [['--targte', '8000'], 'Unknown option --targte: did you mean --target? (dev-https --help lists the options)'],
+    [['--prot', '8443'], 'Unknown option --prot: did you mean --port? (dev-https --help lists the options)'],
+    [['--prot=8443'], 'Unknown option --prot: did you mean --port? (dev-https --help lists the options)'],
+    [['--Port', '8443'], 'Unknown option --Port: did you mean --port? (dev-https --help lists the options)'],
+    [['--no-htp2'], 'Unknown option --no-htp2: did you mean --no-http2? (dev-https --help lists the options)'],
+    [['--redirect'], 'Unknown option --redirect: did you mean --redirect-http? (dev-https --help lists the options)'],
+    [['--allow'], 'Unknown option --allow: did you mean --allow-host? (dev-https --help lists the options)'],
+    [['check', '--target', '8000', '--jsno'], 'Unknown option --jsno: did you mean --json? (dev-https check --help lists the options)'],
+    [['cert', '--nmae', 'a.test'], 'Unknown option --nmae: did you mean --name? (dev-https cert --help lists the options)'],
+    [['trust', '--stores', 'nss'], 'Unknown option --stores: did you mean --store? (dev-https trust --help lists the options)'],
+    // Only the command's own options: --path is check's, not dev-https'.
+    [['--pth', '/'], 'Unknown option --pth: run dev-https --help to see the options'],
+    [['chek'], 'Unknown command "chek": did you mean dev-https check?'],
+    [['trsut'], 'Unknown command "trsut": did you mean dev-https trust?'],
+    [['docter'], 'Unknown command "docter": did you mean dev-https doctor?'],
+    [['cer', '--json'], 'Unknown command "cer": did you mean dev-https cert?'],
+    [['compl'], 'Unknown command "compl": did you mean dev-https completion?'],
+    [['completion', 'bash'], 'Unexpected argument "completion": options start with --, e.g. --target completion (an app command goes after --)'],
+    [['myapp'], 'Unexpected argument "myapp": options start with --, e.g. --target myapp (an app command goes after --)'],
+    [['trust', '--permit'], 'Invalid --permit: it needs a value, e.g. --permit .company.dev'],
+    [['trust', '--store'], 'Invalid --store: it needs a value, e.g. --store system,nss'],
+    [['check', '--path'], 'Invalid --path: it needs a value, e.g. --path /login'],
+    [['--allow-host'], 'Invalid --allow-host: it needs a value, e.g. --allow-host myapp.test'],
     [['-t', '8000', '--verbose'], 'Unknown option --verbose: run dev-https --help to see the options'],
     [['8000'], 'Unexpected argument "8000": options start with --, e.g. --target 8000 (an app command goes after --)'],
     [['localhost:3000'], 'Unexpected argument "localhost:3000": options start with --, e.g. --target localhost:3000 (an app command goes after --)'],
@@ -104,7 +127,9 @@ describe('parseCli', () => {
     expect(parseCli(['-h'])).toEqual(help);
     expect(help.kind).toBe('print');
     const text = help.kind === 'print' ? help.text : '';
-    expect(text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]\n')).toBe(true);
+    // Off a terminal, help is wrapped to 80 columns; the synopsis breaks between its groups.
+    expect(text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options]\n                 [-- <app command>]\n')).toBe(true);
+    expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
     expect(text.endsWith('\n')).toBe(true);
     expect(text.endsWith('\n\n')).toBe(false);
     for (const option of ['-t, --target', '-p, --port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--open', '-q, --quiet', '-h, --help', '--version']) {
