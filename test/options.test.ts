@@ -209,6 +209,7 @@ describe('resolveOptions', () => {
       origins: {},
       allowHosts: [],
       headersTimeout: 10_000,
+      idleTimeout: 5000,
       http2: true,
       keepHsts: false,
       open: false,
@@ -223,7 +224,7 @@ describe('resolveOptions', () => {
     const resolved = resolveOptions();
     expect(resolved.certDir).toBe(path.join(process.cwd(), 'certs'));
     expect(resolveOptions({ pfx: 'dev.p12', cwd: '/srv/app' }).userCert).toEqual({ kind: 'pfx', pfxPath: '/srv/app/dev.p12', passphrase: null });
-    expect(Object.keys(resolved.logger).sort()).toEqual(['app', 'error', 'info', 'request', 'warn']);
+    expect(Object.keys(resolved.logger).sort()).toEqual(['app', 'error', 'flush', 'info', 'request', 'warn']);
   });
 
   test('every option given', () => {
@@ -243,6 +244,7 @@ describe('resolveOptions', () => {
         names: ['MyApp.test', 'localhost', '[::1]', 'api.myapp.test', 'myapp.test'],
         allowHosts: ['Dev.Example', 'any', 'dev.example'],
         headersTimeout: 500,
+        idleTimeout: 250,
         http2: false,
         keepHsts: true,
         open: true,
@@ -265,6 +267,7 @@ describe('resolveOptions', () => {
       origins: {},
       allowHosts: ['dev.example', 'any'],
       headersTimeout: 500,
+      idleTimeout: 250,
       http2: false,
       keepHsts: true,
       open: true,
