@@ -13,7 +13,7 @@ import { createDemoApp } from './demo.js';
 import { createHostCheck, parseHost, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
 import { escapeControl, logPath, protocolOf, type Logger } from './logger.js';
-import { networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedTarget } from './options.js';
+import { isLoopbackName, machineAddresses, networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedTarget } from './options.js';
 import { closeConnection, sendForbiddenHost } from './pages.js';
 import { createProxy, type Listener, type Proxy } from './proxy.js';
 import { waitUntilAccepting } from './reachable.js';
@@ -193,6 +193,11 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       httpPort = httpListener.port = httpListening.port;
     }
 
+    // A target elsewhere gets every request of your browser tabs on localhost, cookies included,
+    // over plain HTTP: say so, naming where the setting came from (a repository's config can set it).
+    if (opts.target && !isLoopbackName(opts.target.hostname) && !machineAddresses().includes(opts.target.hostname.toLowerCase())) {
+      logger.warn(`${settingText(opts.origins, 'target', '--target', opts.target.origin)}: the app is not on this machine, so your requests to dev-https, cookies included, go to ${opts.target.hostname} over plain HTTP`);
+    }
     if (opts.exposed) {
       logger.warn(`${settingText(opts.origins, 'host', '--host', opts.listenAddresses.join(', '))}: dev-https and your app are now reachable from the network, not only from this machine`);
     }

@@ -238,6 +238,22 @@ describe('TLS', () => {
   });
 });
 
+describe('a target that is not on this machine', () => {
+  test.each<[string, Parameters<typeof start>[0]['origins'], string]>([
+    ['a flag', undefined, '--target http://192.0.2.7:8000'],
+    ['a config file', { target: { label: '"target" in dev-https.config.json', fromConfig: true } }, '"target": "http://192.0.2.7:8000" in dev-https.config.json'],
+    ['the environment', { target: { label: 'DEV_HTTPS_TARGET', fromConfig: false } }, 'DEV_HTTPS_TARGET=http://192.0.2.7:8000'],
+  ])('from %s: one warning that names where it came from', async (_from, origins, named) => {
+    const { logger } = await start({ target: '192.0.2.7:8000', ...(origins ? { origins } : {}) });
+    expect(logger.lines).toEqual([`warn: ${named}: the app is not on this machine, so your requests to dev-https, cookies included, go to 192.0.2.7 over plain HTTP`]);
+  });
+
+  test.each(['localhost:8000', '127.0.0.2:8000', '[::1]:8000', 'app.localhost:8000'])('%s: no warning', async (target) => {
+    const { logger } = await start({ target });
+    expect(logger.lines).toEqual([]);
+  });
+});
+
 describe('what reaches the terminal', () => {
   test.each<[string, string]>([
     ['/a\x1b[2J', '/a\\x1b[2J'],
