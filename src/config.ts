@@ -3,7 +3,7 @@
 // config file > defaults) into the options of one or more proxies.
 import fs from 'node:fs';
 import path from 'node:path';
-import { alternatives } from './suggest.js';
+import { alternatives, closest } from './suggest.js';
 import { DevHttpsError } from './errors.js';
 import { optionSpec, SETTING_NAMES, type OptionType, type SettingName } from './option-table.js';
 import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from './options.js';
@@ -163,7 +163,10 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
       throw new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: it applies to every proxy; set it next to "proxies"`);
     }
     if (!spec) {
-      throw new DevHttpsError('E_BAD_OPTION', `Unknown key "${key}" in ${where}: expected one of ${allowed.join(', ')}${proxyIndex === null ? ', proxies' : ''}`);
+      const keys = proxyIndex === null ? [...allowed, 'proxies'] : allowed;
+      const near = closest(key, keys);
+      const expected = `expected one of ${keys.join(', ')}`;
+      throw new DevHttpsError('E_BAD_OPTION', `Unknown key "${key}" in ${where}: ${near.length ? `did you mean ${alternatives(near.map((k) => `"${k}"`))}? (${expected})` : expected}`);
     }
     const bad = (expected: string) => new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
     switch (spec.type) {

@@ -242,8 +242,14 @@ describe('bad config files and variables', () => {
     [
       'an unknown key',
       { prot: 8443 },
-      'Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
+      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
+    [
+      'an unknown key like none of them',
+      { verbose: true },
+      'Unknown key "verbose" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
+    ],
+    ['a near miss of "proxies"', { proxys: [] }, 'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)'],
     ['a boolean port', { port: true }, 'Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true'],
     ['a null http-port', { 'http-port': null }, 'Invalid "http-port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got null'],
     ['an object target', { target: { port: 8000 } }, 'Invalid "target" in dev-https.config.json: expected a port, host:port or http://host:port, got {"port":8000}'],
@@ -358,13 +364,14 @@ describe('"proxies": several proxies from one config file', () => {
   });
 
   test.each([
-    ['proxies', { target: 8000, proxies: [] }],
-    ['prot', { prot: 8443 }],
-  ])('an unknown key, "%s", inside a proxy', async (key, proxy) => {
+    ['proxies', { target: 8000, proxies: [] }, ''],
+    ['prot', { prot: 8443 }, 'did you mean "port"? '],
+  ])('an unknown key, "%s", inside a proxy', async (key, proxy, suggestion) => {
     const cwd = await project({ config: { proxies: [proxy] } });
+    const keys = 'target, port, http-port, redirect-http, keep-hsts';
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
-      message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts`,
+      message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: ${suggestion ? `${suggestion}(expected one of ${keys})` : `expected one of ${keys}`}`,
     });
   });
 
@@ -455,7 +462,7 @@ describe('the bin', () => {
     const r = run([], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
     expect(r.stderr()).toBe(
-      'error: Unknown key "prot" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies\n',
+      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
     );
     expect(r.stdout()).toBe('');
   });

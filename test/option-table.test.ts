@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { SECRET_ENV } from '../src/child.js';
+import { resolveSettings } from '../src/config.js';
 import { helpText } from '../src/cli.js';
 import { completionScript } from '../src/completion.js';
 import { formatHelp, formatRows, helpWidth, wrap } from '../src/help.js';
@@ -54,6 +55,29 @@ describe('the table', () => {
     ['cert', ['host', 'cert-dir', 'cert', 'key', 'pfx', 'passphrase', 'name', 'json', 'help']],
   ])('%s takes %j', (command, names) => {
     expect(optionsOf([command as never])).toEqual(names);
+  });
+});
+
+describe('config and environment come from the table', () => {
+  const VALUE: Record<string, string> = { port: '9443', target: '8000', boolean: 'true', list: 'a.test,b.test', string: 'x', choices: 'json' };
+
+  test.each(SETTING_NAMES)('%s is read from its variable, and messages name that variable', (name) => {
+    const spec = optionSpec(name);
+    const cwd = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'dev-https-env-'));
+    try {
+      const settings = resolveSettings({}, { cwd, env: { [spec.env!]: VALUE[spec.type]! } });
+      const field = spec.setting!.field;
+      const expected = spec.type === 'list' ? ['a.test', 'b.test'] : spec.type === 'boolean' ? true : VALUE[spec.type];
+      if (field) {
+        expect(settings.proxies[0]![field]).toEqual(expected);
+        expect(settings.proxies[0]!.origins![field]).toEqual({ label: spec.env, fromConfig: false });
+      } else expect(name === 'quiet' ? settings.quiet : settings.log).toEqual(expected);
+      if (spec.type !== 'string' && spec.type !== 'list') {
+        expect(() => resolveSettings({}, { cwd, env: { [spec.env!]: 'bad value' } })).toThrow(new RegExp(`^Invalid ${spec.env} "bad value": expected `));
+      }
+    } finally {
+      fs.rmSync(cwd, { recursive: true });
+    }
   });
 });
 
