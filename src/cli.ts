@@ -7,11 +7,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CheckOptions } from './check.js';
 import type { AppProcess } from './child.js';
 import { unconstrainedWarning } from './ca.js';
-import { completionScript } from './completion.js';
 import { resolveSettings, type Settings } from './config.js';
 import { resolvePermit } from './constraints.js';
 import { DevHttpsError } from './errors.js';
-import { formatHelp, helpWidth, type HelpPage } from './help.js';
+import type { HelpPageName } from './help.js';
 import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
 import { optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
 import { resolveStores, resolveTarget, type StoreName } from './options.js';
@@ -26,68 +25,12 @@ export type CliCommand =
   | { kind: 'check'; options: CheckOptions; json: boolean }
   | { kind: 'trust'; action: 'trust' | 'untrust' | 'check'; stores: StoreName[] | null; permit?: string[]; replace?: true }
   | { kind: 'cert'; flags: Settings; json: boolean }
-  | { kind: 'print'; text: string };
-
-export { completionScript };
+  | { kind: 'print'; text: string }
+  /** Printed by main, which loads the help and completion code only then. */
+  | { kind: 'help'; page: HelpPageName }
+  | { kind: 'completion' };
 
 export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
-
-const RUN_HELP: HelpPage = {
-  usage: ['dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]'],
-  about: `HTTPS for your plain-HTTP development app: a cached certificate, a reverse proxy that sets
-X-Forwarded-Proto (and the other forwarded headers), and an optional plain-HTTP listener.
-Without --target, a built-in demo app shows what your app would receive. After --, the command
-that starts your app: dev-https runs it, waits for it, and stops it with Ctrl-C.
-Settings also come from dev-https.config.json, a "dev-https" key in package.json and
-DEV_HTTPS_<OPTION> variables (flags > environment > config file).`,
-  commands: ['run'],
-  sections: [
-    { title: 'Commands', rows: SUBCOMMANDS.map((c) => [c.usage, c.summary] as const), before: true },
-    {
-      title: 'Examples',
-      rows: [
-        ['dev-https', 'Serve the demo app on https://localhost:8443/'],
-        ['dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)'],
-        ['dev-https -t 8000 -- python manage.py runserver 8000', 'Start the app too, and stop it with Ctrl-C'],
-      ],
-    },
-  ],
-};
-
-const TRUST_HELP: HelpPage = {
-  usage: ['dev-https trust [--store system,nss,macos,windows,java] [--check]', 'dev-https untrust [--store <list>]', 'dev-https doctor [--store <list>]'],
-  about: `trust adds the local dev-https CA (created on first need in $DEV_HTTPS_CAROOT, or
-~/.local/share/dev-https) to the trust stores present: the Linux system store, NSS databases
-(Chrome, Chromium, Firefox; needs certutil), the macOS system keychain, the Windows user root
-store and Java's cacerts (with JAVA_HOME). It says what it will change first, and uses sudo only
-for stores that need root. untrust removes exactly those entries. --check (or doctor) reports,
-store by store, whether the current CA is trusted; exit code 1 when it is not everywhere.`,
-  commands: ['trust', 'untrust', 'doctor'],
-};
-
-const CERT_HELP: HelpPage = {
-  usage: ['dev-https cert [--json] [--cert-dir <dir>] [--name <name>...] [--host <address>]'],
-  about: `Prints the certificate dev-https serves with these options (creating it if needed): its CA, the
-certificate and key paths, names, expiry, fingerprint, where the CA is trusted, and how Node,
-curl and Python clients trust it.`,
-  commands: ['cert'],
-};
-
-const CHECK_HELP: HelpPage = {
-  usage: ['dev-https check --target <port | host:port | http://host:port> [--path <path>...] [--json]'],
-  about: `Audits a running app's production security settings from the outside: starts temporary HTTPS and
-HTTP listeners on free ports, requests each path over both schemes and rates the redirect to HTTPS,
-redirect loops, HSTS, cookies, security headers and mixed content. Security headers and mixed
-content are rated on the page the HTTPS redirects lead to, never on a redirect; the report says
-when no page was reached. Exit code 1 when an essential item (redirect, loop, HSTS, Secure
-cookies) fails.`,
-  commands: ['check'],
-};
-
-/** The text of a help page, wrapped to the terminal. */
-export function helpText(page: 'run' | 'check' | 'trust' | 'cert', width = helpWidth()): string {
-  return formatHelp({ run: RUN_HELP, check: CHECK_HELP, trust: TRUST_HELP, cert: CERT_HELP }[page], width);
-}
 
 type Values = Partial<Record<OptionName, string | boolean | string[]>>;
 
@@ -96,7 +39,7 @@ export function parseCli(argv: string[]): CliCommand {
   if (argv[0] === 'check') return parseCheck(argv.slice(1));
   if (argv[0] === 'trust' || argv[0] === 'untrust' || argv[0] === 'doctor') return parseTrust(argv[0], argv.slice(1));
   if (argv[0] === 'cert') return parseCert(argv.slice(1));
-  if (argv[0] === 'completion' && argv.length === 1) return { kind: 'print', text: completionScript() };
+  if (argv[0] === 'completion' && argv.length === 1) return { kind: 'completion' };
   const dashes = argv.indexOf('--');
   const command = dashes < 0 ? [] : argv.slice(dashes + 1);
   const own = dashes < 0 ? argv : argv.slice(0, dashes);
@@ -110,7 +53,7 @@ export function parseCli(argv: string[]): CliCommand {
     if (near.length) throw new DevHttpsError('E_BAD_OPTION', `Unknown command "${first}": did you mean ${alternatives(near.map((c) => `dev-https ${c}`))}?`);
   }
   const args = parseFlags(own, ['run'], 'dev-https --help');
-  if (args.help) return { kind: 'print', text: helpText('run') };
+  if (args.help) return { kind: 'help', page: 'run' };
   if (args.version) return { kind: 'print', text: `${VERSION}\n` };
   return { kind: 'run', flags: settingsOf(args), command };
 }
@@ -130,7 +73,7 @@ function settingsOf(args: Values): Settings {
 function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): CliCommand {
   // The three share one parser, so a trust-only flag on untrust is told where it belongs.
   const args = parseFlags(argv, ['trust', 'untrust', 'doctor'], `dev-https ${command} --help`);
-  if (args.help) return { kind: 'print', text: helpText('trust') };
+  if (args.help) return { kind: 'help', page: 'trust' };
   if (args.check && command !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --check: it belongs to dev-https trust (dev-https ${command} ${command === 'doctor' ? 'always checks' : 'removes'})`);
   const action = command === 'untrust' ? 'untrust' : command === 'doctor' || args.check ? 'check' : 'trust';
   for (const flag of ['permit', 'replace'] as const) {
@@ -142,13 +85,13 @@ function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): Cl
 
 function parseCert(argv: string[]): CliCommand {
   const args = parseFlags(argv, ['cert'], 'dev-https cert --help');
-  if (args.help) return { kind: 'print', text: helpText('cert') };
+  if (args.help) return { kind: 'help', page: 'cert' };
   return { kind: 'cert', json: args.json === true, flags: settingsOf(args) };
 }
 
 function parseCheck(argv: string[]): CliCommand {
   const args = parseFlags(argv, ['check'], 'dev-https check --help');
-  if (args.help) return { kind: 'print', text: helpText('check') };
+  if (args.help) return { kind: 'help', page: 'check' };
   if (args.target === undefined) throw new DevHttpsError('E_BAD_TARGET', 'dev-https check needs --target <port>: the running app to audit');
   return {
     kind: 'check',
@@ -258,6 +201,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'print') {
     process.stdout.write(command.text);
+    return;
+  }
+  if (command.kind === 'help') {
+    const { helpText } = await import('./help.js');
+    process.stdout.write(helpText(command.page));
+    return;
+  }
+  if (command.kind === 'completion') {
+    const { completionScript } = await import('./completion.js');
+    process.stdout.write(completionScript());
     return;
   }
   if (command.kind === 'trust') {

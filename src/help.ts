@@ -1,5 +1,6 @@
-// --help pages from the option table, wrapped to a width (the terminal's, or 80 off a terminal).
-import { optionSpec, optionsOf, type CommandName } from './option-table.js';
+// The --help pages: each command's prose and its options from the table, wrapped to a width (the
+// terminal's, or 80 off a terminal). Loaded only to print help.
+import { optionSpec, optionsOf, SUBCOMMANDS, type CommandName } from './option-table.js';
 
 export interface HelpPage {
   /** Synopsis lines, `Usage: ` added to the first; wrapped between bracketed groups only. */
@@ -86,4 +87,64 @@ export function formatHelp(page: HelpPage, width: number): string {
   lines.push('', 'Options:', ...formatRows(optionsOf(page.commands).map((n) => optionRow(n, command)), width));
   for (const s of page.sections ?? []) if (!s.before) section(s);
   return lines.join('\n') + '\n';
+}
+
+// The pages: what each command does, in prose; their options come from the table.
+const RUN_HELP: HelpPage = {
+  usage: ['dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]'],
+  about: `HTTPS for your plain-HTTP development app: a cached certificate, a reverse proxy that sets
+X-Forwarded-Proto (and the other forwarded headers), and an optional plain-HTTP listener.
+Without --target, a built-in demo app shows what your app would receive. After --, the command
+that starts your app: dev-https runs it, waits for it, and stops it with Ctrl-C.
+Settings also come from dev-https.config.json, a "dev-https" key in package.json and
+DEV_HTTPS_<OPTION> variables (flags > environment > config file).`,
+  commands: ['run'],
+  sections: [
+    { title: 'Commands', rows: SUBCOMMANDS.map((c) => [c.usage, c.summary] as const), before: true },
+    {
+      title: 'Examples',
+      rows: [
+        ['dev-https', 'Serve the demo app on https://localhost:8443/'],
+        ['dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)'],
+        ['dev-https -t 8000 -- python manage.py runserver 8000', 'Start the app too, and stop it with Ctrl-C'],
+      ],
+    },
+  ],
+};
+
+const TRUST_HELP: HelpPage = {
+  usage: ['dev-https trust [--store system,nss,macos,windows,java] [--check]', 'dev-https untrust [--store <list>]', 'dev-https doctor [--store <list>]'],
+  about: `trust adds the local dev-https CA (created on first need in $DEV_HTTPS_CAROOT, or
+~/.local/share/dev-https) to the trust stores present: the Linux system store, NSS databases
+(Chrome, Chromium, Firefox; needs certutil), the macOS system keychain, the Windows user root
+store and Java's cacerts (with JAVA_HOME). It says what it will change first, and uses sudo only
+for stores that need root. untrust removes exactly those entries. --check (or doctor) reports,
+store by store, whether the current CA is trusted; exit code 1 when it is not everywhere.`,
+  commands: ['trust', 'untrust', 'doctor'],
+};
+
+const CERT_HELP: HelpPage = {
+  usage: ['dev-https cert [--json] [--cert-dir <dir>] [--name <name>...] [--host <address>]'],
+  about: `Prints the certificate dev-https serves with these options (creating it if needed): its CA, the
+certificate and key paths, names, expiry, fingerprint, where the CA is trusted, and how Node,
+curl and Python clients trust it.`,
+  commands: ['cert'],
+};
+
+const CHECK_HELP: HelpPage = {
+  usage: ['dev-https check --target <port | host:port | http://host:port> [--path <path>...] [--json]'],
+  about: `Audits a running app's production security settings from the outside: starts temporary HTTPS and
+HTTP listeners on free ports, requests each path over both schemes and rates the redirect to HTTPS,
+redirect loops, HSTS, cookies, security headers and mixed content. Security headers and mixed
+content are rated on the page the HTTPS redirects lead to, never on a redirect; the report says
+when no page was reached. Exit code 1 when an essential item (redirect, loop, HSTS, Secure
+cookies) fails.`,
+  commands: ['check'],
+};
+
+export type HelpPageName = 'run' | 'check' | 'trust' | 'cert';
+
+/** The text of a help page, wrapped to the terminal. */
+export function helpText(page: HelpPageName, width = helpWidth()): string {
+  return formatHelp({ run: RUN_HELP, check: CHECK_HELP, trust: TRUST_HELP, cert: CERT_HELP }[page], width);
 }

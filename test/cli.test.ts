@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { VERSION, formatBanner, parseCli, type CliCommand } from '../src/cli.js';
+import { completionScript } from '../src/completion.js';
+import { helpText } from '../src/help.js';
 import { DevHttpsError } from '../src/errors.js';
 import type { Settings } from '../src/config.js';
 import type { DevHttpsHandle } from '../src/server.js';
@@ -66,9 +68,9 @@ describe('parseCli', () => {
   });
 
   test('completion prints a bash completion script that knows every flag', () => {
-    const out = parseCli(['completion']);
-    expect(out.kind).toBe('print');
-    const text = out.kind === 'print' ? out.text : '';
+    // main prints it, loading the completion code only then.
+    expect(parseCli(['completion'])).toEqual({ kind: 'completion' });
+    const text = completionScript();
     expect(text).toContain('complete -F _dev_https_complete dev-https');
     for (const flag of ['--target', '--port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--allow-host', '--keep-hsts', '--open', '--quiet', '--log']) expect(text).toMatch(new RegExp(`[ "]${flag}[ "]`));
   });
@@ -123,10 +125,13 @@ describe('parseCli', () => {
   });
 
   test('--help and -h print the usage with every option, ending in one newline', () => {
-    const help = parseCli(['--help']);
-    expect(parseCli(['-h'])).toEqual(help);
-    expect(help.kind).toBe('print');
-    const text = help.kind === 'print' ? help.text : '';
+    expect(parseCli(['--help'])).toEqual({ kind: 'help', page: 'run' });
+    expect(parseCli(['-h'])).toEqual({ kind: 'help', page: 'run' });
+    expect(parseCli(['-t', '8000', '--help'])).toEqual({ kind: 'help', page: 'run' });
+    expect(parseCli(['check', '-h'])).toEqual({ kind: 'help', page: 'check' });
+    expect(parseCli(['doctor', '--help'])).toEqual({ kind: 'help', page: 'trust' });
+    expect(parseCli(['cert', '--help'])).toEqual({ kind: 'help', page: 'cert' });
+    const text = helpText('run');
     // Off a terminal, help is wrapped to 80 columns; the synopsis breaks between its groups.
     expect(text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options]\n                 [-- <app command>]\n')).toBe(true);
     expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
