@@ -12,7 +12,7 @@ import { resolvePermit } from './constraints.js';
 import { DevHttpsError } from './errors.js';
 import type { HelpPageName } from './help.js';
 import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
-import { optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
+import { exampleFlag, optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
 import { resolveStores, resolveTarget, type StoreName } from './options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from './server.js';
@@ -121,7 +121,9 @@ function parseFlags(argv: string[], commands: readonly CommandName[], helpComman
   }
   const [first] = parsed.positionals;
   if (first !== undefined) {
-    throw new DevHttpsError('E_BAD_OPTION', `Unexpected argument "${first}": options start with --, e.g. --target ${first} (an app command goes after --)`);
+    // A bare value is most likely the app's port; only dev-https itself runs an app command.
+    const hint = names.includes('target') ? `options start with --, e.g. --target ${first}${commands.includes('run') ? ' (an app command goes after --)' : ''}` : `${helpCommand.replace(/ --help$/, '')} takes options only (${helpCommand} lists them)`;
+    throw new DevHttpsError('E_BAD_OPTION', `Unexpected argument "${first}": ${hint}`);
   }
   const values = parsed.values as Values;
   for (const name of names) {
@@ -144,7 +146,7 @@ function rephraseParseError(err: Error & { code?: string }, argv: string[], name
   }
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const name = names.find((n) => err.message.includes(`--${n} `) || err.message.includes(`--${n}'`));
-    if (name && optionSpec(name).type !== 'boolean') return `Invalid --${name}: it needs a value, e.g. --${name} ${optionSpec(name).example ?? optionSpec(name).value ?? '<value>'}`;
+    if (name && optionSpec(name).type !== 'boolean') return `Invalid --${name}: it needs a value, e.g. ${exampleFlag(name)}`;
     if (name) {
       const given = argv.find((a) => a.startsWith(`--${name}=`)) ?? `--${name}`;
       return `Invalid ${given}: --${name} takes no value (--no-${name} turns it off)`;

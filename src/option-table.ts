@@ -146,6 +146,12 @@ export function optionSpec(name: OptionName): OptionSpec {
   return OPTIONS[name];
 }
 
+/** An option as messages show it with a value: `--port 8443`. */
+export function exampleFlag(name: OptionName): string {
+  const spec = optionSpec(name);
+  return spec.type === 'boolean' ? `--${name}` : `--${name} ${spec.example ?? spec.value ?? '<value>'}`;
+}
+
 /** Settings read only from the environment: no flag, no config key (a repository must not set them). */
 export interface EnvOnlySpec {
   env: `DEV_HTTPS_${string}`;

@@ -9,7 +9,7 @@ import { SECRET_ENV } from '../src/child.js';
 import { resolveSettings } from '../src/config.js';
 import { completionScript } from '../src/completion.js';
 import { formatHelp, formatRows, helpText, helpWidth, wrap } from '../src/help.js';
-import { ENV_NAMES, ENV_ONLY, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../src/option-table.js';
+import { ENV_NAMES, ENV_ONLY, exampleFlag, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../src/option-table.js';
 import { STORE_NAMES } from '../src/options.js';
 import { alternatives, closest, editDistance } from '../src/suggest.js';
 
@@ -43,6 +43,7 @@ describe('the table', () => {
     const shorts = OPTION_NAMES.map((n) => optionSpec(n).short).filter(Boolean);
     expect(shorts).toEqual(['t', 'p', 'q', 'h']);
     expect(OPTIONS.store.complete).toEqual([...STORE_NAMES]);
+    expect([exampleFlag('port'), exampleFlag('store'), exampleFlag('log'), exampleFlag('open')]).toEqual(['--port 8443', '--store system,nss', '--log json', '--open']);
   });
 
   test.each<[string, string[]]>([
