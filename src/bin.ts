@@ -1,6 +1,6 @@
 // Runs the CLI: the bin imports this module and nothing else.
-import { main } from './cli.js';
-import { limitHeapGrowth } from './memory.js';
+import { main } from './cli/cli.js';
+import { limitHeapGrowth } from './cli/memory.js';
 
 await main();
 // Once started: limited from the first line, the heap's collections would slow the start by 20 ms.

@@ -1,7 +1,7 @@
 // The public API of dev-https.
-export { startDevHttps, type DevHttpsHandle } from './server.js';
-export type { CertificateInfo } from './current-cert.js';
+export { startDevHttps, type DevHttpsHandle } from './server/server.js';
+export type { CertificateInfo } from './certs/current-cert.js';
 export { resolveOptions, type DevHttpsOptions, type ResolvedOptions } from './options.js';
 export { DevHttpsError, type DevHttpsErrorCode } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './logger.js';
-export { runCheck, formatCheckReport, type CheckOptions, type CheckReport, type CheckItem } from './check.js';
+export { runCheck, formatCheckReport, type CheckOptions, type CheckReport, type CheckItem } from './check/check.js';

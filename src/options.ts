@@ -3,8 +3,8 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { resolveCaRoot } from './ca.js';
-import type { UserCertificateSpec } from './cert.js';
+import { resolveCaRoot } from './certs/ca.js';
+import type { UserCertificateSpec } from './certs/cert.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 

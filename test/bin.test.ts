@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { helpText } from '../src/help.js';
+import { helpText } from '../src/cli/help.js';
 import { BIN, echoHandler, onCleanup, request, run, runCleanups, startUpstream, tempDir, waitFor, type Run, testCa } from './helpers.js';
 
 const VERSION = JSON.parse(await fs.readFile(path.resolve(import.meta.dirname, '../package.json'), 'utf8')).version;

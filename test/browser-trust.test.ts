@@ -7,9 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { afterEach, expect, test } from 'vitest';
-import { ensureCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE } from '../src/ca.js';
-import { createCertificate } from '../src/cert.js';
-import { startDevHttps } from '../src/server.js';
+import { ensureCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE } from '../src/certs/ca.js';
+import { createCertificate } from '../src/certs/cert.js';
+import { startDevHttps } from '../src/server/server.js';
 import { captureLogger, onCleanup, run, runCleanups, serveTls, startUpstream, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -9,10 +9,10 @@ import type { Duplex } from 'node:stream';
 import zlib from 'node:zlib';
 import { type Browser, type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { readCA } from '../src/ca.js';
-import { CERT_FILE, KEY_FILE, createCertificate } from '../src/cert.js';
+import { readCA } from '../src/certs/ca.js';
+import { CERT_FILE, KEY_FILE, createCertificate } from '../src/certs/cert.js';
 import { DEFAULT_CERT_NAMES } from '../src/options.js';
-import { type DevHttpsHandle, startDevHttps } from '../src/server.js';
+import { type DevHttpsHandle, startDevHttps } from '../src/server/server.js';
 import { type CapturingLogger, captureLogger, onCleanup, runCleanups, startUpstream, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -11,8 +11,8 @@ import {
   checkCertificate,
   createCertificate,
   ensureCertificate,
-} from '../src/cert.js';
-import { readCA } from '../src/ca.js';
+} from '../src/certs/cert.js';
+import { readCA } from '../src/certs/ca.js';
 import { DevHttpsError } from '../src/errors.js';
 import { captureLogger, floorSecond, request, runCleanups, serveTls, tempDir, tlsGet, withUmask } from './helpers.js';
 

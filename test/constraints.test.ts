@@ -12,10 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { CA_CERT_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, ensureCA, type CertificateAuthority } from '../src/ca.js';
-import { createCertificate } from '../src/cert.js';
-import { DEFAULT_PERMITTED, describePermitted, permits, resolvePermit } from '../src/constraints.js';
-import { nameConstraints, permittedNamesOf } from '../src/der.js';
+import { CA_CERT_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, ensureCA, type CertificateAuthority } from '../src/certs/ca.js';
+import { createCertificate } from '../src/certs/cert.js';
+import { DEFAULT_PERMITTED, describePermitted, permits, resolvePermit } from '../src/certs/constraints.js';
+import { nameConstraints, permittedNamesOf } from '../src/certs/der.js';
 import { captureLogger, KEYTOOL, onPath, runCleanups, tempDir } from './helpers.js';
 
 afterEach(runCleanups);

@@ -1,7 +1,7 @@
 // The README's Django recipe against a real Django (Debian's python3-django, installed by .ci/run):
 // SECURE_PROXY_SSL_HEADER, Secure session and CSRF cookies, SECURE_SSL_REDIRECT with --http-port.
 import { afterEach, describe, expect, test } from 'vitest';
-import { startDevHttps } from '../src/server.js';
+import { startDevHttps } from '../src/server/server.js';
 import { captureLogger, djangoAvailable, onCleanup, request, runCleanups, startDjango, tempDir } from './helpers.js';
 
 afterEach(runCleanups);

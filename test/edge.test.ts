@@ -4,10 +4,10 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, expect, test } from 'vitest';
-import { resolveSettings } from '../src/config.js';
-import { createHostCheck } from '../src/hosts.js';
+import { resolveSettings } from '../src/cli/config.js';
+import { createHostCheck } from '../src/server/hosts.js';
 import { resolveOptions } from '../src/options.js';
-import { startDevHttps } from '../src/server.js';
+import { startDevHttps } from '../src/server/server.js';
 import { captureLogger, echoHandler, onCleanup, runCleanups, startUpstream, tempDir } from './helpers.js';
 
 afterEach(runCleanups);

@@ -7,7 +7,7 @@ export default async function setup(): Promise<() => void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-test-caroot-'));
   // Workers (and the bins they start) inherit it.
   process.env.DEV_HTTPS_CAROOT = root;
-  const { ensureCA } = await import('../src/ca.js');
+  const { ensureCA } = await import('../src/certs/ca.js');
   await ensureCA(root, { info: () => undefined, warn: () => undefined, error: () => undefined });
   return () => fs.rmSync(root, { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createHostCheck } from '../src/hosts.js';
+import { createHostCheck } from '../src/server/hosts.js';
 import { DEFAULT_CERT_NAMES, resolveOptions } from '../src/options.js';
 import { freePort, onCleanup, readResponse, runCleanups, start, startUpstream, type Upstream } from './helpers.js';
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from '../src/logger.js';
 import type { DevHttpsOptions } from '../src/options.js';
-import { startDevHttps, type DevHttpsHandle } from '../src/server.js';
+import { startDevHttps, type DevHttpsHandle } from '../src/server/server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 

@@ -3,7 +3,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, expect, test } from 'vitest';
-import { startDevHttps } from '../src/server.js';
+import { startDevHttps } from '../src/server/server.js';
 import { captureLogger, deferred, echoHandler, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
 
 afterEach(runCleanups);

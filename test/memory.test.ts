@@ -9,7 +9,7 @@ import { bigBodyHandler, downloadSha256, MiB, payloadSha256, run, runCleanups, s
 afterEach(runCleanups);
 
 const PROBE = path.resolve(import.meta.dirname, 'fixtures/heap-probe.mjs');
-const MEMORY = path.resolve(import.meta.dirname, '../dist/memory.js');
+const MEMORY = path.resolve(import.meta.dirname, '../dist/cli/memory.js');
 
 /** Runs `body` as an ES module after importing dist/memory.js as `m`, with the heap probe loaded. */
 async function probe(body: string): Promise<{ newSpace: number; forcedMinor: number; gc: string }> {

@@ -5,20 +5,20 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { SECRET_ENV } from '../src/child.js';
-import { resolveSettings } from '../src/config.js';
-import { completionScript } from '../src/completion.js';
-import { formatHelp, formatRows, helpText, helpWidth, wrap } from '../src/help.js';
-import { ENV_NAMES, ENV_ONLY, exampleFlag, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../src/option-table.js';
+import { SECRET_ENV } from '../src/cli/child.js';
+import { resolveSettings } from '../src/cli/config.js';
+import { completionScript } from '../src/cli/completion.js';
+import { formatHelp, formatRows, helpText, helpWidth, wrap } from '../src/cli/help.js';
+import { ENV_NAMES, ENV_ONLY, exampleFlag, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../src/cli/option-table.js';
 import { STORE_NAMES } from '../src/options.js';
-import { alternatives, closest, editDistance } from '../src/suggest.js';
+import { alternatives, closest, editDistance } from '../src/cli/suggest.js';
 
 const SRC = path.resolve(import.meta.dirname, '../src');
 
 describe('the table', () => {
   test('every DEV_HTTPS_* variable named in src/ is in the table, and every variable only the table holds is read somewhere', () => {
     const used = new Set<string>();
-    for (const file of fs.readdirSync(SRC).filter((f) => f.endsWith('.ts') && f !== 'option-table.ts')) {
+    for (const file of (fs.readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && path.basename(f) !== 'option-table.ts')) {
       for (const m of fs.readFileSync(path.join(SRC, file), 'utf8').matchAll(/DEV_HTTPS_[A-Z0-9_]+/g)) used.add(m[0]);
     }
     expect([...used].filter((name) => !ENV_NAMES.includes(name))).toEqual([]);

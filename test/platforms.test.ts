@@ -10,10 +10,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ensureCA, readCA } from '../src/ca.js';
-import { ensureCertificate, writeFileAtomic } from '../src/cert.js';
-import { startApp, type StartAppOptions } from '../src/child.js';
-import { loadCurrentCertificate } from '../src/current-cert.js';
+import { ensureCA, readCA } from '../src/certs/ca.js';
+import { ensureCertificate, writeFileAtomic } from '../src/certs/cert.js';
+import { startApp, type StartAppOptions } from '../src/cli/child.js';
+import { loadCurrentCertificate } from '../src/certs/current-cert.js';
 import { captureLogger, runCleanups, tempDir, withUmask } from './helpers.js';
 
 afterEach(runCleanups);

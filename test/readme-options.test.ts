@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { ENV_NAMES, optionSpec, optionsOf } from '../src/option-table.js';
+import { ENV_NAMES, optionSpec, optionsOf } from '../src/cli/option-table.js';
 
 const README = fs.readFileSync(path.resolve(import.meta.dirname, '../README.md'), 'utf8');
 

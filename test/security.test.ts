@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, test } from 'vitest';
-import { formatCheckReport, runCheck, type CheckReport } from '../src/check.js';
-import { startDevHttps } from '../src/server.js';
+import { formatCheckReport, runCheck, type CheckReport } from '../src/check/check.js';
+import { startDevHttps } from '../src/server/server.js';
 import { captureLogger, type CapturingLogger, djangoAvailable, freePort, onCleanup, request, runCleanups, startDjango, startUpstream, tempDir } from './helpers.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');

@@ -11,10 +11,10 @@ import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createCertificate } from '../src/cert.js';
+import { createCertificate } from '../src/certs/cert.js';
 import { DevHttpsError } from '../src/errors.js';
 import type { DevHttpsOptions } from '../src/options.js';
-import { startDevHttps } from '../src/server.js';
+import { startDevHttps } from '../src/server/server.js';
 import { captureLogger, freePort, h2get, onCleanup, poll, request, run, runCleanups, startError, startUpstream, tempDir, testCa, waitFor } from './helpers.js';
 
 afterEach(runCleanups);

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { runCheck } from '../../src/check.js';
+import { runCheck } from '../../src/check/check.js';
 import { djangoAvailable, freePort, request } from '../helpers.js';
 import { type App, FIXTURES, type Pinned, PYTHON, chromiumAvailable, launchPinned, scopedTempDir, spawnApp } from './support.js';
 

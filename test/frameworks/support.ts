@@ -12,10 +12,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
-import { readCA } from '../../src/ca.js';
-import { CERT_FILE, KEY_FILE, createCertificate } from '../../src/cert.js';
+import { readCA } from '../../src/certs/ca.js';
+import { CERT_FILE, KEY_FILE, createCertificate } from '../../src/certs/cert.js';
 import { DEFAULT_CERT_NAMES, type DevHttpsOptions } from '../../src/options.js';
-import { type DevHttpsHandle, startDevHttps } from '../../src/server.js';
+import { type DevHttpsHandle, startDevHttps } from '../../src/server/server.js';
 import { type CapturingLogger, captureLogger, sleep } from '../helpers.js';
 
 export const PYTHON = '/usr/bin/python3';

@@ -4,9 +4,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { alternatives, closest } from './suggest.js';
-import { DevHttpsError } from './errors.js';
+import { DevHttpsError } from '../errors.js';
 import { optionSpec, SETTING_NAMES, type OptionType, type SettingName } from './option-table.js';
-import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from './options.js';
+import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from '../options.js';
 
 /** A setting's table entry, with its config and environment part. */
 function settingOf(name: SettingName) {

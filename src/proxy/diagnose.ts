@@ -2,10 +2,10 @@
 // HTTPS redirect loop, HSTS that would pin every localhost app to HTTPS, and cookies that
 // browsers drop over plain HTTP. Each is explained once in the terminal.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { displayUrl, type Logger } from './logger.js';
-import { hostnameOf, isLoopbackName } from './options.js';
+import { displayUrl, type Logger } from '../logger.js';
+import { hostnameOf, isLoopbackName } from '../options.js';
 import { isRedirectStatus } from './redirect.js';
-import { detectStack, fixesFor, type Stack } from './stacks.js';
+import { detectStack, fixesFor, type Stack } from '../stacks.js';
 
 export interface Exchange {
   req: IncomingMessage;

@@ -1,7 +1,7 @@
 // Binds a listener on every requested address with one port for all, and turns bind failures
 // into one-line errors that name the flag and the value.
 import type net from 'node:net';
-import { DevHttpsError, errnoCode } from './errors.js';
+import { DevHttpsError, errnoCode } from '../errors.js';
 
 export interface ListenRequest {
   /** Makes one server; called once per address (a Node server listens on one address). */

@@ -1,7 +1,7 @@
 // Which Host (and WebSocket Origin) values dev-https answers: its own names only, so a web page
 // cannot reach the app through DNS rebinding or a cross-site WebSocket.
 import net from 'node:net';
-import { hostnameOf, isLoopbackName, machineAddresses } from './options.js';
+import { hostnameOf, isLoopbackName, machineAddresses } from '../options.js';
 
 export interface HostCheck {
   /** True when a request with this Host header may reach the app. */

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { createConstrainedCA, DAY_MS, defaultNotBefore, makeDirs, modesMatter, readText, refuseLinks, writeFileAtomic, type Signer } from './cert.js';
 import { DEFAULT_PERMITTED, describePermitted } from './constraints.js';
 import { permittedNamesOf } from './der.js';
-import { DevHttpsError, errnoCode } from './errors.js';
-import type { Logger } from './logger.js';
+import { DevHttpsError, errnoCode } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 export const CA_CERT_FILE = 'rootCA.pem';
 /** The root's key: only in CAs made by dev-https before 0.2 and by mkcert (new roots' keys are never written). */

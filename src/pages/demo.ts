@@ -1,7 +1,7 @@
 // The built-in demo app, served when no --target is given: a page showing what an app behind
 // dev-https receives (scheme, Host, forwarded headers, cookies), also as JSON at /json.
 import http from 'node:http';
-import { escapeHtml } from './pages.js';
+import { escapeHtml } from './html.js';
 
 export const DEMO_COOKIE = 'dev_https_demo';
 

@@ -1,5 +1,5 @@
 // Opens a URL in the user's browser with the `open` package. Failure only warns.
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 export async function openBrowser(url: string, logger: Logger): Promise<void> {
   const fail = (why: string) => logger.warn(`could not open a browser (${why}): open ${url} yourself`);

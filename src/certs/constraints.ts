@@ -2,7 +2,7 @@
 // addresses only, so its key, readable by every process of the user, cannot impersonate a website.
 import net from 'node:net';
 import { ipBytes, parseCidr } from './der.js';
-import { DevHttpsError } from './errors.js';
+import { DevHttpsError } from '../errors.js';
 
 /**
  * What every new CA permits. DNS entries permit the name and every name under it (RFC 5280):

@@ -5,10 +5,10 @@ import net from 'node:net';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import { ensureCA, type CertificateAuthority } from './ca.js';
 import { DEFAULT_PERMITTED, describePermitted, permits } from './constraints.js';
-import { DevHttpsError } from './errors.js';
+import { DevHttpsError } from '../errors.js';
 import { certificateNames, createCertificate, DAY_MS, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
-import type { Logger } from './logger.js';
-import { isHostName, isLocalhostName, type SettingOrigins } from './options.js';
+import type { Logger } from '../logger.js';
+import { isHostName, isLocalhostName, type SettingOrigins } from '../options.js';
 import type { FileWatcher } from './watch.js';
 
 /** Renewal is checked at least this often: timers stop while a laptop sleeps, the clock does not. */

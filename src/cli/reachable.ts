@@ -1,7 +1,7 @@
 // Tells when the app accepts connections: dev-https waits for it before printing its URLs and
 // opening the browser, as the app's own start-up (a compile, migrations) may take a while.
 import net from 'node:net';
-import { isLocalhostName, LOOPBACK_ADDRESSES } from './options.js';
+import { isLocalhostName, LOOPBACK_ADDRESSES } from '../options.js';
 
 /** One TCP connect to the target; `localhost` tries 127.0.0.1 and ::1, like the proxy does. */
 export function accepts(hostname: string, port: number): Promise<boolean> {

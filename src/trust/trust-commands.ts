@@ -1,10 +1,10 @@
 // The trust, untrust, doctor (trust --check) and cert commands: what they do and what they print.
 // cli.ts parses their flags and sets the exit code from what these return.
-import { ensureCA, readCA, replaceCA, resolveCaRoot, unconstrainedWarning, type CertificateAuthority } from './ca.js';
-import { DEFAULT_PERMITTED, describePermitted } from './constraints.js';
-import { loadCurrentCertificate, type CertificateInfo } from './current-cert.js';
-import type { Logger } from './logger.js';
-import { resolveOptions, type DevHttpsOptions, type StoreName } from './options.js';
+import { ensureCA, readCA, replaceCA, resolveCaRoot, unconstrainedWarning, type CertificateAuthority } from '../certs/ca.js';
+import { DEFAULT_PERMITTED, describePermitted } from '../certs/constraints.js';
+import { loadCurrentCertificate, type CertificateInfo } from '../certs/current-cert.js';
+import type { Logger } from '../logger.js';
+import { resolveOptions, type DevHttpsOptions, type StoreName } from '../options.js';
 import { checkTrust, defaultTrustContext, errorText, findStores, type StoreLookup, type TrustContext, type TrustStatus, type TrustTarget } from './trust.js';
 
 export interface TrustCommandOptions {

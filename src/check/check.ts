@@ -3,12 +3,12 @@
 // production deployment must get right (redirect, no loop, HSTS, Secure cookies, headers).
 import http from 'node:http';
 import https from 'node:https';
-import { DevHttpsError } from './errors.js';
-import { silentLogger, type Logger } from './logger.js';
-import { UNREACHABLE_HEADER } from './pages.js';
-import { isRedirectStatus } from './redirect.js';
-import { startDevHttps } from './server.js';
-import { detectStack, fixesFor, LOGIN_PAGES, type Stack } from './stacks.js';
+import { DevHttpsError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { UNREACHABLE_HEADER } from '../pages/pages.js';
+import { isRedirectStatus } from '../proxy/redirect.js';
+import { startDevHttps } from '../server/server.js';
+import { detectStack, fixesFor, LOGIN_PAGES, type Stack } from '../stacks.js';
 
 export interface CheckOptions {
   /** The app, as for dev-https --target. */

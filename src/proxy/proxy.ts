@@ -4,14 +4,14 @@ import dns from 'node:dns';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
-import { errnoCode } from './errors.js';
+import { errnoCode } from '../errors.js';
 import { HOP_BY_HOP, setForwardedHeaders } from './forwarded.js';
-import { logPath, protocolOf, type Logger } from './logger.js';
-import { isLocalhostName, LOOPBACK_ADDRESSES, type ResolvedTarget } from './options.js';
+import { logPath, protocolOf, type Logger } from '../logger.js';
+import { isLocalhostName, LOOPBACK_ADDRESSES, type ResolvedTarget } from '../options.js';
 import { createDiagnostics } from './diagnose.js';
-import { closeConnection, describeUpstreamError, sendBadGateway, sendRedirectLoopPage, sendUnpassableResponse, wantsHtml } from './pages.js';
+import { closeConnection, describeUpstreamError, sendBadGateway, sendRedirectLoopPage, sendUnpassableResponse, wantsHtml } from '../pages/pages.js';
 import { rewriteAppUrl, rewriteLocation, rewriteRefresh } from './redirect.js';
-import { collectWhileStreaming } from './memory.js';
+import { collectWhileStreaming } from '../cli/memory.js';
 
 /** The dev-https listener that took a request. */
 export interface Listener {

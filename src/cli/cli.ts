@@ -4,18 +4,18 @@
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { CheckOptions } from './check.js';
+import type { CheckOptions } from '../check/check.js';
 import type { AppProcess } from './child.js';
-import { unconstrainedWarning } from './ca.js';
+import { unconstrainedWarning } from '../certs/ca.js';
 import { resolveSettings, type Settings } from './config.js';
-import { resolvePermit } from './constraints.js';
-import { DevHttpsError } from './errors.js';
+import { resolvePermit } from '../certs/constraints.js';
+import { DevHttpsError } from '../errors.js';
 import type { HelpPageName } from './help.js';
-import { createLogger, painter, colorEnabled, type Logger } from './logger.js';
+import { createLogger, painter, colorEnabled, type Logger } from '../logger.js';
 import { exampleFlag, optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
-import { resolveStores, resolveTarget, type StoreName } from './options.js';
+import { resolveStores, resolveTarget, type StoreName } from '../options.js';
 import { waitUntilAccepting } from './reachable.js';
-import { startDevHttps, type DevHttpsHandle } from './server.js';
+import { startDevHttps, type DevHttpsHandle } from '../server/server.js';
 import { formatShellCommand } from './shell-quote.js';
 import { alternatives, closest } from './suggest.js';
 
@@ -30,7 +30,7 @@ export type CliCommand =
   | { kind: 'help'; page: HelpPageName }
   | { kind: 'completion' };
 
-export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+export const VERSION: string = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 type Values = Partial<Record<OptionName, string | boolean | string[]>>;
 
@@ -217,7 +217,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'trust') {
     try {
-      const { runTrustCommand } = await import('./trust-commands.js');
+      const { runTrustCommand } = await import('../trust/trust-commands.js');
       const ok = await runTrustCommand({ action: command.action, stores: command.stores, permit: command.permit, replace: command.replace, print: (line) => process.stdout.write(line + '\n'), logger: createLogger() });
       process.exitCode = ok ? 0 : 1;
     } catch (err) {
@@ -228,7 +228,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   if (command.kind === 'cert') {
     try {
       const settings = resolveSettings(command.flags);
-      const { certificateReport, formatCertificateReport } = await import('./trust-commands.js');
+      const { certificateReport, formatCertificateReport } = await import('../trust/trust-commands.js');
       // Creating the CA or the certificate is news; the rest is the report.
       const report = await certificateReport({ ...settings.proxies[0]!, logger: createLogger({ quiet: command.json }) });
       process.stdout.write((command.json ? JSON.stringify(report, null, 2) : formatCertificateReport(report)) + '\n');
@@ -239,7 +239,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   }
   if (command.kind === 'check') {
     try {
-      const { formatCheckReport, runCheck } = await import('./check.js');
+      const { formatCheckReport, runCheck } = await import('../check/check.js');
       const report = await runCheck(command.options);
       process.stdout.write((command.json ? JSON.stringify(report, null, 2) : formatCheckReport(report)) + '\n');
       process.exitCode = report.ok ? 0 : 1;
@@ -296,7 +296,7 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   // Whether browsers will warn: the store tools run while the listeners start, not after.
   const first = settings.proxies[0]!;
   const trustCheck =
-    settings.quiet || first.cert || first.pfx ? Promise.resolve(null) : import('./trust-commands.js').then((m) => m.isCaTrustedAnywhere(first.caRoot)).catch(() => null);
+    settings.quiet || first.cert || first.pfx ? Promise.resolve(null) : import('../trust/trust-commands.js').then((m) => m.isCaTrustedAnywhere(first.caRoot)).catch(() => null);
   try {
     for (const options of settings.proxies) handles.push(await startDevHttps({ ...options, logger }));
   } catch (err) {

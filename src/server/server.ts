@@ -7,17 +7,17 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SecureContext } from 'node:tls';
-import { openBrowser } from './browser.js';
-import { loadCurrentCertificate, type CertificateInfo, type CurrentCertificate } from './current-cert.js';
-import { createDemoApp } from './demo.js';
+import { openBrowser } from '../cli/browser.js';
+import { loadCurrentCertificate, type CertificateInfo, type CurrentCertificate } from '../certs/current-cert.js';
+import { createDemoApp } from '../pages/demo.js';
 import { createHostCheck, parseHost, type HostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
-import { escapeControl, logPath, protocolOf, type Logger } from './logger.js';
-import { isLoopbackName, machineAddresses, networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedTarget } from './options.js';
-import { closeConnection, sendForbiddenHost } from './pages.js';
-import { createProxy, type Listener, type Proxy } from './proxy.js';
-import { waitUntilAccepting } from './reachable.js';
-import { redirectToHttps } from './redirect.js';
+import { escapeControl, logPath, protocolOf, type Logger } from '../logger.js';
+import { isLoopbackName, machineAddresses, networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedTarget } from '../options.js';
+import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
+import { createProxy, type Listener, type Proxy } from '../proxy/proxy.js';
+import { waitUntilAccepting } from '../cli/reachable.js';
+import { redirectToHttps } from '../proxy/redirect.js';
 
 export interface DevHttpsHandle {
   urls: {

@@ -1,7 +1,7 @@
 // The one table of dev-https' options: each flag's alias, type, default, environment variable,
 // config key, commands, help text and completer. Parsing, --help, the messages that name a flag,
 // config and environment reading and the completion script are all generated from it.
-import type { DevHttpsOptions } from './options.js';
+import type { DevHttpsOptions } from '../options.js';
 
 /** `run` is dev-https itself (no subcommand). */
 export type CommandName = 'run' | 'check' | 'trust' | 'untrust' | 'doctor' | 'cert';

@@ -8,7 +8,7 @@ import readline from 'node:readline';
 // without a shell cannot start (EINVAL since Node 20.12.2); it runs them through cmd.exe with each
 // argument quoted. Elsewhere it is child_process.spawn.
 import crossSpawn from 'cross-spawn';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 import { quoteShellWord } from './shell-quote.js';
 
 /**

@@ -8,8 +8,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { encodeCertificate, type CertificateSpec } from './der.js';
-import { DevHttpsError, errnoCode } from './errors.js';
-import type { Logger } from './logger.js';
+import { DevHttpsError, errnoCode } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 export const CERT_FILE = 'cert.pem';
 export const KEY_FILE = 'key.pem';

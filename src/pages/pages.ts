@@ -1,9 +1,10 @@
 // Pages dev-https itself answers with (never the app's): the 502 page when the app is
 // unreachable, the redirect-loop page.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RedirectLoop } from './diagnose.js';
-import { displayUrl } from './logger.js';
-import { fixesFor } from './stacks.js';
+import type { RedirectLoop } from '../proxy/diagnose.js';
+import { displayUrl } from '../logger.js';
+import { fixesFor } from '../stacks.js';
+import { escapeHtml } from './html.js';
 
 /** `Connection: close` for HTTP/1 clients; HTTP/2 forbids connection headers (its streams end alone). */
 export function closeConnection(req: IncomingMessage): { connection?: string } {
@@ -12,9 +13,6 @@ export function closeConnection(req: IncomingMessage): { connection?: string } {
 
 export const UNREACHABLE_HEADER = 'x-dev-https-unreachable';
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const REASONS: Record<string, string> = {
   ECONNREFUSED: 'nothing is listening there (connection refused)',

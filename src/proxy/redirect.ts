@@ -1,7 +1,7 @@
 // The HTTP listener's --redirect-http mode: every request goes to the same path over HTTPS.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hostnameOf, isLoopbackName } from './options.js';
-import { escapeHtml } from './pages.js';
+import { hostnameOf, isLoopbackName } from '../options.js';
+import { escapeHtml } from '../pages/html.js';
 
 /**
  * Where `req` lands on the HTTPS listener: same host name (from the Host header), the HTTPS

@@ -7,11 +7,11 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { CertificateAuthority } from './ca.js';
+import type { CertificateAuthority } from '../certs/ca.js';
 
 /** What the stores need of the CA: its public certificate, never its key. */
 export type CaCertificate = Pick<CertificateAuthority, 'cert' | 'certPath' | 'commonName' | 'fingerprint256'>;
-import { STORE_NAMES, type StoreName } from './options.js';
+import { STORE_NAMES, type StoreName } from '../options.js';
 
 
 export interface TrustContext {
