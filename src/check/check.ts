@@ -90,7 +90,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
         }
       }
       stack ??= detectStack(chain[0]!.headers) ?? detectStack(overHttp.headers);
-      items.push(...rate(path, overHttp, chain, httpsOrigin, stack));
+      items.push(...ratePath(path, overHttp, chain, httpsOrigin, stack));
     }
     const rated = items.filter((i) => i.status !== 'info');
     const points = rated.reduce((sum, i) => sum + (i.status === 'pass' ? 1 : i.status === 'warn' ? 0.5 : 0), 0);
@@ -122,20 +122,51 @@ interface Landing {
   next: string;
 }
 
-function rate(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string, stack: Stack | null): CheckItem[] {
+/** What every rule of one path sees, and how it adds its items. */
+interface Visit {
+  path: string;
+  /** The answer to http:// + path. */
+  overHttp: Reply;
+  /** The answers to https:// + path and the same-origin redirects after it. */
+  chain: Reply[];
+  landing: Landing;
+  httpsOrigin: string;
+  stack: Stack | null;
+  add: Add;
+  fixOf: FixOf;
+}
+
+/** One rule: adds its items (none, one or several) for a path. */
+type Rule = (visit: Visit) => void;
+/** A rule of the page reached: a redirect is no page, so it is not rated on one. */
+type PageRule = (visit: Visit, page: Reply) => void;
+
+const onPage = (rule: PageRule): Rule => (visit) => {
+  if (visit.landing.page) rule(visit, visit.landing.page);
+};
+
+/** Every rule, in the order of the report. */
+const RULES: Rule[] = [
+  rateRedirect,
+  rateLoop,
+  rateHsts,
+  rateCookies,
+  ratePageReached,
+  onPage(rateNosniff),
+  onPage(rateClickjacking),
+  onPage(rateReferrerPolicy),
+  onPage(rateMixedContent),
+  onPage(rateVersionHeaders),
+];
+
+/** The items of one path: every rule over what its requests answered. */
+function ratePath(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string, stack: Stack | null): CheckItem[] {
   const items: CheckItem[] = [];
   const add: Add = (id, title, status, detail, fix = '') =>
     items.push({ path, id, title, status, detail, fix: status === 'pass' || status === 'info' ? '' : fix, essential: ESSENTIAL.has(id) });
   const fixOf: FixOf = (what) => FIXES[what][stack ?? 'generic'] ?? FIXES[what].generic ?? '';
-  const landing = landingOf(chain);
-  rateRedirect(add, fixOf, overHttp, httpsOrigin + path);
-  rateLoop(add, chain, landing, stack);
-  rateHsts(add, fixOf, landing.page ?? chain[landing.looped ? 0 : chain.length - 1]!, landing.looped);
-  rateCookies(add, fixOf, chain, landing, path, stack);
-  // A redirect is no page: its headers and its empty body say nothing of what the pages send
-  // (Django's SecurityMiddleware answers before XFrameOptionsMiddleware ever runs).
-  if (landing.page) ratePage(add, fixOf, landing.page);
-  else add('page', 'Page headers', 'info', `not rated: no page reached over HTTPS (${landing.why}). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: ${landing.next}`);
+  const visit: Visit = { path, overHttp, chain, landing: landingOf(chain), httpsOrigin, stack, add, fixOf };
+  for (const rule of RULES) rule(visit);
   return items;
 }
 
@@ -153,7 +184,8 @@ function landingOf(chain: Reply[]): Landing {
 }
 
 /** HTTP → HTTPS, to the HTTPS listener's port, same path. */
-function rateRedirect(add: Add, fixOf: FixOf, overHttp: Reply, expected: string): void {
+function rateRedirect({ add, fixOf, overHttp, httpsOrigin, path }: Visit): void {
+  const expected = httpsOrigin + path;
   const title = 'HTTP redirects to HTTPS';
   const location = overHttp.headers.location;
   if (!isRedirectStatus(overHttp.status) || !location) return add('redirect', title, 'fail', `http:// answers ${overHttp.status} without redirecting to HTTPS`, fixOf('redirect'));
@@ -163,7 +195,7 @@ function rateRedirect(add: Add, fixOf: FixOf, overHttp: Reply, expected: string)
 }
 
 /** No loop over HTTPS: the app trusts X-Forwarded-Proto. */
-function rateLoop(add: Add, chain: Reply[], landing: Landing, stack: Stack | null): void {
+function rateLoop({ add, chain, landing, stack }: Visit): void {
   const title = 'No redirect loop over HTTPS';
   const urls = chain.map((r) => r.url);
   const last = chain[chain.length - 1]!;
@@ -176,7 +208,9 @@ function rateLoop(add: Add, chain: Reply[], landing: Landing, stack: Stack | nul
 }
 
 /** HSTS counts on any HTTPS response, a redirect too: browsers store it from either. */
-function rateHsts(add: Add, fixOf: FixOf, reply: Reply, looped: boolean): void {
+function rateHsts({ add, fixOf, chain, landing }: Visit): void {
+  const { looped } = landing;
+  const reply = landing.page ?? chain[looped ? 0 : chain.length - 1]!;
   const hsts = header(reply.headers, 'strict-transport-security');
   const maxAge = Number(/max-age\s*=\s*"?(\d+)/i.exec(hsts ?? '')?.[1] ?? NaN);
   // In the loop the app takes the request for plain HTTP, and frameworks send HSTS only over HTTPS.
@@ -188,7 +222,7 @@ function rateHsts(add: Add, fixOf: FixOf, reply: Reply, looped: boolean): void {
 }
 
 /** Cookies set anywhere on the way (a browser stores those of redirects too): names and attributes, never values. */
-function rateCookies(add: Add, fixOf: FixOf, chain: Reply[], landing: Landing, path: string, stack: Stack | null): void {
+function rateCookies({ add, fixOf, chain, landing, path, stack }: Visit): void {
   const cookies = chain.flatMap((r) => ([] as string[]).concat(r.headers['set-cookie'] ?? [])).map(parseCookie);
   const sensitive = cookies.filter((c) => SESSION.test(c.name) || CSRF.test(c.name));
   const sessions = cookies.filter((c) => SESSION.test(c.name) && !CSRF.test(c.name));
@@ -215,28 +249,43 @@ function loginHint(path: string, stack: Stack | null): string {
   return path === login.path ? '' : `; try ${login.what} with --path ${login.path}`;
 }
 
-/** The headers and body of a page (not of a redirect). */
-function ratePage(add: Add, fixOf: FixOf, page: Reply): void {
-  const h = page.headers;
-  const nosniff = header(h, 'x-content-type-options');
-  add('nosniff', 'X-Content-Type-Options: nosniff', nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn', nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing', fixOf('headers'));
+/**
+ * Without a page, says why the page rules are not rated: a redirect's headers and its empty body
+ * say nothing of what the pages send (Django's SecurityMiddleware answers before
+ * XFrameOptionsMiddleware ever runs).
+ */
+function ratePageReached({ add, landing }: Visit): void {
+  if (landing.page) return;
+  add('page', 'Page headers', 'info', `not rated: no page reached over HTTPS (${landing.why}). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: ${landing.next}`);
+}
 
-  const frameOptions = header(h, 'x-frame-options');
-  const frameAncestors = /frame-ancestors[^;]*/i.exec(header(h, 'content-security-policy') ?? '')?.[0];
+function rateNosniff({ add, fixOf }: Visit, page: Reply): void {
+  const nosniff = header(page.headers, 'x-content-type-options');
+  add('nosniff', 'X-Content-Type-Options: nosniff', nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn', nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing', fixOf('headers'));
+}
+
+function rateClickjacking({ add, fixOf }: Visit, page: Reply): void {
+  const frameOptions = header(page.headers, 'x-frame-options');
+  const frameAncestors = /frame-ancestors[^;]*/i.exec(header(page.headers, 'content-security-policy') ?? '')?.[0];
   const framed = /^(deny|sameorigin)$/i.test(frameOptions ?? '') || frameAncestors;
   add('clickjacking', 'Clickjacking protection', framed ? 'pass' : 'warn', framed ? (frameAncestors ? `CSP ${frameAncestors}` : `X-Frame-Options: ${frameOptions}`) : 'neither X-Frame-Options nor CSP frame-ancestors', fixOf('clickjacking'));
+}
 
-  const referrer = header(h, 'referrer-policy');
+function rateReferrerPolicy({ add, fixOf }: Visit, page: Reply): void {
+  const referrer = header(page.headers, 'referrer-policy');
   add('referrer-policy', 'Referrer-Policy', referrer && !/unsafe-url/i.test(referrer) ? 'pass' : 'warn', referrer ? `Referrer-Policy: ${referrer}` : 'missing', fixOf('referrer'));
+}
 
-  if (/text\/html/i.test(header(h, 'content-type') ?? '')) {
-    const mixed = findMixedContent(page.body);
-    const active = mixed.filter((m) => m.active);
-    add('mixed-content', 'No mixed content', active.length ? 'fail' : mixed.length ? 'warn' : 'pass', mixed.length ? `http:// subresources: ${mixed.slice(0, 5).map((m) => `<${m.tag}> ${m.url}`).join(', ')}` : 'no http:// subresources in the HTML', 'load every subresource over https:// or a relative URL');
-  } else {
-    add('mixed-content', 'No mixed content', 'info', `not HTML (${header(h, 'content-type') ?? 'no content type'})`);
-  }
+function rateMixedContent({ add }: Visit, page: Reply): void {
+  const type = header(page.headers, 'content-type');
+  if (!/text\/html/i.test(type ?? '')) return add('mixed-content', 'No mixed content', 'info', `not HTML (${type ?? 'no content type'})`);
+  const mixed = findMixedContent(page.body);
+  const active = mixed.filter((m) => m.active);
+  add('mixed-content', 'No mixed content', active.length ? 'fail' : mixed.length ? 'warn' : 'pass', mixed.length ? `http:// subresources: ${mixed.slice(0, 5).map((m) => `<${m.tag}> ${m.url}`).join(', ')}` : 'no http:// subresources in the HTML', 'load every subresource over https:// or a relative URL');
+}
 
+function rateVersionHeaders({ add, fixOf }: Visit, page: Reply): void {
+  const h = page.headers;
   const revealing = ['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'].filter((n) => h[n] !== undefined).map((n) => `${n}: ${header(h, n)}`);
   const server = header(h, 'server');
   const devServer = server && /WSGIServer|Werkzeug|WEBrick/i.test(server);
