@@ -14,7 +14,7 @@ import { DEFAULT_PERMITTED, describePermitted } from '../src/certs/constraints.j
 import { resolveStores } from '../src/options.js';
 import { startDevHttps } from '../src/server/server.js';
 import { runTrustCommand } from '../src/trust/trust-commands.js';
-import type { TrustContext } from '../src/trust/trust.js';
+import type { TrustContext } from '../src/trust/tools.js';
 import { captureLogger, onCleanup, onPath, run, runCleanups, startError, startUpstream, tempDir } from './helpers.js';
 
 afterEach(runCleanups);

@@ -13,7 +13,7 @@ import { ensureCA, type CertificateAuthority } from '../src/certs/ca.js';
 import { DEFAULT_PERMITTED, describePermitted } from '../src/certs/constraints.js';
 import { runTrustCommand } from '../src/trust/trust-commands.js';
 import { resolveStores } from '../src/options.js';
-import type { TrustContext } from '../src/trust/trust.js';
+import type { TrustContext } from '../src/trust/tools.js';
 import { captureLogger, KEYTOOL, runCleanups, tempDir, tempJavaHome } from './helpers.js';
 
 afterEach(runCleanups);

@@ -5,7 +5,9 @@ import { DEFAULT_PERMITTED, describePermitted } from '../certs/constraints.js';
 import { loadCurrentCertificate, type CertificateInfo } from '../certs/current-cert.js';
 import type { Logger } from '../logger.js';
 import { resolveOptions, type DevHttpsOptions, type StoreName } from '../options.js';
-import { checkTrust, defaultTrustContext, errorText, findStores, type StoreLookup, type TrustContext, type TrustStatus, type TrustTarget } from './trust.js';
+import type { StoreLookup, TrustTarget } from './store.js';
+import { defaultTrustContext, errorText, type TrustContext } from './tools.js';
+import { checkTrust, findStores, type TrustStatus } from './trust.js';
 
 export interface TrustCommandOptions {
   action: 'trust' | 'untrust' | 'check';
