@@ -7,13 +7,13 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CheckOptions } from '../check/check.js';
 import type { AppProcess } from './child.js';
 import { unconstrainedWarning } from '../certs/ca.js';
-import { resolveSettings, type Settings } from './config.js';
+import { resolveSettings, type ResolvedSettings, type Settings } from './config.js';
 import { resolvePermit } from '../certs/constraints.js';
 import { DevHttpsError } from '../errors.js';
 import type { HelpPageName } from './help.js';
 import { createLogger, painter, colorEnabled, type Logger } from '../logger.js';
 import { exampleFlag, optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
-import { resolveStores, resolveTarget, type StoreName } from '../options.js';
+import { resolveStores, resolveTarget, type DevHttpsOptions, type StoreName } from '../options.js';
 import { waitUntilAccepting } from './reachable.js';
 import { startDevHttps, type DevHttpsHandle } from '../server/server.js';
 import { formatShellCommand } from './shell-quote.js';
@@ -248,11 +248,12 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     }
     return;
   }
-  await run(command.flags, command.command);
+  await serve(command.flags, command.command);
 }
 
-async function run(flags: Settings, appCommand: string[]): Promise<void> {
-  let settings;
+/** `dev-https [options] [-- app command]`: serves until a signal, or the app command's exit, stops it. */
+async function serve(flags: Settings, appCommand: string[]): Promise<void> {
+  let settings: ResolvedSettings;
   try {
     settings = resolveSettings(flags);
   } catch (err) {
@@ -261,87 +262,139 @@ async function run(flags: Settings, appCommand: string[]): Promise<void> {
   }
   const logger = createLogger({ quiet: settings.quiet, format: settings.log, batch: true });
   // Signal handlers come first: a Ctrl-C during start-up, or right after the banner, still exits 0.
+  const session = createSession();
+  handleSignals(session, logger);
+  const trustCheck = checkTrust(settings);
+  await startListeners(settings, session, logger);
+  if (session.stopping) return;
+  if (appCommand.length && !(await startAppCommand(appCommand, settings.proxies[0]!.target, session, logger))) return;
+  if (session.stopping) return;
+  await printBanner(session.handles, trustCheck, logger);
+}
+
+/** What a shutdown stops: the listeners and the app command. */
+interface Session {
+  readonly handles: DevHttpsHandle[];
+  app: AppProcess | null;
+  /** A shutdown has begun. */
+  stopping: boolean;
+  /** Aborted by the shutdown: stops waiting for the target. */
+  readonly waiting: AbortSignal;
+  /** Stops the app command, closes the listeners, exits with `code`. */
+  shutdown(code: number): Promise<void>;
+  /** A signal: shuts down with 0; a second one exits at once with 130. */
+  stop(): void;
+}
+
+function createSession(): Session {
   const handles: DevHttpsHandle[] = [];
-  let app: AppProcess | null = null;
-  let stopping = false;
   const waiting = new AbortController();
-  const shutdown = async (code: number) => {
-    waiting.abort();
-    await app?.stop();
-    await Promise.all(handles.map((h) => h.close()));
-    process.exit(code);
+  const session: Session = {
+    handles,
+    app: null,
+    stopping: false,
+    waiting: waiting.signal,
+    async shutdown(code) {
+      waiting.abort();
+      await session.app?.stop();
+      await Promise.all(handles.map((h) => h.close()));
+      process.exit(code);
+    },
+    stop() {
+      if (session.stopping) {
+        // Ctrl-C twice: do not wait, but take the app down too (it has its own process group).
+        session.app?.kill();
+        process.exit(130);
+      }
+      session.stopping = true;
+      void session.shutdown(0);
+    },
   };
-  const stop = () => {
-    if (stopping) {
-      // Ctrl-C twice: do not wait, but take the app down too (it has its own process group).
-      app?.kill();
-      process.exit(130);
-    }
-    stopping = true;
-    void shutdown(0);
-  };
+  return session;
+}
+
+function handleSignals(session: Session, logger: Logger): void {
+  const stop = () => session.stop();
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('SIGHUP', stop);
   // Whoever read our output is gone (a closed pipe): stop, as when the terminal closes. Unheard,
   // each failed write raised an error whose report failed again, and the process spun forever.
   const outputGone = () => {
-    if (!stopping) stop();
+    if (!session.stopping) session.stop();
   };
   process.stdout.on('error', outputGone);
   process.stderr.on('error', outputGone);
   // A bug in one request must not take the proxy down for the whole day's work.
   process.on('uncaughtException', (err) => logger.error(`unexpected error (dev-https keeps running): ${err.message}`));
+}
 
-  // Whether browsers will warn: the store tools run while the listeners start, not after.
+/** Whether browsers will warn (null: nothing to say): the store tools run while the listeners start, not after. */
+function checkTrust(settings: ResolvedSettings): Promise<boolean | null> {
   const first = settings.proxies[0]!;
-  const trustCheck =
-    settings.quiet || first.cert || first.pfx ? Promise.resolve(null) : import('../trust/trust-commands.js').then((m) => m.isCaTrustedAnywhere(first.caRoot)).catch(() => null);
+  if (settings.quiet || first.cert || first.pfx) return Promise.resolve(null);
+  return import('../trust/trust-commands.js').then((m) => m.isCaTrustedAnywhere(first.caRoot)).catch(() => null);
+}
+
+/** One listener pair per proxy; a failure closes those started and exits 1. */
+async function startListeners(settings: ResolvedSettings, session: Session, logger: Logger): Promise<void> {
   try {
-    for (const options of settings.proxies) handles.push(await startDevHttps({ ...options, logger }));
+    for (const options of settings.proxies) session.handles.push(await startDevHttps({ ...options, logger }));
   } catch (err) {
     fail(logger, err);
-    await Promise.all(handles.map((h) => h.close()));
+    await Promise.all(session.handles.map((h) => h.close()));
     process.exit();
   }
-  if (stopping) return;
+}
 
-  if (appCommand.length) {
-    const { trustPath } = handles[0]!.certificate;
-    const env: NodeJS.ProcessEnv = { ...process.env, ...(trustPath ? { NODE_EXTRA_CA_CERTS: trustPath } : {}) };
-    // A bare port for the target: tell the app which port to take, unless the environment does.
-    if (first.target !== undefined && /^\d+$/.test(String(first.target)) && env.PORT === undefined) env.PORT = String(first.target);
-    if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';
-    const { startApp } = await import('./child.js');
-    app = startApp(appCommand, env, logger);
-    // The target dev-https is waiting for: an exit before it accepts connections is a failure,
-    // exit 0 too (a one-shot command, or a server that went into the background).
-    let waitingFor: string | null = null;
-    void app.exited.then(({ code, signal }) => {
-      if (stopping) return;
-      stopping = true;
-      const early = waitingFor !== null && !app!.failedToStart;
-      const failed = code !== 0 || early;
-      const how = app!.failedToStart ? 'could not be started' : signal ? `was ended by ${signal}` : `exited with code ${code}`;
-      const when = early ? ` before ${waitingFor} accepted connections` : '';
-      const why = early && code === 0 ? ' (the command after -- must keep running while the app serves)' : '';
-      (failed ? logger.error : logger.info)(`the app command (${formatShellCommand(appCommand)}) ${how}${when}: stopping dev-https${why}`);
-      void shutdown(failed ? code || 1 : 0);
-    });
-    for (const h of handles) {
-      if (h.demo) continue;
-      const target = resolveTarget(h.target);
-      waitingFor = h.target;
-      logger.info(`waiting for ${h.target}…`);
-      if (!(await waitUntilAccepting(target.hostname, target.port, waiting.signal))) return;
-    }
-    waitingFor = null;
+/**
+ * Starts the command after `--` and waits until every target accepts connections. False when
+ * dev-https stopped first. The command's exit stops dev-https.
+ */
+async function startAppCommand(appCommand: string[], target: DevHttpsOptions['target'], session: Session, logger: Logger): Promise<boolean> {
+  const { startApp } = await import('./child.js');
+  const app = startApp(appCommand, appEnv(session.handles, target), logger);
+  session.app = app;
+  // The target dev-https is waiting for: an exit before it accepts connections is a failure,
+  // exit 0 too (a one-shot command, or a server that went into the background).
+  let waitingFor: string | null = null;
+  void app.exited.then(({ code, signal }) => {
+    if (session.stopping) return;
+    session.stopping = true;
+    const early = waitingFor !== null && !app.failedToStart;
+    const failed = code !== 0 || early;
+    const how = app.failedToStart ? 'could not be started' : signal ? `was ended by ${signal}` : `exited with code ${code}`;
+    const when = early ? ` before ${waitingFor} accepted connections` : '';
+    const why = early && code === 0 ? ' (the command after -- must keep running while the app serves)' : '';
+    (failed ? logger.error : logger.info)(`the app command (${formatShellCommand(appCommand)}) ${how}${when}: stopping dev-https${why}`);
+    void session.shutdown(failed ? code || 1 : 0);
+  });
+  for (const h of session.handles) {
+    if (h.demo) continue;
+    const { hostname, port } = resolveTarget(h.target);
+    waitingFor = h.target;
+    logger.info(`waiting for ${h.target}…`);
+    if (!(await waitUntilAccepting(hostname, port, session.waiting))) return false;
   }
-  if (stopping) return;
+  waitingFor = null;
+  return true;
+}
+
+/** The app command's environment: the CA for Node clients, the port to take, colour kept. */
+function appEnv(handles: DevHttpsHandle[], target: DevHttpsOptions['target']): NodeJS.ProcessEnv {
+  const { trustPath } = handles[0]!.certificate;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(trustPath ? { NODE_EXTRA_CA_CERTS: trustPath } : {}) };
+  // A bare port for the target: tell the app which port to take, unless the environment does.
+  if (target !== undefined && /^\d+$/.test(String(target)) && env.PORT === undefined) env.PORT = String(target);
+  if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';
+  return env;
+}
+
+/** The banner, once everything is up; the trust check gets at most a second more. */
+async function printBanner(handles: DevHttpsHandle[], trustCheck: Promise<boolean | null>, logger: Logger): Promise<void> {
   const caTrusted = await Promise.race([trustCheck, delay(1000, null, { ref: false })]);
   logger.info(formatBanner(handles, { color: colorEnabled(process.stdout), readyMs: performance.now() /* since the process started */, caTrusted }).trimEnd());
 }
-
 
 function fail(logger: Logger, err: unknown): void {
   // Our own errors are one line for a person; anything else is a bug, still one line.
