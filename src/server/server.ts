@@ -15,7 +15,7 @@ import { listenAll } from './listen.js';
 import { escapeControl, logPath, protocolOf, type Logger } from '../logger.js';
 import { isLoopbackName, machineAddresses, networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedTarget } from '../options.js';
 import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
-import { createProxy, type Listener, type Proxy } from '../proxy/proxy.js';
+import { createProxy, type EntryListener, type Proxy } from '../proxy/proxy.js';
 import { waitUntilAccepting } from '../cli/reachable.js';
 import { redirectToHttps } from '../proxy/redirect.js';
 
@@ -122,13 +122,13 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     // One HTTPS server and one plain-HTTP one behind the HTTPS port, fed by a listener per address
     // that looks at each connection's first byte.
     let httpsPort = 0;
-    const httpsListener: Listener = { proto: 'https', port: 0, httpsPort: 0 };
+    const httpsListener: EntryListener = { proto: 'https', port: 0, httpsPort: 0 };
     const tls = {
-      ...certificate.secure(),
+      ...certificate.tlsOptions(),
       ...TLS_POLICY,
       handshakeTimeout: opts.headersTimeout,
       SNICallback: (servername: string, done: (err: Error | null, context?: SecureContext) => void) => {
-        const pending = certificate.contextFor(servername);
+        const pending = certificate.sniContext(servername);
         if (!pending) return done(null);
         pending.then((context) => done(null, context ?? undefined), () => done(null));
       },
@@ -146,7 +146,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     );
     if (opts.http2) tlsServer.on('session', (session: http2.ServerHttp2Session) => closeWhenIdle(session, opts.headersTimeout, opts.idleTimeout));
     // Renewed or reloaded certificates go to new handshakes; open connections keep theirs.
-    await certificate.keepCurrent((secure) => (tlsServer as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...secure, ...TLS_POLICY }));
+    await certificate.applyUpdates((secure) => (tlsServer as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...secure, ...TLS_POLICY }));
     serve(tlsServer, guard, 'https', (req, res) => p.web(req, res, httpsListener), (req, socket, head) => p.ws(req, socket, head, httpsListener));
     const plainOnTlsPort = activate(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade, true);
@@ -171,7 +171,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
 
     let httpPort: number | null = null;
     if (opts.httpPort !== null) {
-      const httpListener: Listener = { proto: 'http', port: 0, httpsPort };
+      const httpListener: EntryListener = { proto: 'http', port: 0, httpsPort };
       const httpServer = activate(http.createServer(timeouts));
       if (opts.redirectHttp) serve(httpServer, guard, 'http', (req, res) => redirectToHttps(req, res, httpsPort, opts.publicHost), refuseUpgrade);
       else serve(httpServer, guard, 'http', (req, res) => p.web(req, res, httpListener), (req, socket, head) => p.ws(req, socket, head, httpListener));

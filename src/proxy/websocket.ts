@@ -1,0 +1,83 @@
+// WebSocket upgrades, through http-proxy-3 (the one module that imports it), loaded on the first
+// upgrade: a start without any does not pay its 28 ms.
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ProxyServer } from 'http-proxy-3';
+import { errnoCode } from '../errors.js';
+import { logPath, protocolOf, type Logger } from '../logger.js';
+import type { ResolvedTarget } from '../options.js';
+import { requestFraming } from './framing.js';
+import { setForwardedHeaders } from './forwarded.js';
+import type { AppHealth } from './health.js';
+import { setState, stateOf, type EntryListener } from './request-state.js';
+
+export interface WebSocketProxy {
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, listener: EntryListener): void;
+  /** Destroys upgraded connections, both sides. */
+  close(): void;
+}
+
+export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, logger: Logger, health: AppHealth): WebSocketProxy {
+  const upgradeSockets = new Set<Duplex>();
+  // The app's side of upgraded connections: they leave the agent's pool, so close() ends them here.
+  const appSockets = new Set<Duplex>();
+  // Client sockets whose upgrade the app accepted: from then on they carry WebSocket frames.
+  const switched = new WeakSet<Duplex>();
+
+  const failed = (err: Error, _req: http.IncomingMessage, socket: Duplex): void => {
+    if (!socket.destroyed && socket.writable && !switched.has(socket)) {
+      health.failed(errnoCode(err));
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+    socket.destroy();
+  };
+  const onProxyReq = (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
+    const log = (status: number) =>
+      logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme: stateOf(req)?.listener.proto ?? 'https', protocol: protocolOf(req) });
+    proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
+      switched.add(socket);
+      appSockets.add(appSocket);
+      appSocket.once('close', () => appSockets.delete(appSocket));
+      log(101);
+    });
+    proxyReq.once('response', (res: http.IncomingMessage) => log(res.statusCode ?? 0));
+  };
+  let wsProxy: Promise<ProxyServer> | null = null;
+  const loadWsProxy = () =>
+    (wsProxy ??= import('http-proxy-3').then(({ createProxyServer }) => {
+      const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
+      proxy.on('open', () => health.answered());
+      proxy.on('econnreset', () => undefined);
+      proxy.on('proxyReqWs', onProxyReq);
+      // Its errors on the ws path come with the client's socket.
+      proxy.on('error', (err, req, socket) => failed(err, req, socket as Duplex));
+      return proxy;
+    }));
+
+  return {
+    upgrade(req, socket, head, listener) {
+      socket.on('error', () => socket.destroy());
+      // A WebSocket handshake has no body: one that claims one could be read by the app as a
+      // plain request whose body is whatever comes next.
+      if (requestFraming(req).kind !== 'none') {
+        const body = '400 Bad Request: a WebSocket upgrade request cannot carry a body\n';
+        socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        return;
+      }
+      setState(req, { listener, clientClose: false, framing: { kind: 'none' }, body: null, readAhead: null, reusedSocket: false, retried: false });
+      upgradeSockets.add(socket);
+      socket.on('close', () => upgradeSockets.delete(socket));
+      setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
+      loadWsProxy().then(
+        (proxy) => {
+          if (!socket.destroyed) proxy.ws(req, socket, head);
+        },
+        (err: Error) => failed(err, req, socket),
+      );
+    },
+    close() {
+      for (const socket of upgradeSockets) socket.destroy();
+      for (const socket of appSockets) socket.destroy();
+    },
+  };
+}
