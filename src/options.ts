@@ -7,6 +7,7 @@ import { resolveCaRoot } from './certs/ca.js';
 import type { UserCertificateSpec } from './certs/cert.js';
 import { DevHttpsError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
+import { canonicalIp, isUnspecified } from './net.js';
 
 export interface DevHttpsOptions {
   /**
@@ -351,11 +352,6 @@ export function isLoopbackName(host: string): boolean {
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
-/** The one spelling of an IP address that URLs (and so Host checks) use: 0:0::1 is ::1. */
-function canonicalIp(ip: string): string {
-  return net.isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
-}
-
 /** The host name of a Host header (or URL authority), lowercased, without port and IPv6 brackets. */
 export function hostnameOf(host: string): string | null {
   try {
@@ -382,10 +378,6 @@ export function networkAddresses(listenAddresses: string[]): string[] {
 /** Every address of this machine's interfaces, loopback included. */
 export function machineAddresses(): string[] {
   return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address.toLowerCase()));
-}
-
-function isUnspecified(address: string): boolean {
-  return address === '0.0.0.0' || address === '::';
 }
 
 function uniq<T>(items: T[]): T[] {
