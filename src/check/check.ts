@@ -3,12 +3,13 @@
 // production deployment must get right (redirect, no loop, HSTS, Secure cookies, headers).
 import http from 'node:http';
 import https from 'node:https';
+import { cookiesSet } from '../cookies.js';
 import { DevHttpsError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { UNREACHABLE_HEADER } from '../pages/pages.js';
 import { isRedirectStatus } from '../proxy/redirect.js';
 import { startDevHttps } from '../server/server.js';
-import { detectStack, fixesFor, LOGIN_PAGES, type Stack } from '../stacks.js';
+import { detectStack, fixFor, fixesFor, LOGIN_PAGES, stackName, type Concern, type Stack } from '../stacks.js';
 
 export interface CheckOptions {
   /** The app, as for dev-https --target. */
@@ -108,7 +109,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
 
 /** Adds one rated item for the path being rated; `fix` is dropped when it passes or is info. */
 type Add = (id: CheckItem['id'], title: string, status: CheckStatus, detail: string, fix?: string) => void;
-type FixOf = (what: keyof typeof FIXES) => string;
+type FixOf = (what: Concern) => string;
 
 /** Where the HTTPS requests of a path ended: the page to rate, or why none was reached. */
 interface Landing {
@@ -164,7 +165,7 @@ function ratePath(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: st
   const items: CheckItem[] = [];
   const add: Add = (id, title, status, detail, fix = '') =>
     items.push({ path, id, title, status, detail, fix: status === 'pass' || status === 'info' ? '' : fix, essential: ESSENTIAL.has(id) });
-  const fixOf: FixOf = (what) => FIXES[what][stack ?? 'generic'] ?? FIXES[what].generic ?? '';
+  const fixOf: FixOf = (what) => fixFor(what, stack);
   const visit: Visit = { path, overHttp, chain, landing: landingOf(chain), httpsOrigin, stack, add, fixOf };
   for (const rule of RULES) rule(visit);
   return items;
@@ -223,7 +224,7 @@ function rateHsts({ add, fixOf, chain, landing }: Visit): void {
 
 /** Cookies set anywhere on the way (a browser stores those of redirects too): names and attributes, never values. */
 function rateCookies({ add, fixOf, chain, landing, path, stack }: Visit): void {
-  const cookies = chain.flatMap((r) => ([] as string[]).concat(r.headers['set-cookie'] ?? [])).map(parseCookie);
+  const cookies = chain.flatMap((r) => cookiesSet(r.headers));
   const sensitive = cookies.filter((c) => SESSION.test(c.name) || CSRF.test(c.name));
   const sessions = cookies.filter((c) => SESSION.test(c.name) && !CSRF.test(c.name));
   const title = 'Session and CSRF cookies are Secure';
@@ -298,24 +299,6 @@ function rateVersionHeaders({ add, fixOf }: Visit, page: Reply): void {
 const SESSION = /sess|sid\b|^sid|auth|remember|token|jwt|login/i;
 const CSRF = /csrf|xsrf/i;
 
-interface Cookie {
-  name: string;
-  secure: boolean;
-  httpOnly: boolean;
-  sameSite: string | null;
-}
-
-function parseCookie(setCookie: string): Cookie {
-  const [pair, ...attributes] = setCookie.split(';').map((s) => s.trim());
-  const attr = (name: string) => attributes.find((a) => a.toLowerCase().split('=')[0] === name);
-  return {
-    name: pair!.split('=')[0]!.trim(),
-    secure: attr('secure') !== undefined,
-    httpOnly: attr('httponly') !== undefined,
-    sameSite: attr('samesite')?.split('=')[1] ?? null,
-  };
-}
-
 /** http:// subresources of an HTML page; scripts, frames, stylesheets and forms are active (blocked). */
 export function findMixedContent(html: string): Array<{ tag: string; url: string; active: boolean }> {
   const found = [];
@@ -329,53 +312,6 @@ export function findMixedContent(html: string): Array<{ tag: string; url: string
   }
   return found;
 }
-
-const FIXES: Record<'redirect' | 'hsts' | 'cookies' | 'headers' | 'clickjacking' | 'referrer' | 'version', Partial<Record<Stack | 'generic', string>>> = {
-  redirect: {
-    generic: 'redirect every http:// request to the same https:// URL (301 or 308)',
-    django: 'SECURE_SSL_REDIRECT = True (with SECURE_PROXY_SSL_HEADER set)',
-    express: "app.use((req, res, next) => req.secure ? next() : res.redirect(308, `https://${req.headers.host}${req.originalUrl}`)) (with app.set('trust proxy', 'loopback'))",
-    rails: 'config.force_ssl = true (with config.assume_ssl = true on Rails 7.1+)',
-    flask: 'Flask-Talisman: Talisman(app) (with ProxyFix)',
-    laravel: "URL::forceScheme('https') and a middleware redirecting !$request->secure()",
-    spring: 'http.requiresChannel(c -> c.anyRequest().requiresSecure())',
-  },
-  hsts: {
-    generic: 'send Strict-Transport-Security: max-age=31536000; includeSubDomains over HTTPS',
-    django: 'SECURE_HSTS_SECONDS = 31536000 and SECURE_HSTS_INCLUDE_SUBDOMAINS = True',
-    express: 'app.use(helmet()) (helmet sends max-age=31536000; includeSubDomains)',
-    rails: 'config.force_ssl = true (sends HSTS; config.ssl_options = { hsts: { subdomains: true } })',
-    flask: 'Flask-Talisman: Talisman(app, strict_transport_security_include_subdomains=True)',
-  },
-  cookies: {
-    generic: 'set session and CSRF cookies with Secure; HttpOnly (session); SameSite=Lax',
-    django: 'SESSION_COOKIE_SECURE = True and CSRF_COOKIE_SECURE = True (HttpOnly and SameSite=Lax are the defaults)',
-    express: "cookie: { secure: true, httpOnly: true, sameSite: 'lax' } in express-session / cookie-session",
-    rails: 'config.force_ssl = true marks cookies Secure; same_site: :lax in the session store options',
-    flask: 'SESSION_COOKIE_SECURE = True, SESSION_COOKIE_SAMESITE = "Lax"',
-    laravel: "SESSION_SECURE_COOKIE=true ('secure' => true in config/session.php)",
-    spring: 'server.servlet.session.cookie.secure=true and server.servlet.session.cookie.same-site=lax',
-  },
-  headers: {
-    generic: 'send X-Content-Type-Options: nosniff',
-    django: 'SECURE_CONTENT_TYPE_NOSNIFF = True with django.middleware.security.SecurityMiddleware',
-    express: 'app.use(helmet())',
-  },
-  clickjacking: {
-    generic: "send X-Frame-Options: DENY or Content-Security-Policy: frame-ancestors 'self'",
-    django: "add 'django.middleware.clickjacking.XFrameOptionsMiddleware' to MIDDLEWARE",
-    express: 'app.use(helmet())',
-  },
-  referrer: {
-    generic: 'send Referrer-Policy: strict-origin-when-cross-origin (or same-origin)',
-    django: 'SECURE_REFERRER_POLICY = "same-origin"',
-    express: 'app.use(helmet())',
-  },
-  version: {
-    generic: 'remove X-Powered-By and version numbers from Server',
-    express: "app.disable('x-powered-by')",
-  },
-};
 
 function header(headers: http.IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
@@ -424,7 +360,7 @@ function get(url: string, ca: string): Promise<Reply> {
 
 export function formatCheckReport(report: CheckReport): string {
   const label: Record<CheckStatus, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', info: 'INFO' };
-  const lines = [`dev-https check of ${report.target}${report.stack ? ` (looks like ${fixesFor(report.stack)[0]!.name})` : ''}`];
+  const lines = [`dev-https check of ${report.target}${report.stack ? ` (looks like ${stackName(report.stack)})` : ''}`];
   for (const path of [...new Set(report.items.map((i) => i.path))]) {
     lines.push('', `  ${path}`);
     for (const i of report.items.filter((x) => x.path === path)) {
