@@ -6,7 +6,7 @@ import { createSecureContext, type SecureContext, type SecureContextOptions } fr
 import { ensureCA, type CertificateAuthority } from './ca.js';
 import { DEFAULT_PERMITTED, describePermitted, permits } from './constraints.js';
 import { DevHttpsError } from '../errors.js';
-import { certificateNames, createCertificate, DAY_MS, ensureCertificate, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
+import { certificateNames, createCertificate, DAY_MS, ensureCertificate, type CertificateFiles, loadUserCertificate, RENEW_WITHIN_DAYS, userCertificateWarnings, type UserCertificate, type UserCertificateSpec } from './cert.js';
 import type { Logger } from '../logger.js';
 import { isHostName, isLocalhostName, type SettingOrigins } from '../options.js';
 import type { FileWatcher } from './watch.js';
@@ -43,15 +43,15 @@ export interface CertificateInfo {
 export interface CurrentCertificate {
   info(): CertificateInfo;
   /** Options for the TLS server now. */
-  secure(): SecureContextOptions;
+  tlsOptions(): SecureContextOptions;
   /**
-   * The context for a TLS client's server name when the served certificate does not cover it:
-   * browsers refuse a `*.localhost` wildcard, so each `*.localhost` name gets its own certificate
-   * from the local CA on first use. null: the default context (covered, or not ours to issue).
+   * The context for a TLS client's server name (SNI) when the served certificate does not cover
+   * it: browsers refuse a `*.localhost` wildcard, so each `*.localhost` name gets its own
+   * certificate from the local CA on first use. null: the default context (covered, or not ours to issue).
    */
-  contextFor(servername: string): Promise<SecureContext | null> | null;
-  /** Starts renewing or watching; `apply` gets each new certificate. */
-  keepCurrent(apply: (secure: SecureContextOptions) => void): Promise<void>;
+  sniContext(servername: string): Promise<SecureContext | null> | null;
+  /** Starts renewing (a signed leaf) or watching (the user's files); `apply` gets each new certificate. */
+  applyUpdates(apply: (tls: SecureContextOptions) => void): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,13 +69,19 @@ export interface CurrentCertificateOptions {
 }
 
 export async function loadCurrentCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
-  return opts.userCert ? loadUserCertificateKept(opts, opts.userCert) : loadSignedCertificate(opts);
+  return opts.userCert ? currentUserCertificate(opts, opts.userCert) : currentSignedCertificate(opts);
 }
 
-async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
+interface Signed {
+  ca: CertificateAuthority;
+  leaf: CertificateFiles;
+}
+
+/** The leaf signed by the local CA: issued or reused now, renewed before it expires. */
+async function currentSignedCertificate(opts: CurrentCertificateOptions): Promise<CurrentCertificate> {
   const { logger } = opts;
   let served = opts.certNames;
-  const issue = async () => {
+  const issue = async (): Promise<Signed> => {
     const ca = await ensureCA(opts.caRoot, logger, 'serve', opts.platform);
     served = signableNames(ca, opts);
     const leaf = await ensureCertificate(opts.certDir, served, logger, ca, opts.platform);
@@ -84,35 +90,30 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
   if (opts.certNames.includes('*.localhost')) {
     logger.warn('--name *.localhost: browsers refuse a wildcard right under localhost; dev-https issues a certificate for each *.localhost name on first use anyway, so it is not needed');
   }
-  let { ca, leaf } = await issue();
-  let timer: NodeJS.Timeout | null = null;
-  let closed = false;
-  const covered = new Set(served);
-  const onDemand = new Map<string, Promise<SecureContext | null>>();
-  const contextFor = (servername: string): Promise<SecureContext | null> | null => {
-    const name = servername.toLowerCase();
-    // The name comes from any TLS client: only a plain host name is signed (and logged).
-    if (!isLocalhostName(name) || name === 'localhost' || !isHostName(name) || covers(covered, name)) return null;
-    let context = onDemand.get(name);
-    if (!context) {
-      if (onDemand.size >= MAX_ON_DEMAND) onDemand.delete(onDemand.keys().next().value!);
-      const signer = ca;
-      context = createCertificate([name], { ca: signer }).then((pair) => createSecureContext(pair)).then(
-        (secure) => {
-          logger.info(`Issued a certificate for ${name} (from the dev-https CA, kept in memory)`);
-          return secure;
-        },
-        (err: unknown) => {
-          onDemand.delete(name);
-          logger.warn(`Cannot issue a certificate for ${name} (${err instanceof Error ? err.message : String(err)}): serving the default one`);
-          return null;
-        },
-      );
-      onDemand.set(name, context);
-    }
-    return context;
+  let signed = await issue();
+  const onDemand = onDemandIssuer(new Set(served), () => signed.ca, logger);
+  let apply: (tls: SecureContextOptions) => void = () => {};
+  const renewal = renewalLoop(() => signed.leaf, issue, logger, (next) => {
+    // Applied first: if the TLS server refuses it, the previous pair stays in force and is retried.
+    apply({ cert: next.leaf.cert, key: next.leaf.key });
+    signed = next;
+    onDemand.clear(); // issued by a CA that may have changed, and renewed as a year goes by
+    logger.info(`Renewed the certificate ${next.leaf.certPath}: expires ${next.leaf.validTo.toISOString().slice(0, 10)}, SHA-256 ${next.leaf.fingerprint256}`);
+  });
+  return {
+    info: () => signedInfo(signed, served),
+    tlsOptions: () => ({ cert: signed.leaf.cert, key: signed.leaf.key }),
+    sniContext: onDemand.sniContext,
+    applyUpdates: async (applyNext) => {
+      apply = applyNext;
+      renewal.start();
+    },
+    close: async () => renewal.stop(),
   };
-  const info = (): CertificateInfo => ({
+}
+
+function signedInfo({ ca, leaf }: Signed, served: string[]): CertificateInfo {
+  return {
     cert: leaf.cert,
     certPath: leaf.certPath,
     keyPath: leaf.keyPath,
@@ -123,72 +124,95 @@ async function loadSignedCertificate(opts: CurrentCertificateOptions): Promise<C
     source: 'ca',
     ca: caInfo(ca),
     trustPath: ca.certPath,
-  });
+  };
+}
+
+/**
+ * Certificates for `*.localhost` names the served one does not cover, issued on first use by the
+ * current CA and kept in memory (at most MAX_ON_DEMAND, oldest dropped first).
+ */
+function onDemandIssuer(covered: Set<string>, signer: () => CertificateAuthority, logger: Logger) {
+  const contexts = new Map<string, Promise<SecureContext | null>>();
+  const issue = (name: string): Promise<SecureContext | null> =>
+    createCertificate([name], { ca: signer() }).then((pair) => createSecureContext(pair)).then(
+      (secure) => {
+        logger.info(`Issued a certificate for ${name} (from the dev-https CA, kept in memory)`);
+        return secure;
+      },
+      (err: unknown) => {
+        contexts.delete(name);
+        logger.warn(`Cannot issue a certificate for ${name} (${err instanceof Error ? err.message : String(err)}): serving the default one`);
+        return null;
+      },
+    );
   return {
-    info,
-    secure: () => ({ cert: leaf.cert, key: leaf.key }),
-    contextFor,
-    keepCurrent: async (apply) => {
-      const renewAt = () => leaf.validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
-      const schedule = () => {
-        if (closed) return;
-        timer = setTimeout(check, Math.max(0, Math.min(renewAt() - Date.now(), RENEWAL_CHECK_MS)));
-        timer.unref();
-      };
-      const check = () => {
-        if (Date.now() < renewAt()) return schedule();
-        issue()
-          .then((next) => {
-            if (closed) return;
-            // Applied first: if the TLS server refuses it, the previous pair stays in force and is retried.
-            apply({ cert: next.leaf.cert, key: next.leaf.key });
-            ({ ca, leaf } = next);
-            onDemand.clear(); // issued by a CA that may have changed, and renewed as a year goes by
-            logger.info(`Renewed the certificate ${leaf.certPath}: expires ${leaf.validTo.toISOString().slice(0, 10)}, SHA-256 ${leaf.fingerprint256}`);
-            schedule();
-          })
-          .catch((err: unknown) => {
-            logger.warn(`Cannot renew the certificate (${err instanceof Error ? err.message : String(err)}): trying again in an hour`);
-            if (closed) return;
-            timer = setTimeout(check, RENEWAL_CHECK_MS);
-            timer.unref();
-          });
-      };
-      schedule();
+    sniContext: (servername: string): Promise<SecureContext | null> | null => {
+      const name = servername.toLowerCase();
+      // The name comes from any TLS client: only a plain host name is signed (and logged).
+      if (!isLocalhostName(name) || name === 'localhost' || !isHostName(name) || covers(covered, name)) return null;
+      let context = contexts.get(name);
+      if (!context) {
+        if (contexts.size >= MAX_ON_DEMAND) contexts.delete(contexts.keys().next().value!);
+        context = issue(name);
+        contexts.set(name, context);
+      }
+      return context;
     },
-    close: async () => {
-      closed = true;
+    clear: () => contexts.clear(),
+  };
+}
+
+/**
+ * Renews the leaf RENEW_WITHIN_DAYS before it expires, checking at least hourly; a failed renewal
+ * (or a renewed pair `renewed` throws on) is retried an hour later. Nothing runs once stopped.
+ */
+function renewalLoop(leaf: () => CertificateFiles, issue: () => Promise<Signed>, logger: Logger, renewed: (next: Signed) => void) {
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const renewAt = () => leaf().validTo.getTime() - RENEW_WITHIN_DAYS * DAY_MS;
+  const later = (ms: number) => {
+    timer = setTimeout(check, ms);
+    timer.unref();
+  };
+  const schedule = () => {
+    if (!stopped) later(Math.max(0, Math.min(renewAt() - Date.now(), RENEWAL_CHECK_MS)));
+  };
+  const check = () => {
+    if (Date.now() < renewAt()) return schedule();
+    issue()
+      .then((next) => {
+        if (stopped) return;
+        renewed(next);
+        schedule();
+      })
+      .catch((err: unknown) => {
+        logger.warn(`Cannot renew the certificate (${err instanceof Error ? err.message : String(err)}): trying again in an hour`);
+        if (!stopped) later(RENEWAL_CHECK_MS);
+      });
+  };
+  return {
+    start: schedule,
+    stop: () => {
+      stopped = true;
       if (timer) clearTimeout(timer);
     },
   };
 }
 
-async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: UserCertificateSpec): Promise<CurrentCertificate> {
+/** The user's --cert/--key or --pfx: reloaded when its files change. */
+async function currentUserCertificate(opts: CurrentCertificateOptions, spec: UserCertificateSpec): Promise<CurrentCertificate> {
   const { logger } = opts;
   const flag = spec.kind === 'pfx' ? '--pfx' : '--cert';
   let current = await loadUserCertificate(spec);
   for (const warning of userCertificateWarnings(current.x509, opts.certNames, flag)) logger.warn(warning);
   let watcher: FileWatcher | null = null;
   const files = spec.kind === 'pfx' ? [spec.pfxPath] : [spec.certPath, spec.keyPath];
-  const info = (): CertificateInfo => ({
-    cert: current.cert,
-    certPath: spec.kind === 'pfx' ? spec.pfxPath : spec.certPath,
-    keyPath: spec.kind === 'pfx' ? spec.pfxPath : spec.keyPath,
-    fingerprint256: current.x509.fingerprint256,
-    validTo: new Date(current.x509.validTo),
-    names: certificateNames(current.x509),
-    generated: false,
-    source: 'user',
-    ca: null,
-    // Node 20 (and Python before 3.13) refuse a CA-signed leaf as a trust anchor, and no client reads a .pfx as one.
-    trustPath: spec.kind === 'pem' && current.x509.subject === current.x509.issuer && current.x509.verify(current.x509.publicKey) ? spec.certPath : null,
-  });
   return {
-    info,
-    secure: () => current.secure,
+    info: () => userInfo(spec, current),
+    tlsOptions: () => current.secure,
     // Your certificate is what is served, whatever the name.
-    contextFor: () => null,
-    keepCurrent: async (apply) => {
+    sniContext: () => null,
+    applyUpdates: async (apply) => {
       let loading = Promise.resolve();
       const reload = () => {
         // One reload at a time, in order: the last change wins.
@@ -216,6 +240,22 @@ async function loadUserCertificateKept(opts: CurrentCertificateOptions, spec: Us
     close: async () => {
       await watcher?.close();
     },
+  };
+}
+
+function userInfo(spec: UserCertificateSpec, current: UserCertificate): CertificateInfo {
+  return {
+    cert: current.cert,
+    certPath: spec.kind === 'pfx' ? spec.pfxPath : spec.certPath,
+    keyPath: spec.kind === 'pfx' ? spec.pfxPath : spec.keyPath,
+    fingerprint256: current.x509.fingerprint256,
+    validTo: new Date(current.x509.validTo),
+    names: certificateNames(current.x509),
+    generated: false,
+    source: 'user',
+    ca: null,
+    // Node 20 (and Python before 3.13) refuse a CA-signed leaf as a trust anchor, and no client reads a .pfx as one.
+    trustPath: spec.kind === 'pem' && current.x509.subject === current.x509.issuer && current.x509.verify(current.x509.publicKey) ? spec.certPath : null,
   };
 }
 
