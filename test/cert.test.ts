@@ -43,11 +43,26 @@ function opensslExtension(cert: string, name: string): string {
 }
 
 describe('constants', () => {
-  test('validity stays under the 825 days browsers accept, renewal a month ahead', () => {
+  test('file names, a year of validity, renewal a month ahead', () => {
     expect(CERT_FILE).toBe('cert.pem');
     expect(KEY_FILE).toBe('key.pem');
     expect(VALIDITY_DAYS).toBe(365);
     expect(RENEW_WITHIN_DAYS).toBe(30);
+  });
+
+  test('a generated leaf is valid for 365 days from an hour ago (clock slack), under the 825 days browsers accept', async () => {
+    const before = Date.now();
+    const files = await ensureCertificate(await tempDir(), NAMES, captureLogger(), CA);
+    const after = Date.now();
+    const x509 = new X509Certificate(files.cert);
+    const notBefore = Date.parse(x509.validFrom);
+    const notAfter = Date.parse(x509.validTo);
+    // X.509 times have whole seconds: notBefore is now less an hour, floored to its second.
+    expect(notBefore).toBeGreaterThanOrEqual(floorSecond(before - HOUR_MS));
+    expect(notBefore).toBeLessThanOrEqual(after - HOUR_MS);
+    expect(notAfter - notBefore).toBe(365 * DAY_MS);
+    expect(notAfter - notBefore).toBeLessThan(825 * DAY_MS);
+    expect(files.validTo.getTime()).toBe(notAfter);
   });
 });
 
