@@ -1,6 +1,6 @@
 // The user's local certificate authority: one per user, created on first need in the CA root
 // ($DEV_HTTPS_CAROOT or the platform's data directory), never copied into a project. It signs the
-// leaves of every project, so trusting it once (trust.ts) makes all of them trusted.
+// leaves of every project, so trusting it once (trust/) makes all of them trusted.
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -12,7 +12,7 @@ import { DevHttpsError, errnoCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export const CA_CERT_FILE = 'rootCA.pem';
-/** The root's key: only in CAs made by dev-https before 0.2 and by mkcert (new roots' keys are never written). */
+/** The root's key: only in older CAs (made by dev-https before name constraints, or by mkcert) (new roots' keys are never written). */
 export const CA_KEY_FILE = 'rootCA-key.pem';
 /** The name-constrained intermediate that signs leaves, and its key. */
 export const SIGNER_CERT_FILE = 'signerCA.pem';

@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 
 export const CERT_FILE = 'cert.pem';
 export const KEY_FILE = 'key.pem';
-/** Browsers reject leaf certificates valid for more than 825 days; a year is plenty. */
+/** Apple's platforms refuse TLS leaves valid for more than 825 days, whatever their CA; a year is plenty. */
 export const VALIDITY_DAYS = 365;
 export const RENEW_WITHIN_DAYS = 30;
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -1,5 +1,6 @@
 // The X.509 certificates dev-https issues, encoded in DER by hand (RFC 5280) and signed with
-// node:crypto (a certificate library kept 11 MB resident for the life of the process).
+// node:crypto: a certificate library would stay in memory for the life of the process (the README's
+// "Certificate" section has the measurement).
 import { createHash, createPrivateKey, sign, type KeyObject, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 

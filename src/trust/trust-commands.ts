@@ -1,5 +1,5 @@
 // The trust, untrust, doctor (trust --check) and cert commands: what they do and what they print.
-// cli.ts parses their flags and sets the exit code from what these return.
+// cli/cli.ts parses their flags and sets the exit code from what these return.
 import { ensureCA, readCA, replaceCA, resolveCaRoot, unconstrainedWarning, type CertificateAuthority } from '../certs/ca.js';
 import { DEFAULT_PERMITTED, describePermitted } from '../certs/constraints.js';
 import { loadCurrentCertificate, type CertificateInfo } from '../certs/current-cert.js';
