@@ -12,7 +12,7 @@ import { DevHttpsError, errnoCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export const CA_CERT_FILE = 'rootCA.pem';
-/** The root's key: only in older CAs (made by dev-https before name constraints, or by mkcert) (new roots' keys are never written). */
+/** The root's key: only in older CAs, made by dev-https before name constraints or by mkcert; new roots' keys are never written. */
 export const CA_KEY_FILE = 'rootCA-key.pem';
 /** The name-constrained intermediate that signs leaves, and its key. */
 export const SIGNER_CERT_FILE = 'signerCA.pem';

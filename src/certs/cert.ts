@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { encodeCertificate, type CertificateSpec } from './der.js';
 import { DevHttpsError, errnoCode } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { canonicalIp } from '../net.js';
 
 export const CERT_FILE = 'cert.pem';
 export const KEY_FILE = 'key.pem';
@@ -232,7 +233,7 @@ export function certificateNames(x509: X509Certificate): string[] {
       if (entry.startsWith('DNS:')) return [entry.slice(4).toLowerCase()];
       if (entry.startsWith('IP Address:')) {
         const ip = entry.slice(11);
-        return [net.isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip];
+        return [canonicalIp(ip)];
       }
       return [];
     });

@@ -3,6 +3,7 @@
 // "Certificate" section has the measurement).
 import { createHash, createPrivateKey, sign, type KeyObject, X509Certificate } from 'node:crypto';
 import net from 'node:net';
+import { canonicalIp } from '../net.js';
 
 export interface CertificateSpec {
   /** Subject attributes in order, e.g. [['CN', 'localhost'], ['O', 'dev-https']]. */
@@ -152,7 +153,7 @@ function cidrText(address: Buffer, mask: Buffer): string {
   if (address.length === 4) return `${[...address].join('.')}/${bits}`;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(address.readUInt16BE(i).toString(16));
-  return `${new URL(`http://[${groups.join(':')}]`).hostname.slice(1, -1)}/${bits}`;
+  return `${canonicalIp(groups.join(':'))}/${bits}`;
 }
 
 function ipv6Bytes(address: string): Buffer {
