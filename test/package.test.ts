@@ -62,6 +62,7 @@ test('the tarball holds the bin, the built code and the README; no sources, test
   expect(files.filter((f) => !/^package\/(bin\/dev-https\.js|dist\/([\w-]+\/)?[\w-]+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(f))).toEqual([]);
   expect(files.filter((f) => /\.pem$|^package\/(certs|src|test)\//.test(f))).toEqual([]);
   expect(files).not.toContain('package/dist/bin.d.ts');
+  expect(files).toContain('package/LICENSE');
   // dist/ is exactly the build of today's src/: no module left over from a renamed or deleted source.
   const built = files.filter((f) => /^package\/dist\/([\w-]+\/)?[\w-]+\.js$/.test(f)).map((f) => f.slice('package/dist/'.length, -3)).sort();
   expect(built).toEqual(modules);
@@ -121,4 +122,19 @@ await handle.close();
   expect(stdout).toMatch(/^https:\/\/localhost:[1-9]\d*\/\nhttps\n$/);
   expect(stderr).toBe('');
   expect((await fs.readdir(certDir)).sort()).toEqual(['.gitignore', 'cert.pem', 'key.pem']);
+});
+
+test("a CommonJS script requires 'dev-https' and gets startDevHttps (require(esm): no top-level await in the index's modules)", async () => {
+  const script = path.join(project, 't.cjs');
+  await fs.writeFile(
+    script,
+    `const devHttps = require('dev-https');
+console.log(typeof devHttps.startDevHttps, typeof devHttps.resolveOptions, devHttps.DevHttpsError.name);
+`,
+  );
+  onCleanup(() => fs.rm(script, { force: true }));
+  const { stdout, stderr } = await run(process.execPath, [script], { cwd: project, env, timeout: 20_000 });
+  expect(stdout).toBe('function function DevHttpsError\n');
+  // Node 20 still calls require(esm) experimental, once, outside node_modules; nothing else is said.
+  expect(stderr.split('\n').filter((line) => line && !/ExperimentalWarning|--trace-warnings/.test(line))).toEqual([]);
 });
