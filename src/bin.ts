@@ -3,5 +3,6 @@ import { main } from './cli/cli.js';
 import { limitHeapGrowth } from './cli/memory.js';
 
 await main();
-// Once started: limited from the first line, the heap's collections would slow the start by 20 ms.
+// Once started: limited from the first line, the heap's collections would slow the start (README
+// "Performance" has the measurement).
 limitHeapGrowth();

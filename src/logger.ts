@@ -1,5 +1,6 @@
 // Writes dev-https' messages: info and request lines to stdout, warnings and errors to stderr;
-// colors by NO_COLOR / FORCE_COLOR / TTY; JSON lines with --log json.
+// colors by NO_COLOR / FORCE_COLOR / TTY; JSON lines with --log json. It is not the only writer
+// to the terminal: the CLI prints help, the version and reports itself, and sudo (trust) asks there.
 
 export interface RequestLogEntry {
   time: Date;
@@ -103,7 +104,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     stdout.write(text);
   };
   if (options.batch) process.once('exit', flush);
-  // stdout in order: what is batched goes first.
+  // This logger's stdout lines in order: a JSON line waits behind what is batched.
   const toStdout = options.batch
     ? (text: string) => {
         if (!pending) setImmediate(flush);

@@ -102,8 +102,8 @@ function parseCheck(argv: string[]): CliCommand {
 
 /**
  * node:util's parseArgs (strict) over the table's options of `commands`, with messages that name
- * the flag and the fix. It replaced yargs, whose import alone took 67 ms of a 196 ms warm start
- * (see README "Development").
+ * the flag and the fix. It replaced yargs, whose import alone was a large part of the start
+ * (README "Development" has the measurement).
  */
 function parseFlags(argv: string[], commands: readonly CommandName[], helpCommand: string): Values {
   const names = optionsOf(commands);
@@ -302,7 +302,8 @@ function createSession(): Session {
     },
     stop() {
       if (session.stopping) {
-        // Ctrl-C twice: do not wait, but take the app down too (it has its own process group).
+        // Ctrl-C twice: do not wait, but take the app down too (on Unix it has its own process
+        // group, which the terminal's signal did not reach).
         session.app?.kill();
         process.exit(130);
       }

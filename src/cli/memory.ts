@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 
 /**
  * V8 collects young read buffers only once 32 MiB of them exist, so a large body leaves that
- * much garbage behind in malloc's heap, which keeps it. A young collection costs about 50 µs.
+ * much garbage behind in malloc's heap, which keeps it. A young collection is cheap next to that.
  */
 const COLLECT_EVERY_BYTES = 1024 * 1024;
 
@@ -21,8 +21,8 @@ let bytesSinceCollection = 0;
 /**
  * Caps the heap for this whole process, so only the CLI calls it: the young generation keeps its
  * initial size and the old one grows by 10% over what survives, not up to 4x, and large bodies
- * are collected every MiB. Measured in bench/: peak RSS 147 MB before, 76 MB after, at the same
- * requests/s.
+ * are collected every MiB. bench/ measures the peak RSS it saves at the same requests/s (README
+ * "Performance" has the numbers).
  */
 export function limitHeapGrowth(): void {
   v8.setFlagsFromString('--semi-space-growth-factor=1');
