@@ -11,11 +11,11 @@ import net from 'node:net';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { createCertificate } from '../src/certs/cert.js';
-import { DevHttpsError } from '../src/errors.js';
-import type { DevHttpsOptions } from '../src/options.js';
-import { startDevHttps } from '../src/server/server.js';
-import { captureLogger, freePort, h2get, onCleanup, poll, request, run, runCleanups, startError, startUpstream, tempDir, testCa, waitFor } from './helpers.js';
+import { createCertificate } from '../../src/certs/cert.js';
+import { DevHttpsError } from '../../src/errors.js';
+import type { DevHttpsOptions } from '../../src/options.js';
+import { startDevHttps } from '../../src/server/server.js';
+import { captureLogger, freePort, h2get, onCleanup, poll, request, run, runCleanups, startError, startUpstream, tempDir, testCa, waitFor } from '../helpers.js';
 
 afterEach(runCleanups);
 
@@ -545,7 +545,7 @@ describe('close()', () => {
     const cwd = await tempDir();
     await fs.writeFile(path.join(cwd, 'cert.pem'), a.pem);
     await fs.writeFile(path.join(cwd, 'key.pem'), a.keyPem);
-    const dist = new URL('../dist/index.js', import.meta.url).href;
+    const dist = new URL('../../dist/index.js', import.meta.url).href;
     const script = `
       import fs from 'node:fs/promises';
       import { startDevHttps } from ${JSON.stringify(dist)};

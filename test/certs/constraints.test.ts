@@ -2,7 +2,7 @@
 // critical Name Constraints (local names, loopback and private addresses), and the root's key is
 // never written. A thief of the key on disk (the intermediate's) signs, with openssl, a leaf for a
 // public name: openssl, curl, Python, Node, NSS (vfychain) and Java refuse it, while the leaf for
-// local names dev-https issues is accepted. Chromium's run is in browser-trust.test.ts.
+// local names dev-https issues is accepted. Chromium's run is in test/browser-trust.test.ts.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { CA_CERT_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, ensureCA, type CertificateAuthority } from '../src/certs/ca.js';
-import { createCertificate } from '../src/certs/cert.js';
-import { DEFAULT_PERMITTED, describePermitted, permits, resolvePermit } from '../src/certs/constraints.js';
-import { nameConstraints, permittedNamesOf } from '../src/certs/der.js';
-import { captureLogger, KEYTOOL, onPath, runCleanups, tempDir } from './helpers.js';
+import { CA_CERT_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, ensureCA, type CertificateAuthority } from '../../src/certs/ca.js';
+import { createCertificate } from '../../src/certs/cert.js';
+import { DEFAULT_PERMITTED, describePermitted, permits, resolvePermit } from '../../src/certs/constraints.js';
+import { nameConstraints, permittedNamesOf } from '../../src/certs/der.js';
+import { captureLogger, KEYTOOL, onPath, runCleanups, tempDir } from '../helpers.js';
 
 afterEach(runCleanups);
 
@@ -222,7 +222,7 @@ for arg in sys.argv[2:]:
     const dir = await tempDir();
     const store = path.join(dir, 'truststore.p12');
     execFileSync(KEYTOOL!, ['-importcert', '-noprompt', '-keystore', store, '-storetype', 'PKCS12', '-storepass', 'changeit', '-alias', 'dev-https', '-file', ca.certPath], { stdio: 'ignore' });
-    const program = path.join(import.meta.dirname, 'fixtures', 'TlsCheck.java');
+    const program = path.join(import.meta.dirname, '..', 'fixtures', 'TlsCheck.java');
     const java = async (f: Served, name: string) => (await runClient(JAVA!, [`-Djavax.net.ssl.trustStore=${store}`, '-Djavax.net.ssl.trustStorePassword=changeit', program, String(f.port), name])).stdout.trim();
     expect(await java(good, 'localhost')).toBe('accepted');
     expect(await java(good, 'app.test')).toBe('accepted');

@@ -7,15 +7,15 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { CA_CERT_FILE, CA_KEY_FILE, caCommonName, readCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE, unconstrainedWarning } from '../src/certs/ca.js';
-import { createCACertificate } from '../src/certs/cert.js';
-import { formatBanner, parseCli } from '../src/cli/cli.js';
-import { DEFAULT_PERMITTED, describePermitted } from '../src/certs/constraints.js';
-import { resolveStores } from '../src/options.js';
-import { startDevHttps } from '../src/server/server.js';
-import { runTrustCommand } from '../src/trust/trust-commands.js';
-import type { TrustContext } from '../src/trust/tools.js';
-import { captureLogger, onCleanup, onPath, run, runCleanups, startError, startUpstream, tempDir } from './helpers.js';
+import { CA_CERT_FILE, CA_KEY_FILE, caCommonName, readCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE, unconstrainedWarning } from '../../src/certs/ca.js';
+import { createCACertificate } from '../../src/certs/cert.js';
+import { formatBanner, parseCli } from '../../src/cli/cli.js';
+import { DEFAULT_PERMITTED, describePermitted } from '../../src/certs/constraints.js';
+import { resolveStores } from '../../src/options.js';
+import { startDevHttps } from '../../src/server/server.js';
+import { runTrustCommand } from '../../src/trust/trust-commands.js';
+import type { TrustContext } from '../../src/trust/tools.js';
+import { captureLogger, onCleanup, onPath, run, runCleanups, startError, startUpstream, tempDir } from '../helpers.js';
 
 afterEach(runCleanups);
 

@@ -8,12 +8,12 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
-import { CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, caCommonName, ensureCA, readCA, resolveCaRoot } from '../src/certs/ca.js';
-import { DEFAULT_PERMITTED, describePermitted, permits } from '../src/certs/constraints.js';
-import { CERT_FILE, KEY_FILE, RENEW_WITHIN_DAYS, checkCertificate, createCACertificate, createCertificate, ensureCertificate, type Signer } from '../src/certs/cert.js';
-import { DevHttpsError } from '../src/errors.js';
-import { startDevHttps } from '../src/server/server.js';
-import { captureLogger, floorSecond, h2get, onCleanup, poll, request, runCleanups, serveTls, sleep, startUpstream, tempDir, tlsGet, withUmask } from './helpers.js';
+import { CA_CERT_FILE, CA_KEY_FILE, SIGNER_CERT_FILE, SIGNER_KEY_FILE, caCommonName, ensureCA, readCA, resolveCaRoot } from '../../src/certs/ca.js';
+import { DEFAULT_PERMITTED, describePermitted, permits } from '../../src/certs/constraints.js';
+import { CERT_FILE, KEY_FILE, RENEW_WITHIN_DAYS, checkCertificate, createCACertificate, createCertificate, ensureCertificate, type Signer } from '../../src/certs/cert.js';
+import { DevHttpsError } from '../../src/errors.js';
+import { startDevHttps } from '../../src/server/server.js';
+import { captureLogger, floorSecond, h2get, onCleanup, poll, request, runCleanups, serveTls, sleep, startUpstream, tempDir, tlsGet, withUmask } from '../helpers.js';
 
 afterEach(runCleanups);
 
@@ -515,9 +515,9 @@ describe('two creating the CA at once', () => {
 
   test('in separate node processes (the built dist): they all report the same CA', async () => {
     const root = path.join(await tempDir(), 'ca');
-    const caModule = pathToFileURL(path.resolve(import.meta.dirname, '../dist/certs/ca.js')).href;
+    const caModule = pathToFileURL(path.resolve(import.meta.dirname, '../../dist/certs/ca.js')).href;
     await fs.access(new URL(caModule)).catch(() => {
-      throw new Error('dist/ca.js is missing: run npm run build first');
+      throw new Error('dist/certs/ca.js is missing: run npm run build first');
     });
     // Each loads the module, then all start at the same moment.
     const script = `

@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
-import { ensureCA } from '../src/certs/ca.js';
-import { createCACertificate, createCertificate } from '../src/certs/cert.js';
-import { DEFAULT_PERMITTED, describePermitted } from '../src/certs/constraints.js';
-import { resolveStores } from '../src/options.js';
-import { runTrustCommand } from '../src/trust/trust-commands.js';
-import { KEYTOOL, onPath, request, run, runCleanups, tempDir, tempJavaHome, testCa, waitFor } from './helpers.js';
+import { ensureCA } from '../../src/certs/ca.js';
+import { createCACertificate, createCertificate } from '../../src/certs/cert.js';
+import { DEFAULT_PERMITTED, describePermitted } from '../../src/certs/constraints.js';
+import { resolveStores } from '../../src/options.js';
+import { runTrustCommand } from '../../src/trust/trust-commands.js';
+import { KEYTOOL, onPath, request, run, runCleanups, tempDir, tempJavaHome, testCa, waitFor } from '../helpers.js';
 
 afterEach(runCleanups);
 

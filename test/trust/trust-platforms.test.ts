@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { ensureCA, type CertificateAuthority } from '../src/certs/ca.js';
-import { DEFAULT_PERMITTED, describePermitted } from '../src/certs/constraints.js';
-import { runTrustCommand } from '../src/trust/trust-commands.js';
-import { resolveStores } from '../src/options.js';
-import type { TrustContext } from '../src/trust/tools.js';
-import { captureLogger, KEYTOOL, runCleanups, tempDir, tempJavaHome } from './helpers.js';
+import { ensureCA, type CertificateAuthority } from '../../src/certs/ca.js';
+import { DEFAULT_PERMITTED, describePermitted } from '../../src/certs/constraints.js';
+import { runTrustCommand } from '../../src/trust/trust-commands.js';
+import { resolveStores } from '../../src/options.js';
+import type { TrustContext } from '../../src/trust/tools.js';
+import { captureLogger, KEYTOOL, runCleanups, tempDir, tempJavaHome } from '../helpers.js';
 
 afterEach(runCleanups);
 

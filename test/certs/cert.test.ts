@@ -11,10 +11,10 @@ import {
   checkCertificate,
   createCertificate,
   ensureCertificate,
-} from '../src/certs/cert.js';
-import { readCA } from '../src/certs/ca.js';
-import { DevHttpsError } from '../src/errors.js';
-import { captureLogger, floorSecond, request, runCleanups, serveTls, tempDir, tlsGet, withUmask } from './helpers.js';
+} from '../../src/certs/cert.js';
+import { readCA } from '../../src/certs/ca.js';
+import { DevHttpsError } from '../../src/errors.js';
+import { captureLogger, floorSecond, request, runCleanups, serveTls, tempDir, tlsGet, withUmask } from '../helpers.js';
 
 afterEach(runCleanups);
 
