@@ -6,6 +6,7 @@ import type { ProxyServer } from 'http-proxy-3';
 import { errnoCode } from '../errors.js';
 import { logPath, protocolOf, type Logger } from '../logger.js';
 import type { ResolvedTarget } from '../options.js';
+import { rawReply } from '../pages/raw-reply.js';
 import { requestFraming } from './framing.js';
 import { setForwardedHeaders } from './forwarded.js';
 import type { AppHealth } from './health.js';
@@ -27,7 +28,7 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
   const failed = (err: Error, _req: http.IncomingMessage, socket: Duplex): void => {
     if (!socket.destroyed && socket.writable && !switched.has(socket)) {
       health.failed(errnoCode(err));
-      socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.end(rawReply(502));
     }
     socket.destroy();
   };
@@ -60,8 +61,7 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
       // A WebSocket handshake has no body: one that claims one could be read by the app as a
       // plain request whose body is whatever comes next.
       if (requestFraming(req).kind !== 'none') {
-        const body = '400 Bad Request: a WebSocket upgrade request cannot carry a body\n';
-        socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        socket.end(rawReply(400, '400 Bad Request: a WebSocket upgrade request cannot carry a body\n'));
         return;
       }
       setState(req, { listener, clientClose: false, framing: { kind: 'none' }, body: null, readAhead: null, reusedSocket: false, retried: false });

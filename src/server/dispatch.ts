@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { rawReply } from '../pages/raw-reply.js';
 import type { Guard, UpgradeHandler, WebHandler } from './guard.js';
 
 // TLS records start with this byte (handshake); anything else on the HTTPS port is plain HTTP.
@@ -50,8 +51,8 @@ function answerClientErrors(server: http.Server): void {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    endLingering(socket, `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    endLingering(socket, rawReply(status));
   });
 }
 
@@ -91,7 +92,7 @@ function answerAsRequest(server: http.Server, req: http.IncomingMessage, socket:
   socket.on('error', () => socket.destroy());
   const hasBody = head.length > 0 || req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
   if (hasBody) {
-    socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    socket.end(rawReply(400));
     return;
   }
   delete req.headers.upgrade;
@@ -109,6 +110,5 @@ function answerAsRequest(server: http.Server, req: http.IncomingMessage, socket:
 
 /** WebSocket clients do not follow redirects: tell them where to go instead. */
 export function refuseUpgrade(_req: http.IncomingMessage, socket: Duplex): void {
-  const body = 'This listener redirects to HTTPS: connect with wss:// to the HTTPS port.\n';
-  socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(rawReply(400, 'This listener redirects to HTTPS: connect with wss:// to the HTTPS port.\n'));
 }

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { escapeControl, logPath, protocolOf, type Logger } from '../logger.js';
 import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
+import { rawReply } from '../pages/raw-reply.js';
 import { parseHost, type HostCheck } from './hosts.js';
 
 /**
@@ -111,7 +112,7 @@ function refusedUpgrade(req: http.IncomingMessage, socket: Duplex, hosts: HostCh
   if (malformed) {
     refusals.malformed(malformed);
     log(malformed.status);
-    socket.end(`HTTP/1.1 ${malformed.status} ${http.STATUS_CODES[malformed.status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.end(rawReply(malformed.status));
     return true;
   }
   const origin = req.headers.origin;
@@ -123,7 +124,7 @@ function refusedUpgrade(req: http.IncomingMessage, socket: Duplex, hosts: HostCh
   if (!refused) return false;
   refusals.refused(refused[1]!, refused[0]!, refused[0] === 'Origin' ? originHostname(hosts, refused[1]!) : refused[1]!);
   log(403);
-  socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  socket.end(rawReply(403));
   return true;
 }
 
