@@ -2,7 +2,7 @@
 // `sh`, which must split the quoted text back into exactly the original words.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { formatShellCommand, quoteShellWord } from '../src/cli/shell-quote.js';
+import { formatShellCommand, quoteShellWord } from '../../src/cli/shell-quote.js';
 
 const CASES: Array<[string[], string]> = [
   [['python3', 'manage.py', 'runserver', '8000'], 'python3 manage.py runserver 8000'],

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { formatShellCommand } from '../src/cli/shell-quote.js';
-import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor, testCa } from './helpers.js';
+import { formatShellCommand } from '../../src/cli/shell-quote.js';
+import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor, testCa } from '../helpers.js';
 
 const NODE = process.execPath;
 

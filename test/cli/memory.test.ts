@@ -4,12 +4,12 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, expect, test } from 'vitest';
-import { bigBodyHandler, downloadSha256, MiB, payloadSha256, run, runCleanups, startUpstream, tempDir, testCa, uploadBig, waitFor } from './helpers.js';
+import { bigBodyHandler, downloadSha256, MiB, payloadSha256, run, runCleanups, startUpstream, tempDir, testCa, uploadBig, waitFor } from '../helpers.js';
 
 afterEach(runCleanups);
 
-const PROBE = path.resolve(import.meta.dirname, 'fixtures/heap-probe.mjs');
-const MEMORY = path.resolve(import.meta.dirname, '../dist/cli/memory.js');
+const PROBE = path.resolve(import.meta.dirname, '../fixtures/heap-probe.mjs');
+const MEMORY = path.resolve(import.meta.dirname, '../../dist/cli/memory.js');
 
 /** Runs `body` as an ES module after importing dist/memory.js as `m`, with the heap probe loaded. */
 async function probe(body: string): Promise<{ newSpace: number; forcedMinor: number; gc: string }> {

@@ -6,9 +6,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { resolveSettings, type Settings } from '../src/cli/config.js';
-import { DevHttpsError } from '../src/errors.js';
-import { BIN, request, run, runCleanups, startUpstream, tempDir, waitFor, testCa } from './helpers.js';
+import { resolveSettings, type Settings } from '../../src/cli/config.js';
+import { DevHttpsError } from '../../src/errors.js';
+import { BIN, request, run, runCleanups, startUpstream, tempDir, waitFor, testCa } from '../helpers.js';
 
 
 afterEach(runCleanups);

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { VERSION, formatBanner, parseCli, type CliCommand } from '../src/cli/cli.js';
-import { completionScript } from '../src/cli/completion.js';
-import { helpText } from '../src/cli/help.js';
-import { DevHttpsError } from '../src/errors.js';
-import type { Settings } from '../src/cli/config.js';
-import type { DevHttpsHandle } from '../src/server/server.js';
+import { VERSION, formatBanner, parseCli, type CliCommand } from '../../src/cli/cli.js';
+import { completionScript } from '../../src/cli/completion.js';
+import { helpText } from '../../src/cli/help.js';
+import { DevHttpsError } from '../../src/errors.js';
+import type { Settings } from '../../src/cli/config.js';
+import type { DevHttpsHandle } from '../../src/server/server.js';
 
-const PACKAGE_VERSION: string = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+const PACKAGE_VERSION: string = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 /** What parseCli returns: only the flags given, by their long names; resolveSettings merges the rest. */
 function run(flags: Settings, command: string[] = []): CliCommand {

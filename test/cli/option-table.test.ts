@@ -5,15 +5,15 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { SECRET_ENV } from '../src/cli/child.js';
-import { resolveSettings } from '../src/cli/config.js';
-import { completionScript } from '../src/cli/completion.js';
-import { formatHelp, formatRows, helpText, helpWidth, wrap } from '../src/cli/help.js';
-import { ENV_NAMES, ENV_ONLY, exampleFlag, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../src/cli/option-table.js';
-import { STORE_NAMES } from '../src/options.js';
-import { alternatives, closest, editDistance } from '../src/cli/suggest.js';
+import { SECRET_ENV } from '../../src/cli/child.js';
+import { resolveSettings } from '../../src/cli/config.js';
+import { completionScript } from '../../src/cli/completion.js';
+import { formatHelp, formatRows, helpText, helpWidth, wrap } from '../../src/cli/help.js';
+import { ENV_NAMES, ENV_ONLY, exampleFlag, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../../src/cli/option-table.js';
+import { STORE_NAMES } from '../../src/options.js';
+import { alternatives, closest, editDistance } from '../../src/cli/suggest.js';
 
-const SRC = path.resolve(import.meta.dirname, '../src');
+const SRC = path.resolve(import.meta.dirname, '../../src');
 
 describe('the table', () => {
   test('every DEV_HTTPS_* variable named in src/ is in the table, and every variable only the table holds is read somewhere', () => {
