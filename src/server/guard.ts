@@ -94,7 +94,7 @@ function refusedWeb(req: http.IncomingMessage, res: http.ServerResponse, hosts: 
     return true;
   }
   if (hosts.allowsHost(req.headers.host)) return false;
-  const hostname = hosts.hostnameOf(req.headers.host!) ?? 'invalid';
+  const hostname = hosts.hostnameOfHostHeader(req.headers.host!) ?? 'invalid';
   refusals.refused(hostname, 'Host');
   if (refuseWith400) {
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', ...closeConnection(req) });
@@ -117,7 +117,7 @@ function refusedUpgrade(req: http.IncomingMessage, socket: Duplex, hosts: HostCh
   }
   const origin = req.headers.origin;
   const refused = !hosts.allowsHost(req.headers.host)
-    ? ['Host', hosts.hostnameOf(req.headers.host!) ?? 'invalid']
+    ? ['Host', hosts.hostnameOfHostHeader(req.headers.host!) ?? 'invalid']
     : !hosts.allowsOrigin(origin)
       ? ['Origin', origin!]
       : null;
@@ -156,7 +156,7 @@ export function malformedHead(req: http.IncomingMessage): Malformed | null {
 
 function originHostname(hosts: HostCheck, origin: string): string | null {
   try {
-    return hosts.hostnameOf(new URL(origin).host);
+    return hosts.hostnameOfHostHeader(new URL(origin).host);
   } catch {
     return null;
   }

@@ -8,8 +8,12 @@ export interface HostCheck {
   allowsHost(host: string | undefined): boolean;
   /** True when a WebSocket with this Origin header may reach the app (absent: not a browser). */
   allowsOrigin(origin: string | undefined): boolean;
-  /** The host name of a Host header, lowercased, without port and brackets; null when not a valid Host. */
-  hostnameOf(host: string): string | null;
+  /**
+   * The host name of a Host header by its strict grammar (parseHost), lowercased, without port,
+   * brackets and a trailing dot; null when not a valid Host. options.ts' hostnameOf parses URLs
+   * the WHATWG way instead, which accepts what no Host header should be.
+   */
+  hostnameOfHostHeader(host: string): string | null;
 }
 
 /**
@@ -35,7 +39,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
   // A trailing dot (`localhost.`) names the same host.
   const normalized = (host: string) => parseHost(host)?.hostname.replace(/\.$/, '') || null;
   return {
-    hostnameOf: normalized,
+    hostnameOfHostHeader: normalized,
     // No Host at all is an HTTP/1.0 client, not a browser page: there is nothing to rebind.
     allowsHost: (host) => {
       if (any || host === undefined) return true;
