@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostnameOf, isLoopbackName } from '../options.js';
 import { escapeHtml } from '../pages/html.js';
+import { absoluteFormPath } from './request-target.js';
 
 /**
  * Where `req` lands on the HTTPS listener: same host name (from the Host header), the HTTPS
@@ -12,7 +13,7 @@ export function httpsLocation(req: IncomingMessage, httpsPort: number, fallbackH
   const hostname = name ? (name.includes(':') ? `[${name}]` : name) : fallbackHost;
   const raw = req.url ?? '/';
   // Absolute-form request targets (`GET http://host/path`) keep only their path and query.
-  const pathAndQuery = raw.startsWith('/') ? raw : safeUrl(raw) ?? '/';
+  const pathAndQuery = raw.startsWith('/') ? raw : absoluteFormPath(raw) ?? '/';
   return `https://${hostname}${httpsPort === 443 ? '' : `:${httpsPort}`}${pathAndQuery}`;
 }
 
@@ -30,15 +31,6 @@ export function redirectToHttps(req: IncomingMessage, res: ServerResponse, https
     'cache-control': 'no-store',
   });
   res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-function safeUrl(raw: string): string | undefined {
-  try {
-    const url = new URL(raw);
-    return url.pathname + url.search;
-  } catch {
-    return undefined;
-  }
 }
 
 export interface LocationContext {
