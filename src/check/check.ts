@@ -55,7 +55,8 @@ export interface CheckReport {
   ok: boolean;
 }
 
-interface Reply {
+/** One answer as the rules see it (exported for their tests). */
+export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
@@ -161,7 +162,7 @@ const RULES: Rule[] = [
 ];
 
 /** The items of one path: every rule over what its requests answered. */
-function ratePath(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string, stack: Stack | null): CheckItem[] {
+export function ratePath(path: string, overHttp: Reply, chain: Reply[], httpsOrigin: string, stack: Stack | null): CheckItem[] {
   const items: CheckItem[] = [];
   const add: Add = (id, title, status, detail, fix = '') =>
     items.push({ path, id, title, status, detail, fix: status === 'pass' || status === 'info' ? '' : fix, essential: ESSENTIAL.has(id) });
