@@ -1,6 +1,7 @@
 // The built-in demo app, served when no --target is given: a page showing what an app behind
 // dev-https receives (scheme, Host, forwarded headers, cookies), also as JSON at /json.
 import http from 'node:http';
+import { parseCookieHeader } from '../cookies.js';
 import { escapeHtml } from './html.js';
 
 export const DEMO_COOKIE = 'dev_https_demo';
@@ -44,18 +45,13 @@ export function describeRequest(req: http.IncomingMessage): DemoReport {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
   const forwarded = Object.fromEntries(Object.entries(headers).filter(([name]) => name === 'forwarded' || name.startsWith('x-forwarded-')));
-  const cookies: Record<string, string> = {};
-  for (const part of (headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) cookies[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
   return {
     method: req.method ?? 'GET',
     url: req.url ?? '/',
     scheme: headers['x-forwarded-proto'] ?? 'http',
     host: headers.host ?? null,
     forwarded,
-    cookies,
+    cookies: parseCookieHeader(headers.cookie),
     headers,
   };
 }

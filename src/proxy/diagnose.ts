@@ -2,6 +2,7 @@
 // HTTPS redirect loop, HSTS that would pin every localhost app to HTTPS, and cookies that
 // browsers drop over plain HTTP. Each is explained once in the terminal.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { cookiesSet } from '../cookies.js';
 import { displayUrl, type Logger } from '../logger.js';
 import { hostnameOf, isLoopbackName } from '../options.js';
 import { isRedirectStatus } from './redirect.js';
@@ -115,11 +116,8 @@ export function describeLoop(loop: RedirectLoop): string {
 }
 
 function warnAboutCookies(headers: IncomingHttpHeaders, host: string, once: (key: string, message: () => string) => void): void {
-  for (const cookie of ([] as string[]).concat(headers['set-cookie'] ?? [])) {
-    const [pair, ...attributes] = cookie.split(';');
-    // Only the name is ever logged: cookie values are secrets.
-    const name = pair!.split('=')[0]!.trim();
-    const secure = attributes.some((a) => a.trim().toLowerCase() === 'secure');
+  // Only the name is ever logged: cookie values are secrets.
+  for (const { name, secure } of cookiesSet(headers)) {
     if (/^__(Host|Secure)-/.test(name)) {
       once(`prefix:${name}`, () => `the app set the cookie ${name} over plain HTTP (http://${host}): browsers reject __Host- and __Secure- cookies that do not come over HTTPS. Use the HTTPS URL.`);
     } else if (secure) {
