@@ -29,24 +29,14 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   const { print, action } = options;
   const ctx = options.context ?? defaultTrustContext();
   const root = options.caRoot ?? resolveCaRoot(ctx.env, ctx.platform, ctx.home);
-  const permit = options.permit ?? [];
-  // untrust and the check need only the certificate: they must work when the key is lost or damaged.
-  // --replace needs only the old certificate (to untrust it): it also replaces a CA whose key is lost or loose.
-  let ca = action === 'trust' && !options.replace ? await readCA(root) : await readCA(root, { withKey: false });
-  const replacing = action === 'trust' && (options.replace === true || (permit.length > 0 && !permit.every((p) => ca?.permitted?.includes(p))));
-  let alsoTrust: StoreName[] = [];
-  if (replacing) {
-    const replaced = await replaceTrustedCA(root, ca, permit, options, ctx);
-    if (!replaced) return false;
-    ({ ca, alsoTrust } = replaced);
-  } else if (action === 'trust') ca = await ensureCA(root, options.logger, 'trust');
+  const resolved = await caForCommand(root, options, ctx);
+  if (!resolved) return false;
+  const { ca, alsoTrust, replacing } = resolved;
   if (!ca) {
     print(`There is no dev-https CA in ${root} yet: ${action === 'untrust' ? 'nothing to remove' : 'run dev-https trust to create and trust it'}.`);
     return action === 'untrust';
   }
-  print(`dev-https CA: ${ca.commonName}`);
-  print(`  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`);
-  print(ca.permitted ? `  signs only ${describePermitted(ca.permitted)}` : `⚠ ${unconstrainedWarning(ca)}`);
+  printCa(ca, print);
   const stores = options.stores && alsoTrust.length ? [...new Set([...options.stores, ...alsoTrust])] : options.stores;
   const lookups = await findStores(ca, ctx, stores);
   const wanted = (store: StoreName) => stores?.includes(store) ?? false;
@@ -68,6 +58,43 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
     print(`No trust store found (${lookups.map((l) => `${l.store}: ${l.absent}`).join('; ')}).`);
     return false;
   }
+  printPlan(action, targets, print);
+  if (!(await applyToTargets(action, targets, print))) ok = false;
+  if (action === 'trust' && ok && targets.some((t) => t.store === 'nss' || t.store === 'macos' || t.store === 'windows')) {
+    print('Restart your browser if it was open: browsers read their trust stores at start.');
+  }
+  if (action === 'trust' && replacing) print('Each project gets a leaf from the new CA on its next start (restart a dev-https that is running).');
+  if (action === 'untrust') print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
+  return ok;
+}
+
+/**
+ * The CA the command acts on: read (untrust, the check), made if needed (trust), or replaced
+ * (--replace, or a --permit the current one lacks) with the stores that trusted the old one.
+ * false: the replacement failed (said why).
+ */
+async function caForCommand(root: string, options: TrustCommandOptions, ctx: TrustContext): Promise<{ ca: CertificateAuthority | null; alsoTrust: StoreName[]; replacing: boolean } | false> {
+  const { action } = options;
+  const permit = options.permit ?? [];
+  // untrust and the check need only the certificate: they must work when the key is lost or damaged.
+  // --replace needs only the old certificate (to untrust it): it also replaces a CA whose key is lost or loose.
+  const ca = action === 'trust' && !options.replace ? await readCA(root) : await readCA(root, { withKey: false });
+  const replacing = action === 'trust' && (options.replace === true || (permit.length > 0 && !permit.every((p) => ca?.permitted?.includes(p))));
+  if (replacing) {
+    const replaced = await replaceTrustedCA(root, ca, permit, options, ctx);
+    return replaced ? { ...replaced, replacing } : false;
+  }
+  return { ca: action === 'trust' ? await ensureCA(root, options.logger, 'trust') : ca, alsoTrust: [], replacing };
+}
+
+function printCa(ca: CertificateAuthority, print: (line: string) => void): void {
+  print(`dev-https CA: ${ca.commonName}`);
+  print(`  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`);
+  print(ca.permitted ? `  signs only ${describePermitted(ca.permitted)}` : `⚠ ${unconstrainedWarning(ca)}`);
+}
+
+/** What trust or untrust is about to change, printed before it acts. */
+function printPlan(action: 'trust' | 'untrust', targets: TrustTarget[], print: (line: string) => void): void {
   if (action === 'trust') {
     print('Adding it to:');
     for (const t of targets) print(`  - ${t.label}: ${t.missing ? `skipped, ${t.missing}` : t.change}`);
@@ -76,13 +103,6 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
     print('Removing it from:');
     for (const t of targets) print(`  - ${t.label}${t.sudo ? ' (through sudo)' : ''}`);
   }
-  if (!(await applyToTargets(action, targets, print))) ok = false;
-  if (action === 'trust' && ok && targets.some((t) => t.store === 'nss' || t.store === 'macos' || t.store === 'windows')) {
-    print('Restart your browser if it was open: browsers read their trust stores at start.');
-  }
-  if (action === 'trust' && replacing) print('Each project gets a leaf from the new CA on its next start (restart a dev-https that is running).');
-  if (action === 'untrust') print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
-  return ok;
 }
 
 /** Adds to or removes from each target; one store failing does not stop the others. True when all succeeded. */
