@@ -373,42 +373,54 @@ export interface UserCertificate {
  * building the TLS context, as the server will). Throws E_BAD_CERT naming the flag and the file.
  */
 export async function loadUserCertificate(spec: UserCertificateSpec): Promise<UserCertificate> {
-  const passphrase = spec.passphrase === null ? {} : { passphrase: spec.passphrase };
-  const bad = (flag: string, file: string, why: string) => new DevHttpsError('E_BAD_CERT', `Invalid ${flag} "${file}": ${why}`);
-  const read = async (flag: string, file: string) => {
-    try {
-      return await fs.readFile(file);
-    } catch (err) {
-      const code = errnoCode(err);
-      const why: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: `it is a directory; expected a ${flag === '--pfx' ? 'PKCS#12' : 'PEM'} file` };
-      throw bad(flag, file, why[code ?? ''] ?? `cannot read it (${code ?? String(err)})`);
-    }
-  };
   const { createSecureContext } = await import('node:tls');
-  if (spec.kind === 'pfx') {
-    const pfx = await read('--pfx', spec.pfxPath);
-    let context;
-    try {
-      context = createSecureContext({ pfx, ...passphrase });
-    } catch (err) {
-      const message = String((err as Error).message);
-      const why = /mac verify failure|bad decrypt|password/i.test(message)
-        ? spec.passphrase === null ? 'it is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)' : 'wrong --passphrase'
-        : 'not a PKCS#12 file with a certificate and its key';
-      throw bad('--pfx', spec.pfxPath, why);
-    }
-    // Node has no public PKCS#12 parser; the context it built holds the leaf.
-    const der = (context.context as { getCertificate?: () => Buffer | null }).getCertificate?.();
-    if (!der) throw bad('--pfx', spec.pfxPath, 'it holds no certificate');
-    const x509 = new X509Certificate(der);
-    return { secure: { pfx, ...passphrase }, cert: x509.toString(), x509 };
+  return spec.kind === 'pfx' ? loadPfx(spec, createSecureContext) : loadPemPair(spec, createSecureContext);
+}
+
+type CreateSecureContext = typeof import('node:tls').createSecureContext;
+
+function badCert(flag: string, file: string, why: string): DevHttpsError {
+  return new DevHttpsError('E_BAD_CERT', `Invalid ${flag} "${file}": ${why}`);
+}
+
+async function readCertFile(flag: string, file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    const code = errnoCode(err);
+    const why: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: `it is a directory; expected a ${flag === '--pfx' ? 'PKCS#12' : 'PEM'} file` };
+    throw badCert(flag, file, why[code ?? ''] ?? `cannot read it (${code ?? String(err)})`);
   }
-  const [certPem, keyPem] = await Promise.all([read('--cert', spec.certPath), read('--key', spec.keyPath)]);
+}
+
+async function loadPfx(spec: Extract<UserCertificateSpec, { kind: 'pfx' }>, createSecureContext: CreateSecureContext): Promise<UserCertificate> {
+  const passphrase = spec.passphrase === null ? {} : { passphrase: spec.passphrase };
+  const pfx = await readCertFile('--pfx', spec.pfxPath);
+  let context;
+  try {
+    context = createSecureContext({ pfx, ...passphrase });
+  } catch (err) {
+    const message = String((err as Error).message);
+    const why = /mac verify failure|bad decrypt|password/i.test(message)
+      ? spec.passphrase === null ? 'it is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)' : 'wrong --passphrase'
+      : 'not a PKCS#12 file with a certificate and its key';
+    throw badCert('--pfx', spec.pfxPath, why);
+  }
+  // Node has no public PKCS#12 parser; the context it built holds the leaf.
+  const der = (context.context as { getCertificate?: () => Buffer | null }).getCertificate?.();
+  if (!der) throw badCert('--pfx', spec.pfxPath, 'it holds no certificate');
+  const x509 = new X509Certificate(der);
+  return { secure: { pfx, ...passphrase }, cert: x509.toString(), x509 };
+}
+
+async function loadPemPair(spec: Extract<UserCertificateSpec, { kind: 'pem' }>, createSecureContext: CreateSecureContext): Promise<UserCertificate> {
+  const passphrase = spec.passphrase === null ? {} : { passphrase: spec.passphrase };
+  const [certPem, keyPem] = await Promise.all([readCertFile('--cert', spec.certPath), readCertFile('--key', spec.keyPath)]);
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(certPem);
   } catch {
-    throw bad('--cert', spec.certPath, 'not a PEM certificate');
+    throw badCert('--cert', spec.certPath, 'not a PEM certificate');
   }
   let key;
   try {
@@ -417,15 +429,15 @@ export async function loadUserCertificate(spec: UserCertificateSpec): Promise<Us
     const message = String((err as Error).message);
     const encrypted = /passphrase|bad decrypt|encrypted/i.test(message) || /ENCRYPTED/.test(keyPem.toString('latin1'));
     const why = encrypted ? (spec.passphrase === null ? 'the key is encrypted: pass --passphrase (or DEV_HTTPS_PASSPHRASE)' : 'wrong --passphrase') : 'not a PEM private key';
-    throw bad('--key', spec.keyPath, why);
+    throw badCert('--key', spec.keyPath, why);
   }
-  if (!x509.checkPrivateKey(key)) throw bad('--key', spec.keyPath, `it does not match --cert "${spec.certPath}"`);
+  if (!x509.checkPrivateKey(key)) throw badCert('--key', spec.keyPath, `it does not match --cert "${spec.certPath}"`);
   // The whole file: a chain after the leaf (intermediates of a company CA) is served too.
   const certText = certPem.toString('utf8');
   try {
     createSecureContext({ cert: certText, key: keyPem.toString('utf8'), ...passphrase });
   } catch (err) {
-    throw bad('--cert', spec.certPath, `OpenSSL refuses it (${String((err as Error).message)})`);
+    throw badCert('--cert', spec.certPath, `OpenSSL refuses it (${String((err as Error).message)})`);
   }
   return { secure: { cert: certText, key: keyPem.toString('utf8'), ...passphrase }, cert: x509.toString(), x509 };
 }
