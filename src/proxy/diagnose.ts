@@ -38,38 +38,13 @@ export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostic
     warned.add(key);
     logger.warn(message());
   };
-  const edges = new Map<string, Array<{ from: string; to: string; at: number }>>();
-
-  const findLoop = (client: string, from: string, to: string): string[] | null => {
-    if (from === to) return [from, to];
-    const now = Date.now();
-    const recent = (edges.get(client) ?? []).filter((e) => now - e.at < LOOP_WINDOW_MS);
-    recent.push({ from, to, at: now });
-    edges.set(client, recent.slice(-MAX_EDGES_PER_CLIENT));
-    // Follow the client's recent redirects from `to`: reaching `from` again closes a loop.
-    const next = new Map(recent.map((e) => [e.from, e.to]));
-    const path = [from, to];
-    for (let url = to; next.has(url) && path.length <= MAX_EDGES_PER_CLIENT; ) {
-      url = next.get(url)!;
-      path.push(url);
-      if (url === from) return path;
-    }
-    return null;
-  };
+  const edges: Edges = new Map();
 
   return {
     inspect({ req, proto, statusCode, headers }) {
       // This runs for every response: nothing is parsed unless a header asks for it.
       const host = req.headers.host ?? '';
-      if (headers['strict-transport-security'] !== undefined && !keepHsts) {
-        const hostname = hostnameOf(host);
-        if (hostname && isSharedDevName(hostname)) {
-          delete headers['strict-transport-security'];
-          once('hsts', () =>
-            `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
-          );
-        }
-      }
+      if (headers['strict-transport-security'] !== undefined && !keepHsts) stripSharedHsts(headers, host, once);
       if (proto === 'http' && headers['set-cookie'] !== undefined) warnAboutCookies(headers, host, once);
 
       // Only GETs: a browser follows a loop with GETs, while POST → redirect → GET → redirect back
@@ -91,7 +66,7 @@ export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostic
           else edges.delete(client);
           return null;
         }
-        const urls = findLoop(client, here, new URL(location!, here).href);
+        const urls = findLoop(edges, client, here, new URL(location!, here).href);
         if (!urls) return null;
         const loop = { urls, stack: detectStack(headers) };
         once('loop', () => describeLoop(loop));
@@ -113,6 +88,37 @@ export function describeLoop(loop: RedirectLoop): string {
     .map((f) => `    ${f.name}${f.stack === loop.stack ? ' (detected)' : ''}: ${f.fix}`)
     .join('\n');
   return `redirect loop: ${what}. It does not believe the request came over HTTPS, because it does not trust the X-Forwarded-Proto: https header that dev-https sets. Tell it to trust dev-https (only ever set this behind a proxy that sets the header itself, as dev-https does):\n${fixes}`;
+}
+
+/** The redirects each client followed lately. */
+type Edges = Map<string, Array<{ from: string; to: string; at: number }>>;
+
+/** Notes the redirect `from` → `to`; the URLs of the loop it closes, if any. */
+function findLoop(edges: Edges, client: string, from: string, to: string): string[] | null {
+  if (from === to) return [from, to];
+  const now = Date.now();
+  const recent = (edges.get(client) ?? []).filter((e) => now - e.at < LOOP_WINDOW_MS);
+  recent.push({ from, to, at: now });
+  edges.set(client, recent.slice(-MAX_EDGES_PER_CLIENT));
+  // Follow the client's recent redirects from `to`: reaching `from` again closes a loop.
+  const next = new Map(recent.map((e) => [e.from, e.to]));
+  const path = [from, to];
+  for (let url = to; next.has(url) && path.length <= MAX_EDGES_PER_CLIENT; ) {
+    url = next.get(url)!;
+    path.push(url);
+    if (url === from) return path;
+  }
+  return null;
+}
+
+/** HSTS on a name browsers share across every local app is removed (see isSharedDevName). */
+function stripSharedHsts(headers: IncomingHttpHeaders, host: string, once: (key: string, message: () => string) => void): void {
+  const hostname = hostnameOf(host);
+  if (!hostname || !isSharedDevName(hostname)) return;
+  delete headers['strict-transport-security'];
+  once('hsts', () =>
+    `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
+  );
 }
 
 function warnAboutCookies(headers: IncomingHttpHeaders, host: string, once: (key: string, message: () => string) => void): void {

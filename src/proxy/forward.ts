@@ -40,12 +40,7 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
       state.reusedSocket = upstream.reusedSocket;
       stallProbe = stalls.probe(upstream.reusedSocket, socket);
     });
-    // A client gone before the response ended cancels the app's request. An HTTP/2 stream the
-    // client resets leaves its response looking finished: only 'aborted' tells.
-    res.on('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    if (req.httpVersionMajor >= 2) req.once('aborted', () => upstream.destroy());
+    cancelWithClient(req, res, upstream);
     const onError = (err: Error) => {
       if (answered) return;
       if (req.socket.destroyed && errnoCode(err) === 'ECONNRESET') upstream.destroy();
@@ -83,4 +78,15 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
     sendBadGateway(req, res, target.origin, code);
   };
   return forward;
+}
+
+/**
+ * A client gone before the response ended cancels the app's request. An HTTP/2 stream the client
+ * resets leaves its response looking finished: only 'aborted' tells.
+ */
+function cancelWithClient(req: http.IncomingMessage, res: http.ServerResponse, upstream: http.ClientRequest): void {
+  res.on('close', () => {
+    if (!res.writableFinished) upstream.destroy();
+  });
+  if (req.httpVersionMajor >= 2) req.once('aborted', () => upstream.destroy());
 }

@@ -44,16 +44,7 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
     proxyReq.once('response', (res: http.IncomingMessage) => log(res.statusCode ?? 0));
   };
   let wsProxy: Promise<ProxyServer> | null = null;
-  const loadWsProxy = () =>
-    (wsProxy ??= import('http-proxy-3').then(({ createProxyServer }) => {
-      const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
-      proxy.on('open', () => health.answered());
-      proxy.on('econnreset', () => undefined);
-      proxy.on('proxyReqWs', onProxyReq);
-      // Its errors on the ws path come with the client's socket.
-      proxy.on('error', (err, req, socket) => failed(err, req, socket as Duplex));
-      return proxy;
-    }));
+  const loadWsProxy = () => (wsProxy ??= loadProxyServer(target, agent, { open: () => health.answered(), proxyReq: onProxyReq, failed }));
 
   return {
     upgrade(req, socket, head, listener) {
@@ -80,4 +71,21 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
       for (const socket of appSockets) socket.destroy();
     },
   };
+}
+
+interface ProxyServerHandlers {
+  open(): void;
+  proxyReq(proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex): void;
+  failed(err: Error, req: http.IncomingMessage, socket: Duplex): void;
+}
+
+async function loadProxyServer(target: ResolvedTarget, agent: http.Agent, handlers: ProxyServerHandlers): Promise<ProxyServer> {
+  const { createProxyServer } = await import('http-proxy-3');
+  const proxy = createProxyServer({ target: target.origin, agent, xfwd: false, ws: true });
+  proxy.on('open', handlers.open);
+  proxy.on('econnreset', () => undefined);
+  proxy.on('proxyReqWs', handlers.proxyReq);
+  // Its errors on the ws path come with the client's socket.
+  proxy.on('error', (err, req, socket) => handlers.failed(err, req, socket as Duplex));
+  return proxy;
 }
