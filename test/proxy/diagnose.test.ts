@@ -2,10 +2,10 @@
 // createDiagnostics fed request/response pairs (loops, HSTS on shared dev names, cookie warnings).
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { describe, expect, test } from 'vitest';
-import { findMixedContent } from '../src/check/check.js';
-import { createDiagnostics, describeLoop, type Exchange } from '../src/proxy/diagnose.js';
-import { detectStack, fixesFor, PROXY_HEADER_FIXES, type Stack } from '../src/stacks.js';
-import { captureLogger } from './helpers.js';
+import { findMixedContent } from '../../src/check/check.js';
+import { createDiagnostics, describeLoop, type Exchange } from '../../src/proxy/diagnose.js';
+import { detectStack, fixesFor, PROXY_HEADER_FIXES, type Stack } from '../../src/stacks.js';
+import { captureLogger } from '../helpers.js';
 
 const ALL_STACKS: Stack[] = ['django', 'express', 'rails', 'flask', 'laravel', 'spring'];
 

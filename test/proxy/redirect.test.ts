@@ -1,9 +1,9 @@
 // Redirects: the HTTP listener's --redirect-http mode and the rewriting of the app's own redirects.
 import net from 'node:net';
 import { afterEach, expect, test } from 'vitest';
-import { rewriteLocation, type LocationContext } from '../src/proxy/redirect.js';
-import { startDevHttps } from '../src/server/server.js';
-import { captureLogger, onCleanup, request, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { rewriteLocation, type LocationContext } from '../../src/proxy/redirect.js';
+import { startDevHttps } from '../../src/server/server.js';
+import { captureLogger, onCleanup, request, runCleanups, startUpstream, tempDir } from '../helpers.js';
 
 afterEach(runCleanups);
 

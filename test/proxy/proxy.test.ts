@@ -7,8 +7,8 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { DevHttpsError, startDevHttps } from '../src/index.js';
-import { bigBodyHandler, captureLogger, deferred, downloadSha256, echoHandler, MiB, payloadSha256, uploadBig, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from './helpers.js';
+import { DevHttpsError, startDevHttps } from '../../src/index.js';
+import { bigBodyHandler, captureLogger, deferred, downloadSha256, echoHandler, MiB, payloadSha256, uploadBig, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from '../helpers.js';
 
 afterEach(runCleanups);
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { describe, expect, test } from 'vitest';
-import { setForwardedHeaders, type ForwardedInfo } from '../src/proxy/forwarded.js';
-import { httpsLocation } from '../src/proxy/redirect.js';
+import { setForwardedHeaders, type ForwardedInfo } from '../../src/proxy/forwarded.js';
+import { httpsLocation } from '../../src/proxy/redirect.js';
 
 const HTTPS: ForwardedInfo = { proto: 'https', port: 8443, clientAddress: '127.0.0.1' };
 
