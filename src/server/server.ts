@@ -102,25 +102,30 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const urls = { https: `https://${opts.publicHost}:${httpsPort}/`, http: httpPort === null ? null : `http://${opts.publicHost}:${httpPort}/` };
     const opening = openWhenAnswering(opts, target, urls.https);
     let closing: Promise<void> | null = null;
-    return {
-      get certificate() {
-        return certificate.info();
-      },
-      urls,
-      target: target.origin,
-      demo: opened.demo !== null,
-      redirectHttp: opts.redirectHttp,
-      addresses: [...new Set(opened.listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
-      networkAddresses: opts.exposed ? networkAddresses(opts.listenAddresses) : [],
-      close: () => {
-        opening.abort();
-        return (closing ??= closeAll());
-      },
-    };
+    return createHandle(opts, opened, certificate, target, urls, () => {
+      opening.abort();
+      return (closing ??= closeAll());
+    });
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+/** The handle a start returns; `certificate` is read when asked, so it is the one served now. */
+function createHandle(opts: ResolvedOptions, opened: Opened, certificate: CurrentCertificate, target: ResolvedTarget, urls: DevHttpsHandle['urls'], close: () => Promise<void>): DevHttpsHandle {
+  return {
+    get certificate() {
+      return certificate.info();
+    },
+    urls,
+    target: target.origin,
+    demo: opened.demo !== null,
+    redirectHttp: opts.redirectHttp,
+    addresses: [...new Set(opened.listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
+    networkAddresses: opts.exposed ? networkAddresses(opts.listenAddresses) : [],
+    close,
+  };
 }
 
 /** The built-in demo app on a free loopback port: the target when none is given. */
