@@ -3,7 +3,6 @@
 // stall.ts, forward.ts, response.ts (the response head's passes), websocket.ts, health.ts.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { collectWhileStreaming } from '../cli/memory.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedTarget } from '../options.js';
 import { createDiagnostics } from './diagnose.js';
@@ -47,7 +46,6 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       const clientClose = /\bclose\b/i.test(connection) || (req.httpVersion === '1.0' && !/\bkeep-alive\b/i.test(connection));
       setState(req, { listener, clientClose, framing, body: null, readAhead: null, reusedSocket: false, retried: false });
       setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
-      if (framing.kind !== 'none') collectWhileStreaming(req, framing.kind === 'length' ? String(framing.length) : undefined);
       forward(req, res);
     },
     ws: (req, socket, head, listener) => websockets.upgrade(req, socket, head, listener),

@@ -1,7 +1,6 @@
 // The app's response on its way to the client: its head rewritten by a list of named one-job
 // passes (httpxy's web-outgoing style), then the head written and the body piped.
 import type http from 'node:http';
-import { collectWhileStreaming } from '../cli/memory.js';
 import { logPath, type Logger } from '../logger.js';
 import type { ResolvedTarget } from '../options.js';
 import { sendRedirectLoopPage, sendUnpassableResponse, wantsHtml } from '../pages/pages.js';
@@ -98,7 +97,6 @@ export function relayResponse(proxyRes: http.IncomingMessage, req: http.Incoming
   proxyRes.on('close', () => {
     if (!proxyRes.complete) res.destroy();
   });
-  collectWhileStreaming(proxyRes, proxyRes.headers['content-length']);
   const answered = rewriteResponseHead({ req, res, proxyRes, listener: state.listener, clientClose: state.clientClose, target: relay.target, diagnostics: relay.diagnostics, loop: null });
   if (answered || res.headersSent) {
     proxyRes.resume();
