@@ -23,8 +23,20 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import {
-  DEFAULT_BIN, LSP_BIN, argsOf, caddyAvailable, median, percentile, startCaddy, startChild, startDevHttpsBin,
-  startLocalSslProxy, stopAll, waitPort, freePort, sleep,
+  DEFAULT_BIN,
+  LSP_BIN,
+  argsOf,
+  caddyAvailable,
+  median,
+  percentile,
+  startCaddy,
+  startChild,
+  startDevHttpsBin,
+  startLocalSslProxy,
+  stopAll,
+  waitPort,
+  freePort,
+  sleep,
 } from './procs.mjs';
 
 const SHAPE_NAMES = ['cl', 'chunked', 'flush20', 'post', 'ws', 'python-static', 'django-css', 'django-login', 'flask'];
@@ -59,7 +71,10 @@ const FLASK_BODY = 'hello from flask';
 
 // ---------------------------------------------------------------- the app (Node, no-delay, as Node servers are)
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
-const wsAccept = (key) => createHash('sha1').update(key + WS_GUID).digest('base64');
+const wsAccept = (key) =>
+  createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
 
 /** Frames parsed from `buf` (RFC 6455, payloads up to 64 KiB); returns the frames and the rest. */
 function parseFrames(buf) {
@@ -138,7 +153,9 @@ function createApp() {
     socket.on('error', () => undefined);
     if (req.url !== '/ws' || !req.headers['sec-websocket-key']) return socket.destroy();
     socket.setNoDelay(true);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(req.headers['sec-websocket-key'])}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${wsAccept(req.headers['sec-websocket-key'])}\r\n\r\n`,
+    );
     let buf = Buffer.alloc(0);
     socket.on('data', (c) => {
       const { frames, rest } = parseFrames(Buffer.concat([buf, c]));
@@ -158,26 +175,35 @@ function h1Client(t) {
   const mod = t.tls ? https : http;
   const agent = new mod.Agent({ keepAlive: true, maxSockets: 1, keepAliveMsecs: 1000 });
   const sockets = new Set();
-  const request = (shape) => new Promise((resolve, reject) => {
-    const body = shape.body ? Buffer.from(shape.body) : null;
-    const headers = { host: `localhost:${t.port}` };
-    if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
-    const t0 = performance.now();
-    const req = mod.request({
-      host: '127.0.0.1', port: t.port, servername: 'localhost', method: shape.method ?? 'GET', path: shape.path, headers, agent,
-      ca: t.ca, rejectUnauthorized: t.verify !== false, timeout: REQUEST_TIMEOUT_MS,
+  const request = (shape) =>
+    new Promise((resolve, reject) => {
+      const body = shape.body ? Buffer.from(shape.body) : null;
+      const headers = { host: `localhost:${t.port}` };
+      if (body) Object.assign(headers, { 'content-type': 'application/json', 'content-length': body.length });
+      const t0 = performance.now();
+      const req = mod.request({
+        host: '127.0.0.1',
+        port: t.port,
+        servername: 'localhost',
+        method: shape.method ?? 'GET',
+        path: shape.path,
+        headers,
+        agent,
+        ca: t.ca,
+        rejectUnauthorized: t.verify !== false,
+        timeout: REQUEST_TIMEOUT_MS,
+      });
+      req.on('socket', (s) => sockets.add(s));
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.on('response', (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode, body: Buffer.concat(chunks) }));
+      });
+      req.end(body);
     });
-    req.on('socket', (s) => sockets.add(s));
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode, body: Buffer.concat(chunks) }));
-    });
-    req.end(body);
-  });
   return { request, connections: () => sockets.size, close: () => agent.destroy() };
 }
 
@@ -185,18 +211,19 @@ function h1Client(t) {
 function h2Client(t) {
   let session = null;
   let opened = 0;
-  const connect = () => new Promise((resolve, reject) => {
-    const s = http2.connect(`https://localhost:${t.port}`, {
-      createConnection: () => tls.connect({ host: '127.0.0.1', port: t.port, servername: 'localhost', ALPNProtocols: ['h2'], ca: t.ca }),
+  const connect = () =>
+    new Promise((resolve, reject) => {
+      const s = http2.connect(`https://localhost:${t.port}`, {
+        createConnection: () => tls.connect({ host: '127.0.0.1', port: t.port, servername: 'localhost', ALPNProtocols: ['h2'], ca: t.ca }),
+      });
+      s.once('error', reject);
+      s.once('remoteSettings', () => {
+        s.removeListener('error', reject);
+        s.on('error', () => undefined);
+        opened++;
+        resolve(s);
+      });
     });
-    s.once('error', reject);
-    s.once('remoteSettings', () => {
-      s.removeListener('error', reject);
-      s.on('error', () => undefined);
-      opened++;
-      resolve(s);
-    });
-  });
   const ensure = async () => {
     if (!session || session.closed || session.destroyed) session = await connect();
     return session;
@@ -235,7 +262,10 @@ function frameReader(stream) {
   stream.on('data', (c) => {
     const { frames, rest } = parseFrames(Buffer.concat([buf, c]));
     buf = rest;
-    for (const f of frames) (waiting.length ? waiting.shift().resolve(f) : ready.push(f));
+    for (const f of frames) {
+      if (waiting.length) waiting.shift().resolve(f);
+      else ready.push(f);
+    }
   });
   const fail = (err) => {
     failed = err;
@@ -244,7 +274,12 @@ function frameReader(stream) {
   stream.on('error', fail);
   stream.on('close', () => fail(new Error('WebSocket closed')));
   return {
-    next: () => (ready.length ? Promise.resolve(ready.shift()) : failed ? Promise.reject(failed) : new Promise((resolve, reject) => waiting.push({ resolve, reject }))),
+    next: () =>
+      ready.length
+        ? Promise.resolve(ready.shift())
+        : failed
+          ? Promise.reject(failed)
+          : new Promise((resolve, reject) => waiting.push({ resolve, reject })),
   };
 }
 
@@ -261,8 +296,16 @@ function wsClient(t, proto) {
     if (proto === 'h2') {
       h2 ??= h2Client(t);
       const s = await h2.ensure();
-      if (!s.remoteSettings.enableConnectProtocol) throw Object.assign(new Error('no RFC 8441 (enableConnectProtocol) in the server settings'), { unsupported: true });
-      const stream = s.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': 'https', ':path': '/ws', ':authority': `localhost:${t.port}`, 'sec-websocket-version': '13' });
+      if (!s.remoteSettings.enableConnectProtocol)
+        throw Object.assign(new Error('no RFC 8441 (enableConnectProtocol) in the server settings'), { unsupported: true });
+      const stream = s.request({
+        ':method': 'CONNECT',
+        ':protocol': 'websocket',
+        ':scheme': 'https',
+        ':path': '/ws',
+        ':authority': `localhost:${t.port}`,
+        'sec-websocket-version': '13',
+      });
       await new Promise((resolve, reject) => {
         stream.once('response', (h) => (h[':status'] === 200 ? resolve() : reject(new Error(`extended CONNECT answered ${h[':status']}`))));
         stream.once('error', reject);
@@ -270,7 +313,14 @@ function wsClient(t, proto) {
       return { stream, reader: frameReader(stream) };
     }
     const socket = t.tls
-      ? tls.connect({ host: '127.0.0.1', port: t.port, servername: 'localhost', ca: t.ca, rejectUnauthorized: t.verify !== false, ALPNProtocols: ['http/1.1'] })
+      ? tls.connect({
+          host: '127.0.0.1',
+          port: t.port,
+          servername: 'localhost',
+          ca: t.ca,
+          rejectUnauthorized: t.verify !== false,
+          ALPNProtocols: ['http/1.1'],
+        })
       : net.connect({ host: '127.0.0.1', port: t.port });
     socket.setNoDelay(true);
     const key = randomBytes(16).toString('base64');
@@ -278,7 +328,9 @@ function wsClient(t, proto) {
       socket.once(t.tls ? 'secureConnect' : 'connect', resolve);
       socket.once('error', reject);
     });
-    socket.write(`GET /ws HTTP/1.1\r\nHost: localhost:${t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: localhost:${t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     const head = await new Promise((resolve, reject) => {
       let got = Buffer.alloc(0);
       const onData = (c) => {
@@ -316,7 +368,9 @@ async function startPythonStatic(tmp) {
   fs.writeFileSync(path.join(dir, 'style.css'), CSS);
   const port = await freePort();
   // HTTP/1.1, or it closes every connection (its default is HTTP/1.0).
-  startChild(PYTHON, ['-m', 'http.server', '--bind', '127.0.0.1', '--protocol', 'HTTP/1.1', '--directory', dir, String(port)], { log: path.join(tmp, 'python.log') });
+  startChild(PYTHON, ['-m', 'http.server', '--bind', '127.0.0.1', '--protocol', 'HTTP/1.1', '--directory', dir, String(port)], {
+    log: path.join(tmp, 'python.log'),
+  });
   await waitPort(port);
   return port;
 }
@@ -330,23 +384,40 @@ async function startDjango(tmp) {
   const port = await freePort();
   startChild(PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], { cwd: dir, log: path.join(tmp, 'django.log') });
   await waitPort(port, 30_000);
-  return { port, css: fs.readFileSync(path.join(path.dirname(execFileSync(PYTHON, ['-c', 'import django; print(django.__file__)'], { encoding: 'utf8' }).trim()), 'contrib/admin/static/admin/css/base.css')) };
+  return {
+    port,
+    css: fs.readFileSync(
+      path.join(
+        path.dirname(execFileSync(PYTHON, ['-c', 'import django; print(django.__file__)'], { encoding: 'utf8' }).trim()),
+        'contrib/admin/static/admin/css/base.css',
+      ),
+    ),
+  };
 }
 
 /** Flask's development server (Werkzeug, threaded, so HTTP/1.1 with keep-alive). */
 async function startFlask(tmp) {
   const dir = path.join(tmp, 'flask');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'app.py'), `from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return ${JSON.stringify(FLASK_BODY)}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'app.py'),
+    `from flask import Flask\napp = Flask(__name__)\n\n@app.get('/')\ndef index():\n    return ${JSON.stringify(FLASK_BODY)}\n`,
+  );
   const port = await freePort();
-  startChild(PYTHON, ['-m', 'flask', '--app', 'app', 'run', '--host', '127.0.0.1', '--port', String(port)], { cwd: dir, log: path.join(tmp, 'flask.log') });
+  startChild(PYTHON, ['-m', 'flask', '--app', 'app', 'run', '--host', '127.0.0.1', '--port', String(port)], {
+    cwd: dir,
+    log: path.join(tmp, 'flask.log'),
+  });
   await waitPort(port, 30_000);
   return port;
 }
 
 const pythonModuleVersion = (name) => {
   try {
-    return execFileSync(PYTHON, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(name)}))`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync(PYTHON, ['-c', `import importlib.metadata as m; print(m.version(${JSON.stringify(name)}))`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -354,7 +425,10 @@ const pythonModuleVersion = (name) => {
 
 const djangoVersion = () => {
   try {
-    return execFileSync(PYTHON, ['-c', 'import django; print(django.get_version())'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync(PYTHON, ['-c', 'import django; print(django.get_version())'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -389,32 +463,97 @@ try {
 
   const SHAPES = {
     cl: { app: 'node', path: '/cl', n: N, check: (r) => r.body.equals(CL_BODY), what: 'Content-Length, one write (1 KiB)' },
-    chunked: { app: 'node', path: '/chunked', n: N, check: (r) => r.body.toString() === CHUNK.repeat(CHUNKS), what: `chunked, ${CHUNKS} writes on separate ticks` },
-    flush20: { app: 'node', path: '/flush20', n: N_SLOW, check: (r) => r.body.toString() === CHUNK.repeat(2), what: 'two flushes 20 ms apart' },
-    post: { app: 'node', method: 'POST', path: '/echo', body: JSON_BODY, n: N, check: (r) => r.body.toString() === JSON_BODY, what: `POST ${JSON_BODY.length} B JSON, echoed` },
-    ws: { app: 'node', ws: true, n: N, check: (r) => r.body.equals(WS_MESSAGE), what: `WebSocket echo (${WS_MESSAGE.length} B text frame)` },
-    'python-static': { app: 'python', stalls: true, path: '/style.css', n: N_PYTHON, check: (r) => r.body.toString() === CSS, what: 'python3 -m http.server --protocol HTTP/1.1, 4 KB CSS' },
-    'django-css': { app: 'django', stalls: true, path: '/static/admin/css/base.css', n: N_PYTHON, check: (r) => r.body.equals(djangoCss), what: `Django ${django} runserver, admin base.css` },
-    'django-login': { app: 'django', stalls: true, path: '/admin/login/', n: N_PYTHON, check: (r) => r.body.includes('csrfmiddlewaretoken'), what: `Django ${django} runserver, /admin/login/` },
-    flask: { app: 'flask', path: '/', n: N_PYTHON, check: (r) => r.body.toString() === FLASK_BODY, what: `Flask ${flask} development server (Werkzeug ${pythonModuleVersion('werkzeug')}), a string view; it closes the connection after each response, so nothing is reused and nothing stalls` },
+    chunked: {
+      app: 'node',
+      path: '/chunked',
+      n: N,
+      check: (r) => r.body.toString() === CHUNK.repeat(CHUNKS),
+      what: `chunked, ${CHUNKS} writes on separate ticks`,
+    },
+    flush20: {
+      app: 'node',
+      path: '/flush20',
+      n: N_SLOW,
+      check: (r) => r.body.toString() === CHUNK.repeat(2),
+      what: 'two flushes 20 ms apart',
+    },
+    post: {
+      app: 'node',
+      method: 'POST',
+      path: '/echo',
+      body: JSON_BODY,
+      n: N,
+      check: (r) => r.body.toString() === JSON_BODY,
+      what: `POST ${JSON_BODY.length} B JSON, echoed`,
+    },
+    ws: {
+      app: 'node',
+      ws: true,
+      n: N,
+      check: (r) => r.body.equals(WS_MESSAGE),
+      what: `WebSocket echo (${WS_MESSAGE.length} B text frame)`,
+    },
+    'python-static': {
+      app: 'python',
+      stalls: true,
+      path: '/style.css',
+      n: N_PYTHON,
+      check: (r) => r.body.toString() === CSS,
+      what: 'python3 -m http.server --protocol HTTP/1.1, 4 KB CSS',
+    },
+    'django-css': {
+      app: 'django',
+      stalls: true,
+      path: '/static/admin/css/base.css',
+      n: N_PYTHON,
+      check: (r) => r.body.equals(djangoCss),
+      what: `Django ${django} runserver, admin base.css`,
+    },
+    'django-login': {
+      app: 'django',
+      stalls: true,
+      path: '/admin/login/',
+      n: N_PYTHON,
+      check: (r) => r.body.includes('csrfmiddlewaretoken'),
+      what: `Django ${django} runserver, /admin/login/`,
+    },
+    flask: {
+      app: 'flask',
+      path: '/',
+      n: N_PYTHON,
+      check: (r) => r.body.toString() === FLASK_BODY,
+      what: `Flask ${flask} development server (Werkzeug ${pythonModuleVersion('werkzeug')}), a string view; it closes the connection after each response, so nothing is reused and nothing stalls`,
+    },
   };
   const shapes = WANT_SHAPES.filter((s) => apps[SHAPES[s].app] !== undefined);
   const appNames = [...new Set(shapes.map((s) => SHAPES[s].app))];
 
   // One proxy instance per app and proxy kind.
   const targets = []; // { proxy, app, port, tls, ca, verify, h2 }
-  if (WANT_PROXIES.includes('direct')) for (const name of appNames) targets.push({ proxy: 'direct', app: name, port: apps[name], tls: false, h2: false });
+  if (WANT_PROXIES.includes('direct'))
+    for (const name of appNames) targets.push({ proxy: 'direct', app: name, port: apps[name], tls: false, h2: false });
   if (WANT_PROXIES.includes('dev-https')) {
     for (const name of appNames) {
       // Sequential starts: the first makes the certificate, the others reuse it.
-      const d = await startDevHttpsBin({ bin: BIN, appPort: apps[name], certDir, caRoot, extra: QUIET ? ['--quiet'] : [], sink: 'pipe', cwd: tmp });
+      const d = await startDevHttpsBin({
+        bin: BIN,
+        appPort: apps[name],
+        certDir,
+        caRoot,
+        extra: QUIET ? ['--quiet'] : [],
+        sink: 'pipe',
+        cwd: tmp,
+      });
       targets.push({ proxy: 'dev-https', app: name, port: d.port, tls: true, ca: d.ca, h2: true, handle: d });
     }
   }
   let caddyVersion = null;
   if (WANT_PROXIES.includes('caddy')) {
     if (caddyAvailable()) {
-      const c = await startCaddy(appNames.map((n) => apps[n]), tmp);
+      const c = await startCaddy(
+        appNames.map((n) => apps[n]),
+        tmp,
+      );
       caddyVersion = c.version;
       appNames.forEach((name, i) => targets.push({ proxy: 'caddy', app: name, port: c.ports[i], tls: true, ca: c.ca, h2: true }));
     } else notes.push('Caddy not installed (bash ../shared/bench/setup.sh): no Caddy column');
@@ -498,11 +637,20 @@ try {
   const fmt = (x) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2)) : '–');
   const signed = (x) => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + fmt(x) : '–');
   const proxies = PROXY_NAMES.filter((p) => targets.some((t) => t.proxy === p));
-  const label = { direct: 'direct (h1, plain)', 'dev-https': 'dev-https', caddy: `Caddy ${caddyVersion ?? ''}`.trim(), 'local-ssl-proxy': 'local-ssl-proxy' };
-  console.log(`\nLatency by response shape, one request at a time over a reused connection: median / p90 ms, ${ROUNDS} interleaved rounds, ` +
-    `n = ${N} per cell (flush20 ${N_SLOW}, Python ${N_PYTHON}); node ${process.version}, ${os.cpus().length} cores shared by client, proxies and apps; ` +
-    `dev-https ${BIN}${QUIET ? ' --quiet' : ' (request log on, stdout to a pipe this script drains)'}; ${seconds.toFixed(0)} s.`);
-  console.log('"+X" = the proxy\'s median minus the direct median (HTTP/1.1 to the app, no TLS). h1 = node:https keep-alive agent, 1 socket; h2 = one node:http2 session.\n');
+  const label = {
+    direct: 'direct (h1, plain)',
+    'dev-https': 'dev-https',
+    caddy: `Caddy ${caddyVersion ?? ''}`.trim(),
+    'local-ssl-proxy': 'local-ssl-proxy',
+  };
+  console.log(
+    `\nLatency by response shape, one request at a time over a reused connection: median / p90 ms, ${ROUNDS} interleaved rounds, ` +
+      `n = ${N} per cell (flush20 ${N_SLOW}, Python ${N_PYTHON}); node ${process.version}, ${os.cpus().length} cores shared by client, proxies and apps; ` +
+      `dev-https ${BIN}${QUIET ? ' --quiet' : ' (request log on, stdout to a pipe this script drains)'}; ${seconds.toFixed(0)} s.`,
+  );
+  console.log(
+    '"+X" = the proxy\'s median minus the direct median (HTTP/1.1 to the app, no TLS). h1 = node:https keep-alive agent, 1 socket; h2 = one node:http2 session.\n',
+  );
   const added = proxies.filter((p) => p !== 'direct');
   console.log(`| shape | client | ${proxies.map((p) => label[p]).join(' | ')} | ${added.map((p) => `+${label[p]}`).join(' | ')} |`);
   console.log(`| --- | --- | ${proxies.map(() => '---:').join(' | ')} | ${added.map(() => '---:').join(' | ')} |`);
@@ -532,13 +680,16 @@ try {
       const cd = med(cell(shape, 'caddy', proto));
       if (Number.isFinite(dh) && Number.isFinite(cd)) {
         const over = dh - cd;
-        verdicts.push(`${shape} ${proto}: dev-https ${signed(dh - direct)} ms, Caddy ${signed(cd - direct)} ms -> ${over <= 1 ? 'within' : 'MISSES'} Caddy + 1 ms (${signed(over)})`);
+        verdicts.push(
+          `${shape} ${proto}: dev-https ${signed(dh - direct)} ms, Caddy ${signed(cd - direct)} ms -> ${over <= 1 ? 'within' : 'MISSES'} Caddy + 1 ms (${signed(over)})`,
+        );
       }
     }
     if (SHAPES[shape].stalls) {
       for (const proto of ['h1', 'h2']) {
         const dh = med(cell(shape, 'dev-https', proto));
-        if (Number.isFinite(dh) && Number.isFinite(direct)) verdicts.push(`${shape} ${proto}: direct / dev-https = ${(direct / dh).toFixed(1)}x (target: several times faster than direct)`);
+        if (Number.isFinite(dh) && Number.isFinite(direct))
+          verdicts.push(`${shape} ${proto}: direct / dev-https = ${(direct / dh).toFixed(1)}x (target: several times faster than direct)`);
       }
     }
   }
@@ -547,7 +698,10 @@ try {
   const perRequest = Math.ceil(N_PYTHON / 2);
   for (const client of new Set(cells.map((c) => c.client))) {
     const n = client.connections();
-    if (n > 1) footnotes.push(`${client.label}: connection opened ${n} times${n > perRequest ? ' (the server closes it after each response)' : ' (closed while idle between batches)'}`);
+    if (n > 1)
+      footnotes.push(
+        `${client.label}: connection opened ${n} times${n > perRequest ? ' (the server closes it after each response)' : ' (closed while idle between batches)'}`,
+      );
   }
   console.log('\nShapes:');
   for (const s of shapes) console.log(`- ${s}: ${SHAPES[s].what}`);
@@ -555,9 +709,36 @@ try {
   if (notes.length) console.log(notes.map((f) => `- ${f}`).join('\n'));
   if (verdicts.length) console.log('\nTargets (issue 13):\n' + verdicts.map((v) => `- ${v}`).join('\n'));
   const said = targets.filter((t) => t.handle).flatMap((t) => t.handle.lines.map((l) => `${t.app}: ${l.trim()}`));
-  if (said.length) console.log('\ndev-https printed after its banner (request lines left out):\n' + said.slice(0, 10).map((l) => `- ${l}`).join('\n'));
+  if (said.length)
+    console.log(
+      '\ndev-https printed after its banner (request lines left out):\n' +
+        said
+          .slice(0, 10)
+          .map((l) => `- ${l}`)
+          .join('\n'),
+    );
   if (JSON_OUT) {
-    fs.writeFileSync(JSON_OUT, JSON.stringify({ node: process.version, rounds: ROUNDS, cells: cells.map((c) => ({ shape: c.shape, proxy: c.proxy, proto: c.proto, n: c.samples.length, median: med(c), p90: percentile(c.samples, 90), errors: c.errors, unsupported: c.unsupported })) }, null, 2));
+    fs.writeFileSync(
+      JSON_OUT,
+      JSON.stringify(
+        {
+          node: process.version,
+          rounds: ROUNDS,
+          cells: cells.map((c) => ({
+            shape: c.shape,
+            proxy: c.proxy,
+            proto: c.proto,
+            n: c.samples.length,
+            median: med(c),
+            p90: percentile(c.samples, 90),
+            errors: c.errors,
+            unsupported: c.unsupported,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
   }
 } catch (err) {
   console.error(err);

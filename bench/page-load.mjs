@@ -30,7 +30,8 @@ const a = argsOf(process.argv.slice(2));
 const ROUNDS = a.int('rounds', 5, 1);
 const MODULES = a.str('modules', '300,1000').split(',').map(Number);
 const DELAYS = a.str('delay', '5,20').split(',').map(Number);
-for (const n of [...MODULES, ...DELAYS]) if (!Number.isInteger(n) || n < 0) throw new Error(`Invalid --modules/--delay list: expected whole numbers`);
+for (const n of [...MODULES, ...DELAYS])
+  if (!Number.isInteger(n) || n < 0) throw new Error(`Invalid --modules/--delay list: expected whole numbers`);
 const WANT = a.list('targets', TARGET_NAMES, TARGET_NAMES);
 const SINK = a.list('log-sink', [has('script') ? 'pty' : 'pipe'], ['pty', 'pipe', 'null', 'slow-pty'])[0];
 const TTY_RATE = a.int('tty-rate', 20_000, 100);
@@ -53,12 +54,15 @@ setTimeout(() => {
 const pages = new Map();
 const pageOf = (modules) => {
   if (!pages.has(modules)) {
-    pages.set(modules, `<!doctype html><html><head><meta charset="utf-8"><title>${modules} modules</title>
+    pages.set(
+      modules,
+      `<!doctype html><html><head><meta charset="utf-8"><title>${modules} modules</title>
 <script>performance.setResourceTimingBufferSize(${modules + 50});</script>
 <script type="module">
 ${Array.from({ length: modules }, (_, i) => `import './m/${i}.js';`).join('\n')}
 window.__done = { n: window.__n, ms: performance.now() };
-</script></head><body><p>${modules} modules</p></body></html>`);
+</script></head><body><p>${modules} modules</p></body></html>`,
+    );
   }
   return pages.get(modules);
 };
@@ -95,7 +99,8 @@ try {
   const appPort = app.address().port;
   const targets = [];
   const notes = [];
-  if (WANT.includes('direct')) targets.push({ name: 'direct', label: 'direct HTTP/1.1', origin: `http://127.0.0.1:${appPort}`, expect: 'http/1.1' });
+  if (WANT.includes('direct'))
+    targets.push({ name: 'direct', label: 'direct HTTP/1.1', origin: `http://127.0.0.1:${appPort}`, expect: 'http/1.1' });
   let caddyCert = null;
   if (WANT.includes('caddy')) {
     if (caddyAvailable()) {
@@ -118,7 +123,10 @@ try {
   }
   if (!started.length && PROFILE_DIR) {
     // The profiled run starts later; its certificate must exist now, for Chromium's pin.
-    execFileSync(process.execPath, [BIN, 'cert', '--cert-dir', certDir, '--json'], { env: { ...process.env, DEV_HTTPS_CAROOT: caRoot }, stdio: 'ignore' });
+    execFileSync(process.execPath, [BIN, 'cert', '--cert-dir', certDir, '--json'], {
+      env: { ...process.env, DEV_HTTPS_CAROOT: caRoot },
+      stdio: 'ignore',
+    });
   }
   const pins = [];
   if (caddyCert) pins.push(spkiHash(caddyCert));
@@ -155,13 +163,23 @@ try {
       const response = await p.goto(url, { timeout: LOAD_TIMEOUT_MS });
       if (response?.status() !== 200) throw new Error(`${target.name}: ${url} answered ${response?.status()}`);
       const why = await Promise.race([
-        p.waitForFunction(() => window.__done !== undefined, undefined, { timeout: LOAD_TIMEOUT_MS, polling: 10 }).then(() => null, (e) => e.message),
+        p
+          .waitForFunction(() => window.__done !== undefined, undefined, { timeout: LOAD_TIMEOUT_MS, polling: 10 })
+          .then(
+            () => null,
+            (e) => e.message,
+          ),
         failed,
       ]);
       if (why) throw new Error(`${target.name}, ${modules} modules x ${delay} ms: ${why}`);
       const r = await p.evaluate(() => {
         const mods = performance.getEntriesByType('resource').filter((e) => /\/m\/\d+\.js$/.test(e.name));
-        return { done: window.__done, nav: performance.getEntriesByType('navigation')[0].nextHopProtocol, protocols: [...new Set(mods.map((e) => e.nextHopProtocol))], count: mods.length };
+        return {
+          done: window.__done,
+          nav: performance.getEntriesByType('navigation')[0].nextHopProtocol,
+          protocols: [...new Set(mods.map((e) => e.nextHopProtocol))],
+          count: mods.length,
+        };
       });
       if (r.done.n !== modules) throw new Error(`${target.name}: ${r.done.n} of ${modules} modules ran`);
       if (r.count !== modules) throw new Error(`${target.name}: ${r.count} of ${modules} modules fetched`);
@@ -171,7 +189,13 @@ try {
     }
   }
 
-  const cases = MODULES.flatMap((modules) => DELAYS.map((delay) => ({ modules, delay, results: new Map(targets.map((t) => [t.name, { ms: [], connections: [], protocols: new Set() }])) })));
+  const cases = MODULES.flatMap((modules) =>
+    DELAYS.map((delay) => ({
+      modules,
+      delay,
+      results: new Map(targets.map((t) => [t.name, { ms: [], connections: [], protocols: new Set() }])),
+    })),
+  );
   const t0 = performance.now();
   // One unmeasured load each: Chromium's and Node's first-use costs are not the proxy's.
   for (const t of targets) await load(t, MODULES[0], DELAYS[0]);
@@ -196,9 +220,16 @@ try {
   }
   const seconds = (performance.now() - t0) / 1000;
 
-  const sinkWhy = { pty: 'a pseudo-terminal (script), as in a terminal', pipe: 'a pipe this script drains', null: '/dev/null', 'slow-pty': `a pseudo-terminal read at ${TTY_RATE} bytes/s (a slow terminal)` }[SINK];
-  console.log(`\nPage load in headless Chromium: navigation start -> last module evaluated, median ms of ${ROUNDS} interleaved rounds (fresh browser context each load); ` +
-    `node ${process.version}, ${os.cpus().length} cores shared by browser, proxies and app; dev-https ${BIN}, request log to ${sinkWhy}; ${seconds.toFixed(0)} s.\n`);
+  const sinkWhy = {
+    pty: 'a pseudo-terminal (script), as in a terminal',
+    pipe: 'a pipe this script drains',
+    null: '/dev/null',
+    'slow-pty': `a pseudo-terminal read at ${TTY_RATE} bytes/s (a slow terminal)`,
+  }[SINK];
+  console.log(
+    `\nPage load in headless Chromium: navigation start -> last module evaluated, median ms of ${ROUNDS} interleaved rounds (fresh browser context each load); ` +
+      `node ${process.version}, ${os.cpus().length} cores shared by browser, proxies and app; dev-https ${BIN}, request log to ${sinkWhy}; ${seconds.toFixed(0)} s.\n`,
+  );
   const hasCaddy = targets.some((t) => t.name === 'caddy');
   const ratioCols = hasCaddy ? targets.filter((t) => t.name.startsWith('dev-https')).map((t) => t.name) : [];
   console.log(`| case | ${targets.map((t) => t.label).join(' | ')} | ${ratioCols.map((n) => `${n}/Caddy`).join(' | ')} |`);
@@ -210,7 +241,8 @@ try {
       const r = c.results.get(t.name);
       const seen = [...r.protocols];
       if (r.failed) bad.push(`${c.modules} x ${c.delay} ms, ${t.name}: ${r.failed} of ${ROUNDS} loads failed (first: ${r.error})`);
-      if (seen.length > 1 || (seen.length === 1 && seen[0] !== `${t.expect}/${t.expect}`)) bad.push(`${c.modules} x ${c.delay} ms, ${t.name}: protocols ${seen.join(', ')} (expected ${t.expect})`);
+      if (seen.length > 1 || (seen.length === 1 && seen[0] !== `${t.expect}/${t.expect}`))
+        bad.push(`${c.modules} x ${c.delay} ms, ${t.name}: protocols ${seen.join(', ')} (expected ${t.expect})`);
       return r.ms.length ? `${med(t.name).toFixed(0)}${r.failed ? ` (${r.failed} failed)` : ''}` : 'failed';
     });
     const ratios = ratioCols.map((n) => (Number.isFinite(med(n) / med('caddy')) ? `${(med(n) / med('caddy')).toFixed(2)}x` : '–'));
@@ -218,10 +250,12 @@ try {
   }
   console.log('\nEvery load: min–max ms, and [connections the app accepted per load, median]');
   for (const c of cases) {
-    const each = targets.filter((t) => c.results.get(t.name).ms.length).map((t) => {
-      const r = c.results.get(t.name);
-      return `${t.name} ${Math.min(...r.ms).toFixed(0)}–${Math.max(...r.ms).toFixed(0)} [${median(r.connections)}]`;
-    });
+    const each = targets
+      .filter((t) => c.results.get(t.name).ms.length)
+      .map((t) => {
+        const r = c.results.get(t.name);
+        return `${t.name} ${Math.min(...r.ms).toFixed(0)}–${Math.max(...r.ms).toFixed(0)} [${median(r.connections)}]`;
+      });
     console.log(`- ${c.modules} x ${c.delay} ms: ${each.join(', ')}`);
   }
   if (bad.length) {
@@ -229,15 +263,35 @@ try {
     console.log('\nFAILED:\n' + bad.map((b) => `- ${b}`).join('\n'));
   }
   if (notes.length) console.log(notes.map((n) => `- ${n}`).join('\n'));
-  const said = started.flatMap((d, i) => [...d.lines, ...d.child.stderrText.split('\n')].filter((l) => l.trim()).map((l) => `${dhVariants.filter((x) => WANT.includes(x.name))[i].name}: ${l.trim()}`));
-  if (said.length) console.log('\ndev-https printed after its banner (request lines left out):\n' + said.slice(0, 10).map((l) => `- ${l}`).join('\n'));
+  const said = started.flatMap((d, i) =>
+    [...d.lines, ...d.child.stderrText.split('\n')]
+      .filter((l) => l.trim())
+      .map((l) => `${dhVariants.filter((x) => WANT.includes(x.name))[i].name}: ${l.trim()}`),
+  );
+  if (said.length)
+    console.log(
+      '\ndev-https printed after its banner (request lines left out):\n' +
+        said
+          .slice(0, 10)
+          .map((l) => `- ${l}`)
+          .join('\n'),
+    );
 
   if (PROFILE_DIR) {
     // The measured processes are done: the profiled one has the machine to itself.
     for (const d of started) await stopChild(d.child);
     fs.mkdirSync(PROFILE_DIR, { recursive: true });
     const before = new Set(fs.readdirSync(PROFILE_DIR));
-    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, sink: SINK, ttyRate: TTY_RATE, cwd: tmp, nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', PROFILE_DIR] });
+    const d = await startDevHttpsBin({
+      bin: BIN,
+      appPort,
+      certDir,
+      caRoot,
+      sink: SINK,
+      ttyRate: TTY_RATE,
+      cwd: tmp,
+      nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', PROFILE_DIR],
+    });
     const t = { name: 'dev-https (profiled)', origin: `https://localhost:${d.port}`, expect: 'h2' };
     const { modules, delay } = { modules: MODULES[0], delay: DELAYS[0] };
     const ms = [];
@@ -245,7 +299,9 @@ try {
     await stopChild(d.child);
     const file = fs.readdirSync(PROFILE_DIR).find((f) => f.endsWith('.cpuprofile') && !before.has(f));
     if (!file) throw new Error(`no .cpuprofile in ${PROFILE_DIR}: did dev-https exit cleanly on SIGTERM?`);
-    console.log(`\nCPU profile: ${PROFILE_LOADS} loads of ${modules} modules x ${delay} ms through dev-https h2, log on (median ${median(ms).toFixed(0)} ms under the profiler): ${path.join(PROFILE_DIR, file)}`);
+    console.log(
+      `\nCPU profile: ${PROFILE_LOADS} loads of ${modules} modules x ${delay} ms through dev-https h2, log on (median ${median(ms).toFixed(0)} ms under the profiler): ${path.join(PROFILE_DIR, file)}`,
+    );
     const { summarise } = await import('./profile-summary.mjs');
     console.log(summarise(JSON.parse(fs.readFileSync(path.join(PROFILE_DIR, file), 'utf8'))));
   }

@@ -41,7 +41,13 @@ export function argsOf(argv) {
     },
     list: (name, fallback, allowed) => {
       const raw = value(name);
-      const xs = raw === undefined ? fallback : raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const xs =
+        raw === undefined
+          ? fallback
+          : raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
       const bad = xs.filter((x) => !allowed.includes(x));
       if (bad.length) throw new Error(`Invalid --${name} "${raw}": expected a comma-separated list of ${allowed.join(', ')}`);
       return xs;
@@ -64,7 +70,9 @@ export async function freePort() {
     const v4 = net.createServer();
     const port = await new Promise((resolve, reject) => v4.once('error', reject).listen(0, '127.0.0.1', () => resolve(v4.address().port)));
     const v6 = net.createServer();
-    const ok = await new Promise((resolve) => v6.once('error', (e) => resolve(e.code === 'EADDRNOTAVAIL')).listen(port, '::1', () => resolve(true)));
+    const ok = await new Promise((resolve) =>
+      v6.once('error', (e) => resolve(e.code === 'EADDRNOTAVAIL')).listen(port, '::1', () => resolve(true)),
+    );
     await new Promise((resolve) => v4.close(resolve));
     if (v6.listening) await new Promise((resolve) => v6.close(resolve));
     if (ok) return port;
@@ -142,7 +150,17 @@ process.on('exit', () => {
  *   session): once the kernel's buffer is full, every write blocks the proxy until it drains.
  * Resolves with the HTTPS URL from the banner, the CA to trust and the lines it printed.
  */
-export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, caRoot, extra = [], sink = 'pipe', ttyRate = 20_000, nodeArgs = [], cwd }) {
+export async function startDevHttpsBin({
+  bin = DEFAULT_BIN,
+  appPort,
+  certDir,
+  caRoot,
+  extra = [],
+  sink = 'pipe',
+  ttyRate = 20_000,
+  nodeArgs = [],
+  cwd,
+}) {
   const argv = [...nodeArgs, bin, '--target', String(appPort), '--port', '0', '--cert-dir', certDir, ...extra];
   const env = { ...process.env, DEV_HTTPS_CAROOT: caRoot };
   delete env.FORCE_COLOR;
@@ -166,11 +184,12 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
     child.stderrText = '';
   } else {
     const quote = (s) => `'${s.replaceAll("'", `'\\''`)}'`;
-    const [cmd, cmdArgv] = sink === 'pty'
-      ? ['script', ['-qfec', `exec ${[process.execPath, ...argv].map(quote).join(' ')}`, '/dev/null']]
-      : sink === 'slow-pty'
-        ? [PYTHON, ['-c', SLOW_PTY, String(ttyRate), process.execPath, ...argv]]
-        : [process.execPath, argv];
+    const [cmd, cmdArgv] =
+      sink === 'pty'
+        ? ['script', ['-qfec', `exec ${[process.execPath, ...argv].map(quote).join(' ')}`, '/dev/null']]
+        : sink === 'slow-pty'
+          ? [PYTHON, ['-c', SLOW_PTY, String(ttyRate), process.execPath, ...argv]]
+          : [process.execPath, argv];
     child = spawn(cmd, cmdArgv, { stdio: ['ignore', 'pipe', 'pipe'], env, cwd });
     children.add(child);
     child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -182,7 +201,8 @@ export async function startDevHttpsBin({ bin = DEFAULT_BIN, appPort, certDir, ca
       if (!banner && !fixedPort) return void (out += c);
       const split = (partial + c).split(/\r?\n/);
       partial = split.pop();
-      for (const l of split.map(stripAnsi)) if (l.trim() && lines.length < 200 && !REQUEST_LINE.test(l) && !BANNER_LINE.test(l)) lines.push(l);
+      for (const l of split.map(stripAnsi))
+        if (l.trim() && lines.length < 200 && !REQUEST_LINE.test(l) && !BANNER_LINE.test(l)) lines.push(l);
     });
   }
   if (sink === 'pty' || sink === 'slow-pty') {
@@ -258,9 +278,14 @@ export const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 export async function startCaddy(upstreamPorts, tmp) {
   const ports = [];
   for (const _ of upstreamPorts) ports.push(await freePort());
-  const sites = upstreamPorts.map((up, i) => `https://localhost:${ports[i]} {\n\ttls ${ANCHORS}/ec.crt ${ANCHORS}/ec.key\n\treverse_proxy 127.0.0.1:${up}\n}\n`).join('');
+  const sites = upstreamPorts
+    .map((up, i) => `https://localhost:${ports[i]} {\n\ttls ${ANCHORS}/ec.crt ${ANCHORS}/ec.key\n\treverse_proxy 127.0.0.1:${up}\n}\n`)
+    .join('');
   const file = path.join(tmp, 'Caddyfile');
-  fs.writeFileSync(file, `{\n\tskip_install_trust\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system ${tmp}/caddy\n}\n${sites}`);
+  fs.writeFileSync(
+    file,
+    `{\n\tskip_install_trust\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system ${tmp}/caddy\n}\n${sites}`,
+  );
   const child = startChild('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], {
     log: path.join(tmp, 'caddy.log'),
     env: { ...process.env, HOME: tmp, XDG_DATA_HOME: tmp, XDG_CONFIG_HOME: tmp },
@@ -286,7 +311,9 @@ export const LSP_BIN = path.join(ANCHORS, 'node_modules/.bin/local-ssl-proxy');
 /** local-ssl-proxy 2.0.5 with its own bundled certificate (expired: clients must not verify it). */
 export async function startLocalSslProxy(appPort, tmp) {
   const port = await freePort();
-  const child = startChild(process.execPath, [LSP_BIN, '--source', String(port), '--target', String(appPort), '--hostname', '127.0.0.1'], { log: path.join(tmp, `lsp-${port}.log`) });
+  const child = startChild(process.execPath, [LSP_BIN, '--source', String(port), '--target', String(appPort), '--hostname', '127.0.0.1'], {
+    log: path.join(tmp, `lsp-${port}.log`),
+  });
   await waitPort(port);
   return { child, port };
 }

@@ -55,7 +55,8 @@ export function summarise(profile, { top = 25 } = {}) {
     const f = byId.get(id).callFrame;
     const area = areaOf(f);
     selfByArea.set(area, (selfByArea.get(area) ?? 0) + us);
-    const key = `${f.functionName || '(anonymous)'} ${f.url ? `${f.url.replace(/^.*\/dist\//, 'dist/').replace(/^file:\/\/.*node_modules\//, '')}:${f.lineNumber + 1}` : ''}`.trim();
+    const key =
+      `${f.functionName || '(anonymous)'} ${f.url ? `${f.url.replace(/^.*\/dist\//, 'dist/').replace(/^file:\/\/.*node_modules\//, '')}:${f.lineNumber + 1}` : ''}`.trim();
     const prev = selfByFn.get(key) ?? { us: 0, area };
     prev.us += us;
     selfByFn.set(key, prev);

@@ -29,13 +29,18 @@ const str = (name, fallback) => {
 };
 const PARTS = ['rps', 'shared', 'latency', 'page-load'];
 const only = str('only', PARTS.join(',')).split(',');
-for (const p of only) if (!PARTS.includes(p)) throw new Error(`Invalid --only "${p}": expected a comma-separated list of ${PARTS.join(', ')}`);
+for (const p of only)
+  if (!PARTS.includes(p)) throw new Error(`Invalid --only "${p}": expected a comma-separated list of ${PARTS.join(', ')}`);
 const part = (name) => only.includes(name) && !args.includes(`--no-${name}`);
 const BIN = path.resolve(str('devhttps-bin', path.join(here, '../bin/dev-https.js')));
 // Each later part is bounded: a hung run is stopped.
 const PART_LIMIT_MS = 20 * 60_000;
 const runPart = (script, extra) => {
-  const r = spawnSync(process.execPath, [path.join(here, script), '--devhttps-bin', BIN, ...extra], { stdio: 'inherit', timeout: PART_LIMIT_MS, killSignal: 'SIGTERM' });
+  const r = spawnSync(process.execPath, [path.join(here, script), '--devhttps-bin', BIN, ...extra], {
+    stdio: 'inherit',
+    timeout: PART_LIMIT_MS,
+    killSignal: 'SIGTERM',
+  });
   if (r.status !== 0) process.exitCode = 1;
 };
 const splitArgs = (text) => (text ? text.split(/\s+/).filter(Boolean) : []);
@@ -74,10 +79,12 @@ if (part('rps')) {
       while (Date.now() < end) {
         const t0 = process.hrtime.bigint();
         await new Promise((resolve, reject) => {
-          mod.get(target, { agent }, (res) => {
-            res.resume();
-            res.on('end', resolve);
-          }).on('error', reject);
+          mod
+            .get(target, { agent }, (res) => {
+              res.resume();
+              res.on('end', resolve);
+            })
+            .on('error', reject);
         });
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         count++;
@@ -87,7 +94,11 @@ if (part('rps')) {
     await Promise.all(Array.from({ length: CONNS }, worker));
     agent.destroy();
     latencies.sort((a, b) => a - b);
-    return { rps: count / ((Date.now() - started) / 1000), p50: latencies[Math.floor(latencies.length / 2)], p99: latencies[Math.floor(latencies.length * 0.99)] };
+    return {
+      rps: count / ((Date.now() - started) / 1000),
+      p50: latencies[Math.floor(latencies.length / 2)],
+      p99: latencies[Math.floor(latencies.length * 0.99)],
+    };
   }
 
   const rows = [
@@ -96,7 +107,8 @@ if (part('rps')) {
   ];
   console.log(`${SECONDS}s, ${CONNS} keep-alive connections, Node client (client and servers share ${os.cpus().length} cores)`);
   console.log('target'.padEnd(14), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8));
-  for (const [name, r] of rows) console.log(name.padEnd(14), r.rps.toFixed(0).padStart(9), r.p50.toFixed(2).padStart(8), r.p99.toFixed(2).padStart(8));
+  for (const [name, r] of rows)
+    console.log(name.padEnd(14), r.rps.toFixed(0).padStart(9), r.p50.toFixed(2).padStart(8), r.p99.toFixed(2).padStart(8));
 
   child.kill('SIGTERM');
   app.close();
@@ -113,12 +125,26 @@ if (!part('shared')) {
   const sharedCerts = fs.mkdtempSync(path.join(os.tmpdir(), 'dev-https-bench-'));
   process.env.DEV_HTTPS_CAROOT = path.join(sharedCerts, 'ca');
   console.log(`\nshared benchmark (${shared}):`);
-  spawnSync(process.execPath, [shared, '--devhttps', `${process.execPath} ${BIN} --target 3000 --port 9004 --cert-dir ${sharedCerts} --quiet`], { stdio: 'inherit' });
+  spawnSync(
+    process.execPath,
+    [shared, '--devhttps', `${process.execPath} ${BIN} --target 3000 --port 9004 --cert-dir ${sharedCerts} --quiet`],
+    { stdio: 'inherit' },
+  );
   if (args.includes('--ceiling')) {
     // The same benchmark with bench/bare-proxy.mjs in dev-https' row: what Node itself allows.
     spawnSync(process.execPath, [BIN, 'cert', '--cert-dir', sharedCerts, '--json'], { stdio: 'ignore' });
     console.log('\nthe Node ceiling: bench/bare-proxy.mjs in the dev-https row, Caddy alongside:');
-    spawnSync(process.execPath, [shared, '--only', 'caddy,dev-https', '--devhttps', `${process.execPath} ${path.join(here, 'bare-proxy.mjs')} 9004 3000 ${sharedCerts}`], { stdio: 'inherit' });
+    spawnSync(
+      process.execPath,
+      [
+        shared,
+        '--only',
+        'caddy,dev-https',
+        '--devhttps',
+        `${process.execPath} ${path.join(here, 'bare-proxy.mjs')} 9004 3000 ${sharedCerts}`,
+      ],
+      { stdio: 'inherit' },
+    );
   }
   fs.rmSync(sharedCerts, { recursive: true, force: true });
 } else {

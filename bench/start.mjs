@@ -52,13 +52,16 @@ async function freePort() {
 /** One HTTPS GET that trusts only the proxy's certificate; resolves true on the app's answer. */
 function tryOnce(port, ca) {
   return new Promise((resolve) => {
-    const req = https.get({ host: '127.0.0.1', servername: 'localhost', port, path: '/', headers: { host: `localhost:${port}` }, ca, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(res.statusCode === 200 && body === BODY));
-      res.on('error', () => resolve(false));
-    });
+    const req = https.get(
+      { host: '127.0.0.1', servername: 'localhost', port, path: '/', headers: { host: `localhost:${port}` }, ca, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(res.statusCode === 200 && body === BODY));
+        res.on('error', () => resolve(false));
+      },
+    );
     req.on('error', () => resolve(false));
   });
 }
@@ -100,7 +103,10 @@ try {
 
   const variants = [
     { name: 'dev-https', argv: (p) => [BIN, '--target', String(appPort), '--port', String(p), '--cert-dir', certDir, '--quiet'] },
-    { name: 'dev-https --no-http2', argv: (p) => [BIN, '--target', String(appPort), '--port', String(p), '--cert-dir', certDir, '--quiet', '--no-http2'] },
+    {
+      name: 'dev-https --no-http2',
+      argv: (p) => [BIN, '--target', String(appPort), '--port', String(p), '--cert-dir', certDir, '--quiet', '--no-http2'],
+    },
     { name: 'bare node:https', argv: (p) => [BARE_PROXY, String(p), String(appPort), certDir] },
   ];
 
@@ -144,19 +150,37 @@ try {
     }
   }
 
-  console.log(`warm start (certificate cached) -> first HTTPS response through the proxy, ${ROUNDS} rounds, poll every ${POLL_MS} ms, node ${process.version}, ${os.cpus().length} cores`);
+  console.log(
+    `warm start (certificate cached) -> first HTTPS response through the proxy, ${ROUNDS} rounds, poll every ${POLL_MS} ms, node ${process.version}, ${os.cpus().length} cores`,
+  );
   console.log(['variant'.padEnd(22), 'median ms'.padStart(9), 'min'.padStart(7), 'max'.padStart(7), 'vs bare'.padStart(8)].join(' '));
   const bare = median(results.get('bare node:https'));
   for (const [name, xs] of results) {
     const ratio = name.startsWith('dev-https') ? `${(median(xs) / bare).toFixed(2)}x` : '';
-    console.log([name.padEnd(22), median(xs).toFixed(1).padStart(9), Math.min(...xs).toFixed(1).padStart(7), Math.max(...xs).toFixed(1).padStart(7), ratio.padStart(8)].join(' '));
+    console.log(
+      [
+        name.padEnd(22),
+        median(xs).toFixed(1).padStart(9),
+        Math.min(...xs)
+          .toFixed(1)
+          .padStart(7),
+        Math.max(...xs)
+          .toFixed(1)
+          .padStart(7),
+        ratio.padStart(8),
+      ].join(' '),
+    );
   }
   console.log('target: dev-https / bare <= 1.5x');
 } catch (err) {
   console.error(err);
   exitCode = 1;
 } finally {
-  await Promise.all([...children].map((c) => stopChild({ child: c, exited: new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r))) })));
+  await Promise.all(
+    [...children].map((c) =>
+      stopChild({ child: c, exited: new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', r))) }),
+    ),
+  );
   app.closeAllConnections?.();
   await new Promise((resolve) => app.close(() => resolve()));
   fs.rmSync(tmp, { recursive: true, force: true });

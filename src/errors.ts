@@ -1,14 +1,7 @@
 // Typed errors of the library: the CLI prints `message` as one line, tests match `code`.
 
 export type DevHttpsErrorCode =
-  | 'E_BAD_OPTION'
-  | 'E_BAD_TARGET'
-  | 'E_PORT_IN_USE'
-  | 'E_PORT_ACCESS'
-  | 'E_BAD_HOST'
-  | 'E_CERT_DIR'
-  | 'E_CA'
-  | 'E_BAD_CERT';
+  'E_BAD_OPTION' | 'E_BAD_TARGET' | 'E_PORT_IN_USE' | 'E_PORT_ACCESS' | 'E_BAD_HOST' | 'E_CERT_DIR' | 'E_CA' | 'E_BAD_CERT';
 
 export class DevHttpsError extends Error {
   readonly code: DevHttpsErrorCode;

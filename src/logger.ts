@@ -131,10 +131,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       else stderr.write(`${err('31;1', 'error:')} ${message}\n`);
     },
     // Quiet: no request method at all, so nothing per request is even measured.
-    request: options.quiet ? undefined : (entry) => {
-      if (json) toStdout(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
-      else toStdout(formatRequest(entry, out) + '\n');
-    },
+    request: options.quiet
+      ? undefined
+      : (entry) => {
+          if (json) toStdout(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
+          else toStdout(formatRequest(entry, out) + '\n');
+        },
     app: (text, stream) => {
       if (json) line(stream === 'stderr' ? stderr : stdout, 'app', text);
       else if (stream === 'stderr') stderr.write(`${out('2', '[app]')} ${text}\n`);

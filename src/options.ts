@@ -206,7 +206,10 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
   const target = options.target === undefined ? null : resolveTarget(options.target);
   if (target && isLoopbackName(target.hostname) && (target.port === port || target.port === httpPort)) {
     const flag = target.port === port ? '--port' : '--http-port';
-    throw new DevHttpsError('E_BAD_TARGET', `Invalid --target "${options.target}": that is dev-https's own ${flag}; point --target at your app's port`);
+    throw new DevHttpsError(
+      'E_BAD_TARGET',
+      `Invalid --target "${options.target}": that is dev-https's own ${flag}; point --target at your app's port`,
+    );
   }
   const { listenAddresses, publicHost, exposed } = resolveHost(options.host);
   const names = uniq((options.names ?? []).map((n) => resolveName(n, options.origins?.names?.label ?? '--name')));
@@ -257,11 +260,16 @@ function resolveUserCert(options: DevHttpsOptions): UserCertificateSpec | null {
   const passphrase = options.passphrase ?? null;
   if (pfx !== undefined && (cert !== undefined || key !== undefined)) {
     const flag = cert !== undefined ? '--cert' : '--key';
-    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${options.cert ?? options.key}": use either --pfx or --cert with --key, not both`);
+    throw new DevHttpsError(
+      'E_BAD_OPTION',
+      `Invalid ${flag} "${options.cert ?? options.key}": use either --pfx or --cert with --key, not both`,
+    );
   }
   if (pfx !== undefined) return { kind: 'pfx', pfxPath: pfx, passphrase };
-  if (cert !== undefined && key === undefined) throw new DevHttpsError('E_BAD_OPTION', `Invalid --cert "${options.cert}": it needs --key <file>, its private key`);
-  if (key !== undefined && cert === undefined) throw new DevHttpsError('E_BAD_OPTION', `Invalid --key "${options.key}": it needs --cert <file>, its certificate`);
+  if (cert !== undefined && key === undefined)
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid --cert "${options.cert}": it needs --key <file>, its private key`);
+  if (key !== undefined && cert === undefined)
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid --key "${options.key}": it needs --cert <file>, its certificate`);
   if (cert !== undefined && key !== undefined) return { kind: 'pem', certPath: cert, keyPath: key, passphrase };
   if (passphrase !== null) throw new DevHttpsError('E_BAD_OPTION', 'Invalid --passphrase: it needs --pfx <file> or --cert and --key');
   return null;
@@ -278,8 +286,7 @@ export function resolvePort(value: string | number, flag: string): number {
 
 export function resolveTarget(value: string | number, flag = '--target'): ResolvedTarget {
   const text = String(value).trim();
-  const bad = () =>
-    new DevHttpsError('E_BAD_TARGET', `Invalid ${flag} "${value}": expected a port, host:port or http://host:port`);
+  const bad = () => new DevHttpsError('E_BAD_TARGET', `Invalid ${flag} "${value}": expected a port, host:port or http://host:port`);
   if (/^:?\d+$/.test(text)) {
     const port = Number(text.replace(':', ''));
     if (!(port >= 1 && port <= 65535)) throw bad();
@@ -303,15 +310,24 @@ export function resolveTarget(value: string | number, flag = '--target'): Resolv
 }
 
 function resolveHost(value: string | undefined): Pick<ResolvedOptions, 'listenAddresses' | 'publicHost' | 'exposed'> {
-  const raw = (value ?? 'localhost').trim().replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const raw = (value ?? 'localhost')
+    .trim()
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
   const text = net.isIP(raw) ? canonicalIp(raw) : raw;
   if (text === 'localhost') return { listenAddresses: LOOPBACK_ADDRESSES, publicHost: 'localhost', exposed: false };
   if (!net.isIP(text)) {
-    throw new DevHttpsError('E_BAD_HOST', `Invalid --host "${value}": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)`);
+    throw new DevHttpsError(
+      'E_BAD_HOST',
+      `Invalid --host "${value}": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)`,
+    );
   }
   const exposed = !isLoopbackName(text);
   if (exposed && !isUnspecified(text) && !machineAddresses().includes(text)) {
-    throw new DevHttpsError('E_BAD_HOST', `Invalid --host "${value}": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`);
+    throw new DevHttpsError(
+      'E_BAD_HOST',
+      `Invalid --host "${value}": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`,
+    );
   }
   const publicHost = isUnspecified(text) ? 'localhost' : net.isIPv6(text) ? `[${text}]` : text;
   return { listenAddresses: [text], publicHost, exposed };
@@ -326,10 +342,16 @@ export function isHostName(text: string, wildcard = false): boolean {
 }
 
 export function resolveName(value: string, flag = '--name'): string {
-  const text = value.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const text = value
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (net.isIP(text)) return canonicalIp(text);
   if (isHostName(text, true)) return text;
-  throw new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${value}": expected a host name (myapp.test) or an IP address${flag === '--allow-host' ? ', or any' : ''}`);
+  throw new DevHttpsError(
+    'E_BAD_OPTION',
+    `Invalid ${flag} "${value}": expected a host name (myapp.test) or an IP address${flag === '--allow-host' ? ', or any' : ''}`,
+  );
 }
 
 function resolveTimeout(value: number | undefined, name: string): number {
@@ -391,7 +413,10 @@ export type StoreName = (typeof STORE_NAMES)[number];
 /** Parses --store: a comma-separated list of store names. */
 export function resolveStores(value: string | undefined): StoreName[] | null {
   if (value === undefined) return null;
-  const names = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const bad = names.find((n) => !(STORE_NAMES as readonly string[]).includes(n));
   if (bad !== undefined || names.length === 0) {
     throw new DevHttpsError('E_BAD_OPTION', `Invalid --store "${value}": expected a comma-separated list of ${STORE_NAMES.join(', ')}`);

@@ -48,7 +48,8 @@ const STACKS: Record<Stack, StackInfo> = {
     name: 'Express',
     proxyHeader: "app.set('trust proxy', 'loopback')",
     fixes: {
-      redirect: "app.use((req, res, next) => req.secure ? next() : res.redirect(308, `https://${req.headers.host}${req.originalUrl}`)) (with app.set('trust proxy', 'loopback'))",
+      redirect:
+        "app.use((req, res, next) => req.secure ? next() : res.redirect(308, `https://${req.headers.host}${req.originalUrl}`)) (with app.set('trust proxy', 'loopback'))",
       hsts: 'app.use(helmet()) (helmet sends max-age=31536000; includeSubDomains)',
       cookies: "cookie: { secure: true, httpOnly: true, sameSite: 'lax' } in express-session / cookie-session",
       headers: 'app.use(helmet())',
@@ -78,7 +79,8 @@ const STACKS: Record<Stack, StackInfo> = {
   },
   laravel: {
     name: 'Laravel',
-    proxyHeader: "bootstrap/app.php: $middleware->trustProxies(at: '127.0.0.1');  (Laravel 10 and older: $proxies in App\\Http\\Middleware\\TrustProxies)",
+    proxyHeader:
+      "bootstrap/app.php: $middleware->trustProxies(at: '127.0.0.1');  (Laravel 10 and older: $proxies in App\\Http\\Middleware\\TrustProxies)",
     loginPage: { path: '/login', what: "the starter kits' login page" },
     fixes: {
       redirect: "URL::forceScheme('https') and a middleware redirecting !$request->secure()",
@@ -107,7 +109,11 @@ const GENERIC_FIXES: Record<Concern, string> = {
   version: 'remove X-Powered-By and version numbers from Server',
 };
 
-export const PROXY_HEADER_FIXES: StackFix[] = (Object.keys(STACKS) as Stack[]).map((stack) => ({ stack, name: STACKS[stack].name, fix: STACKS[stack].proxyHeader }));
+export const PROXY_HEADER_FIXES: StackFix[] = (Object.keys(STACKS) as Stack[]).map((stack) => ({
+  stack,
+  name: STACKS[stack].name,
+  fix: STACKS[stack].proxyHeader,
+}));
 
 /** Each stack's usual login page (see StackInfo.loginPage). */
 export const LOGIN_PAGES: Partial<Record<Stack, { path: string; what: string }>> = Object.fromEntries(

@@ -1,6 +1,18 @@
 // Large bodies through the real bin, as users run it: 64 MiB each way, intact.
 import { afterEach, expect, test } from 'vitest';
-import { bigBodyHandler, downloadSha256, MiB, payloadSha256, run, runCleanups, startUpstream, tempDir, testCa, uploadBig, waitFor } from './helpers.js';
+import {
+  bigBodyHandler,
+  downloadSha256,
+  MiB,
+  payloadSha256,
+  run,
+  runCleanups,
+  startUpstream,
+  tempDir,
+  testCa,
+  uploadBig,
+  waitFor,
+} from './helpers.js';
 
 afterEach(runCleanups);
 

@@ -12,9 +12,6 @@ const VERSION = JSON.parse(await fs.readFile(path.resolve(import.meta.dirname, '
 
 afterEach(runCleanups);
 
-
-
-
 test('with no --target it serves the demo app over HTTPS, caches the certificate in ./certs, and exits 0 on SIGTERM', async () => {
   const cwd = await tempDir();
   const r = run(['--port', '0'], { cwd });
@@ -75,7 +72,10 @@ test.each([
   [['--prot', '8443'], 'error: Unknown option --prot: did you mean --port? (dev-https --help lists the options)\n'],
   [['chek', '--target', '8000'], 'error: Unknown command "chek": did you mean dev-https check?\n'],
   [['--redirect-http'], 'error: Invalid --redirect-http: it needs --http-port <n>, the HTTP listener that redirects\n'],
-  [['--cert-dir', '/proc/dev-https-test'], 'error: Cannot use --cert-dir "/proc/dev-https-test": it cannot be created there; pass a directory you can write to\n'],
+  [
+    ['--cert-dir', '/proc/dev-https-test'],
+    'error: Cannot use --cert-dir "/proc/dev-https-test": it cannot be created there; pass a directory you can write to\n',
+  ],
 ])('bad input %j: one line naming the flag and value, exit 1, no stack trace', async (args, message) => {
   const r = run(args, { cwd: await tempDir() });
   expect((await r.exited).code).toBe(1);
@@ -103,12 +103,31 @@ test('--version and --help', async () => {
   expect(v.stdout()).toBe(`${VERSION}\n`);
   const h = run(['--help'], { cwd });
   expect((await h.exited).code).toBe(0);
-  for (const flag of ['--target', '--port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--open', '--quiet', '--help', '--version']) {
+  for (const flag of [
+    '--target',
+    '--port',
+    '--http-port',
+    '--redirect-http',
+    '--host',
+    '--cert-dir',
+    '--name',
+    '--open',
+    '--quiet',
+    '--help',
+    '--version',
+  ]) {
     expect(h.stdout()).toContain(flag);
   }
   // Into a pipe, not a terminal: wrapped to 80 columns.
   expect(h.stdout()).toBe(helpText('run', 80));
-  expect(Math.max(...h.stdout().split('\n').map((line) => line.length))).toBeLessThanOrEqual(80);
+  expect(
+    Math.max(
+      ...h
+        .stdout()
+        .split('\n')
+        .map((line) => line.length),
+    ),
+  ).toBeLessThanOrEqual(80);
 });
 
 test('--open hands the HTTPS URL to the browser; --quiet prints nothing', async () => {
@@ -120,10 +139,13 @@ test('--open hands the HTTPS URL to the browser; --quiet prints nothing', async 
   const r = run(['--target', String(app.port), '--port', '0', '--open', '--quiet'], { cwd, env: { BROWSER: browser } });
   const url = await new Promise<string>((resolve) => {
     const poll = setInterval(() => {
-      fs.readFile(opened, 'utf8').then((text) => {
-        clearInterval(poll);
-        resolve(text.trim());
-      }, () => undefined);
+      fs.readFile(opened, 'utf8').then(
+        (text) => {
+          clearInterval(poll);
+          resolve(text.trim());
+        },
+        () => undefined,
+      );
     }, 50);
     onCleanup(() => clearInterval(poll));
   });
@@ -160,7 +182,9 @@ test('--host 0.0.0.0 warns that the app is reachable from the network', async ()
   const r = run(['--port', '0', '--host', '0.0.0.0'], { cwd });
   const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
   // A public address of this machine (192.0.2.2 here) is left out of the leaf with its own warning: the CA signs only local and private ones.
-  expect(r.stderr().replace(/^warning: The certificate leaves out .*\n/m, '')).toBe('warning: --host 0.0.0.0: dev-https and your app are now reachable from the network, not only from this machine\n');
+  expect(r.stderr().replace(/^warning: The certificate leaves out .*\n/m, '')).toBe(
+    'warning: --host 0.0.0.0: dev-https and your app are now reachable from the network, not only from this machine\n',
+  );
   const cert = await testCa();
   expect((await request(url + 'json', { ca: cert })).status).toBe(200);
   r.child.kill('SIGTERM');
@@ -170,29 +194,38 @@ test('--host 0.0.0.0 warns that the app is reachable from the network', async ()
 // As root (CI) these run the bin as `nobody`, as a developer's shell would; otherwise as the user.
 const AS_NOBODY = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : undefined;
 // `nobody` cannot read the run's CA root: it gets one of its own, as a second user of the machine would.
-const runUnprivileged = (args: string[], cwd: string): Run => run(args, { cwd, wrapper: AS_NOBODY, env: { DEV_HTTPS_CAROOT: path.join(cwd, 'caroot') } });
+const runUnprivileged = (args: string[], cwd: string): Run =>
+  run(args, { cwd, wrapper: AS_NOBODY, env: { DEV_HTTPS_CAROOT: path.join(cwd, 'caroot') } });
 
 // `nobody` must be able to read the checkout (not so under a 0700 home directory).
-const canRunUnprivileged = !AS_NOBODY || spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, BIN, '--version'], { stdio: 'ignore' }).status === 0;
+const canRunUnprivileged =
+  !AS_NOBODY || spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, BIN, '--version'], { stdio: 'ignore' }).status === 0;
 
 test.skipIf(!canRunUnprivileged)('a port below 1024 without privileges: one line naming --port and a port that works, exit 1', async () => {
   const cwd = await tempDir();
   await fs.chmod(cwd, 0o777);
   const r = runUnprivileged(['--port', '443', '--quiet'], cwd);
   expect((await r.exited).code).toBe(1);
-  expect(r.stderr()).toBe('error: Cannot listen on --port 443: permission denied (ports below 1024 need root); use a port from 1024 up, e.g. --port 8443\n');
+  expect(r.stderr()).toBe(
+    'error: Cannot listen on --port 443: permission denied (ports below 1024 need root); use a port from 1024 up, e.g. --port 8443\n',
+  );
 });
 
-test.skipIf(!canRunUnprivileged)('an unwritable --cert-dir: one line naming the flag and the directory, exit 1, nothing created', async () => {
-  const cwd = await tempDir();
-  await fs.chmod(cwd, 0o777);
-  const locked = path.join(cwd, 'locked');
-  await fs.mkdir(locked, { mode: 0o755 });
-  const r = runUnprivileged(['--port', '0', '--cert-dir', path.join(locked, 'certs')], cwd);
-  expect((await r.exited).code).toBe(1);
-  expect(r.stderr()).toBe(`error: Cannot use --cert-dir "${path.join(locked, 'certs')}": permission denied; pass a directory you can write to\n`);
-  expect(await fs.readdir(locked)).toEqual([]);
-});
+test.skipIf(!canRunUnprivileged)(
+  'an unwritable --cert-dir: one line naming the flag and the directory, exit 1, nothing created',
+  async () => {
+    const cwd = await tempDir();
+    await fs.chmod(cwd, 0o777);
+    const locked = path.join(cwd, 'locked');
+    await fs.mkdir(locked, { mode: 0o755 });
+    const r = runUnprivileged(['--port', '0', '--cert-dir', path.join(locked, 'certs')], cwd);
+    expect((await r.exited).code).toBe(1);
+    expect(r.stderr()).toBe(
+      `error: Cannot use --cert-dir "${path.join(locked, 'certs')}": permission denied; pass a directory you can write to\n`,
+    );
+    expect(await fs.readdir(locked)).toEqual([]);
+  },
+);
 
 test('when whoever reads its output goes away (a closed pipe), it stops with exit 0 instead of spinning', async () => {
   const r = run(['--port', '0'], { cwd: await tempDir() });

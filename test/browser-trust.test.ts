@@ -24,7 +24,16 @@ async function load(url: string, home: string, args: string[] = []): Promise<str
     executablePath: CHROMIUM,
     headless: true,
     env: { ...process.env, HOME: home },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...args],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      ...args,
+    ],
   });
   try {
     const page = await browser.newPage();
@@ -40,60 +49,85 @@ async function load(url: string, home: string, args: string[] = []): Promise<str
   }
 }
 
-test.skipIf(!runBrowser)('Chromium refuses the page before dev-https trust, loads it after, and refuses it again after untrust', async () => {
-  const home = await tempDir();
-  const caRoot = await tempDir();
-  const app = await startUpstream((_req, res) => res.end('trusted app'));
-  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), caRoot, logger: captureLogger() });
-  onCleanup(() => handle.close());
-  // Leaves are signed by the CA's intermediate ("... signer"); the stores hold the root.
-  const root = handle.certificate.ca!.commonName;
-  const issuer = `${root} signer`;
+test.skipIf(!runBrowser)(
+  'Chromium refuses the page before dev-https trust, loads it after, and refuses it again after untrust',
+  async () => {
+    const home = await tempDir();
+    const caRoot = await tempDir();
+    const app = await startUpstream((_req, res) => res.end('trusted app'));
+    const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), caRoot, logger: captureLogger() });
+    onCleanup(() => handle.close());
+    // Leaves are signed by the CA's intermediate ("... signer"); the stores hold the root.
+    const root = handle.certificate.ca!.commonName;
+    const issuer = `${root} signer`;
 
-  expect(await load(handle.urls.https, home)).toBe('net::ERR_CERT_AUTHORITY_INVALID');
+    expect(await load(handle.urls.https, home)).toBe('net::ERR_CERT_AUTHORITY_INVALID');
 
-  // The real bin, as a user runs it; Chromium has not created ~/.pki/nssdb yet, so trust creates it.
-  const env = { HOME: home, DEV_HTTPS_CAROOT: caRoot };
-  const trust = run(['trust', '--store', 'nss'], { cwd: home, env });
-  expect(await trust.exited).toEqual({ code: 0, signal: null });
-  expect(trust.stdout()).toContain(`✔ NSS database ~/.pki/nssdb (Chrome, Chromium): trusted\n`);
-  expect(execFileSync('certutil', ['-L', '-d', `sql:${path.join(home, '.pki', 'nssdb')}`], { encoding: 'utf8' })).toMatch(new RegExp(`^${root} [0-9a-f]{16} +C,,\\s*$`, 'm'));
+    // The real bin, as a user runs it; Chromium has not created ~/.pki/nssdb yet, so trust creates it.
+    const env = { HOME: home, DEV_HTTPS_CAROOT: caRoot };
+    const trust = run(['trust', '--store', 'nss'], { cwd: home, env });
+    expect(await trust.exited).toEqual({ code: 0, signal: null });
+    expect(trust.stdout()).toContain(`✔ NSS database ~/.pki/nssdb (Chrome, Chromium): trusted\n`);
+    expect(execFileSync('certutil', ['-L', '-d', `sql:${path.join(home, '.pki', 'nssdb')}`], { encoding: 'utf8' })).toMatch(
+      new RegExp(`^${root} [0-9a-f]{16} +C,,\\s*$`, 'm'),
+    );
 
-  expect(await load(handle.urls.https, home)).toBe(`loaded 200 ${issuer} trusted app`);
-  // Every project's leaf is signed by the same CA: a second dev-https is trusted too.
-  const other = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), caRoot, names: ['app.localhost'], logger: captureLogger() });
-  onCleanup(() => other.close());
-  expect(await load(other.urls.https.replace('localhost', 'app.localhost'), home)).toBe(`loaded 200 ${issuer} trusted app`);
-  // A *.localhost name no certificate names yet: Chromium refuses a *.localhost wildcard, so
-  // dev-https issues one for that name on the TLS handshake.
-  expect(await load(handle.urls.https.replace('localhost', 'shop.localhost'), home)).toBe(`loaded 200 ${issuer} trusted app`);
+    expect(await load(handle.urls.https, home)).toBe(`loaded 200 ${issuer} trusted app`);
+    // Every project's leaf is signed by the same CA: a second dev-https is trusted too.
+    const other = await startDevHttps({
+      target: app.port,
+      port: 0,
+      certDir: await tempDir(),
+      caRoot,
+      names: ['app.localhost'],
+      logger: captureLogger(),
+    });
+    onCleanup(() => other.close());
+    expect(await load(other.urls.https.replace('localhost', 'app.localhost'), home)).toBe(`loaded 200 ${issuer} trusted app`);
+    // A *.localhost name no certificate names yet: Chromium refuses a *.localhost wildcard, so
+    // dev-https issues one for that name on the TLS handshake.
+    expect(await load(handle.urls.https.replace('localhost', 'shop.localhost'), home)).toBe(`loaded 200 ${issuer} trusted app`);
 
-  const untrust = run(['untrust', '--store', 'nss'], { cwd: home, env });
-  expect(await untrust.exited).toEqual({ code: 0, signal: null });
-  expect(untrust.stdout()).toContain(`✔ NSS database ~/.pki/nssdb (Chrome, Chromium): removed\n`);
-  expect(await load(handle.urls.https, home)).toBe('net::ERR_CERT_AUTHORITY_INVALID');
-  await fs.rm(path.join(home, '.pki'), { recursive: true, force: true });
-});
+    const untrust = run(['untrust', '--store', 'nss'], { cwd: home, env });
+    expect(await untrust.exited).toEqual({ code: 0, signal: null });
+    expect(untrust.stdout()).toContain(`✔ NSS database ~/.pki/nssdb (Chrome, Chromium): removed\n`);
+    expect(await load(handle.urls.https, home)).toBe('net::ERR_CERT_AUTHORITY_INVALID');
+    await fs.rm(path.join(home, '.pki'), { recursive: true, force: true });
+  },
+);
 
-test.skipIf(!runBrowser)('Chromium, trusting the CA, refuses a leaf for a public name signed with the key on disk, and loads a local name', async () => {
-  const home = await tempDir();
-  const caRoot = await tempDir();
-  const ca = await ensureCA(caRoot, captureLogger());
-  const db = path.join(home, '.pki', 'nssdb');
-  await fs.mkdir(db, { recursive: true });
-  execFileSync('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
-  execFileSync('certutil', ['-A', '-d', `sql:${db}`, '-t', 'C,,', '-n', 'dev-https', '-i', ca.certPath]);
-  const app = await startUpstream((_req, res) => res.end('trusted app'));
-  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), caRoot, names: ['app.test'], logger: captureLogger() });
-  onCleanup(() => handle.close());
-  // What a program that read the key file can do: sign a leaf for any name with it.
-  const signer = { cert: await fs.readFile(path.join(caRoot, SIGNER_CERT_FILE), 'utf8'), key: await fs.readFile(path.join(caRoot, SIGNER_KEY_FILE), 'utf8') };
-  const stolen = await createCertificate(['www.example.com', 'accounts.google.com'], { ca: { ...signer, chain: signer.cert } });
-  const port = await serveTls(stolen, '127.0.0.1');
-  const map = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP www.example.com 127.0.0.1, MAP accounts.google.com 127.0.0.1'];
+test.skipIf(!runBrowser)(
+  'Chromium, trusting the CA, refuses a leaf for a public name signed with the key on disk, and loads a local name',
+  async () => {
+    const home = await tempDir();
+    const caRoot = await tempDir();
+    const ca = await ensureCA(caRoot, captureLogger());
+    const db = path.join(home, '.pki', 'nssdb');
+    await fs.mkdir(db, { recursive: true });
+    execFileSync('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
+    execFileSync('certutil', ['-A', '-d', `sql:${db}`, '-t', 'C,,', '-n', 'dev-https', '-i', ca.certPath]);
+    const app = await startUpstream((_req, res) => res.end('trusted app'));
+    const handle = await startDevHttps({
+      target: app.port,
+      port: 0,
+      certDir: await tempDir(),
+      caRoot,
+      names: ['app.test'],
+      logger: captureLogger(),
+    });
+    onCleanup(() => handle.close());
+    // What a program that read the key file can do: sign a leaf for any name with it.
+    const signer = {
+      cert: await fs.readFile(path.join(caRoot, SIGNER_CERT_FILE), 'utf8'),
+      key: await fs.readFile(path.join(caRoot, SIGNER_KEY_FILE), 'utf8'),
+    };
+    const stolen = await createCertificate(['www.example.com', 'accounts.google.com'], { ca: { ...signer, chain: signer.cert } });
+    const port = await serveTls(stolen, '127.0.0.1');
+    const map = ['--host-resolver-rules=MAP app.test 127.0.0.1, MAP www.example.com 127.0.0.1, MAP accounts.google.com 127.0.0.1'];
 
-  const local = new URL(handle.urls.https);
-  expect(await load(`https://app.test:${local.port}/`, home, map)).toBe(`loaded 200 ${ca.commonName} signer trusted app`);
-  expect(await load(`https://www.example.com:${port}/`, home, map)).toBe('net::ERR_CERT_INVALID');
-  expect(await load(`https://accounts.google.com:${port}/`, home, map)).toBe('net::ERR_CERT_INVALID');
-});
+    const local = new URL(handle.urls.https);
+    expect(await load(`https://app.test:${local.port}/`, home, map)).toBe(`loaded 200 ${ca.commonName} signer trusted app`);
+    expect(await load(`https://www.example.com:${port}/`, home, map)).toBe('net::ERR_CERT_INVALID');
+    expect(await load(`https://accounts.google.com:${port}/`, home, map)).toBe('net::ERR_CERT_INVALID');
+  },
+);

@@ -47,7 +47,13 @@ async function pinnedCertDir(): Promise<{ certDir: string; cert: string }> {
 async function start(options: { target?: number; httpPort?: number }): Promise<{ handle: DevHttpsHandle; logger: CapturingLogger }> {
   const { certDir, cert } = await pinnedCertDir();
   const logger = captureLogger();
-  const handle = await startDevHttps({ ...(options.target === undefined ? {} : { target: options.target }), port: 0, httpPort: options.httpPort, certDir, logger });
+  const handle = await startDevHttps({
+    ...(options.target === undefined ? {} : { target: options.target }),
+    port: 0,
+    httpPort: options.httpPort,
+    certDir,
+    logger,
+  });
   onCleanup(() => handle.close());
   expect(handle.certificate.generated).toBe(false);
   expect(handle.certificate.cert).toBe(cert);
@@ -64,7 +70,12 @@ function appPage(req: http.IncomingMessage): string {
 }
 
 function sendHtml(res: http.ServerResponse, body: string, headers: http.OutgoingHttpHeaders = {}): void {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(body);
 }
 
@@ -75,7 +86,9 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
  * masked text frame (payloads under 126 bytes, all a browser test sends); close is answered.
  */
 function acceptWebSocket(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-  const accept = createHash('sha1').update(String(req.headers['sec-websocket-key']) + WS_GUID).digest('base64');
+  const accept = createHash('sha1')
+    .update(String(req.headers['sec-websocket-key']) + WS_GUID)
+    .digest('base64');
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
   let buffered = head;
   const onData = (chunk: Buffer) => {
@@ -234,7 +247,9 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
 
   test('a Secure, HttpOnly session cookie is stored, sent back on the next navigation, and hidden from scripts', async () => {
     const app = await startUpstream((req, res) => {
-      const headers: http.OutgoingHttpHeaders = req.headers.cookie ? {} : { 'set-cookie': 'sid=s3cr3t-42; Path=/; Secure; HttpOnly; SameSite=Lax' };
+      const headers: http.OutgoingHttpHeaders = req.headers.cookie
+        ? {}
+        : { 'set-cookie': 'sid=s3cr3t-42; Path=/; Secure; HttpOnly; SameSite=Lax' };
       sendHtml(res, appPage(req), headers);
     });
     const { handle } = await start({ target: app.port });

@@ -16,7 +16,10 @@ describe('parseSetCookie', () => {
 test('setCookieHeaders and cookiesSet take one header or several, and none', () => {
   expect(setCookieHeaders({})).toEqual([]);
   expect(setCookieHeaders({ 'set-cookie': ['a=1', 'b=2; Secure'] })).toEqual(['a=1', 'b=2; Secure']);
-  expect(cookiesSet({ 'set-cookie': ['a=1', 'b=2; Secure'] }).map((c) => [c.name, c.secure])).toEqual([['a', false], ['b', true]]);
+  expect(cookiesSet({ 'set-cookie': ['a=1', 'b=2; Secure'] }).map((c) => [c.name, c.secure])).toEqual([
+    ['a', false],
+    ['b', true],
+  ]);
 });
 
 test.each([

@@ -6,7 +6,6 @@ import { captureLogger, djangoAvailable, onCleanup, request, runCleanups, startD
 
 afterEach(runCleanups);
 
-
 describe.skipIf(!djangoAvailable)('Django behind dev-https', () => {
   test('request.is_secure() over HTTPS, Secure session and CSRF cookies, CSRF-checked POST, and SECURE_SSL_REDIRECT from the HTTP listener', async () => {
     const djangoPort = await startDjango();
@@ -17,7 +16,13 @@ describe.skipIf(!djangoAvailable)('Django behind dev-https', () => {
 
     const page = await request(handle.urls.https, { ca });
     expect(page.status).toBe(200);
-    expect(JSON.parse(page.body)).toEqual({ is_secure: true, scheme: 'https', host: new URL(httpsOrigin).host, uri: handle.urls.https, visits: 1 });
+    expect(JSON.parse(page.body)).toEqual({
+      is_secure: true,
+      scheme: 'https',
+      host: new URL(httpsOrigin).host,
+      uri: handle.urls.https,
+      visits: 1,
+    });
     const cookies = page.headers['set-cookie']!.map((c) => c.trim());
     const csrf = cookies.find((c) => c.startsWith('csrftoken='))!;
     const session = cookies.find((c) => c.startsWith('sessionid='))!;
@@ -33,7 +38,12 @@ describe.skipIf(!djangoAvailable)('Django behind dev-https', () => {
     const post = await request(`${httpsOrigin}/form`, {
       ca,
       method: 'POST',
-      headers: { cookie: cookieHeader, 'x-csrftoken': token, referer: handle.urls.https, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        cookie: cookieHeader,
+        'x-csrftoken': token,
+        referer: handle.urls.https,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'a=1',
     });
     expect(post.status).toBe(200);

@@ -15,7 +15,12 @@ afterEach(runCleanups);
 async function start(target: number, extra: Parameters<typeof startDevHttps>[0] = {}) {
   const handle = await startDevHttps({ target, port: 0, httpPort: 0, certDir: await tempDir(), logger: captureLogger(), ...extra });
   onCleanup(() => handle.close());
-  return { handle, port: Number(new URL(handle.urls.https).port), httpPort: Number(new URL(handle.urls.http!).port), ca: handle.certificate.ca!.cert };
+  return {
+    handle,
+    port: Number(new URL(handle.urls.https).port),
+    httpPort: Number(new URL(handle.urls.http!).port),
+    ca: handle.certificate.ca!.cert,
+  };
 }
 
 /** One raw HTTP/1.1 exchange on a plain socket; resolves with everything the server sent. */
@@ -29,30 +34,37 @@ function raw(port: number, text: string): Promise<string> {
   });
 }
 
-test('an app response with an Upgrade header reaches an HTTP/2 client (connection headers are dropped, not thrown on)', { timeout: 10_000 }, async () => {
-  const app = await startUpstream((_req, res) => {
-    res.setHeader('Upgrade', 'h2c');
-    res.end('fine');
-  });
-  const { port, ca } = await start(app.port);
-  const session = http2.connect(`https://localhost:${port}`, { ca });
-  onCleanup(() => void session.close());
-  const { status, body, upgrade } = await new Promise<{ status: number; body: string; upgrade: unknown }>((resolve, reject) => {
-    const stream = session.request({ ':path': '/' });
-    let body = '';
-    let head: http2.IncomingHttpHeaders = {};
-    stream.on('response', (h) => (head = h));
-    stream.on('data', (c) => (body += c));
-    stream.on('end', () => resolve({ status: Number(head[':status']), body, upgrade: head.upgrade }));
-    stream.on('error', reject);
-  });
-  expect({ status, body, upgrade }).toEqual({ status: 200, body: 'fine', upgrade: undefined });
-});
+test(
+  'an app response with an Upgrade header reaches an HTTP/2 client (connection headers are dropped, not thrown on)',
+  { timeout: 10_000 },
+  async () => {
+    const app = await startUpstream((_req, res) => {
+      res.setHeader('Upgrade', 'h2c');
+      res.end('fine');
+    });
+    const { port, ca } = await start(app.port);
+    const session = http2.connect(`https://localhost:${port}`, { ca });
+    onCleanup(() => void session.close());
+    const { status, body, upgrade } = await new Promise<{ status: number; body: string; upgrade: unknown }>((resolve, reject) => {
+      const stream = session.request({ ':path': '/' });
+      let body = '';
+      let head: http2.IncomingHttpHeaders = {};
+      stream.on('response', (h) => (head = h));
+      stream.on('data', (c) => (body += c));
+      stream.on('end', () => resolve({ status: Number(head[':status']), body, upgrade: head.upgrade }));
+      stream.on('error', reject);
+    });
+    expect({ status, body, upgrade }).toEqual({ status: 200, body: 'fine', upgrade: undefined });
+  },
+);
 
 test('a non-WebSocket Upgrade request (h2c, as curl --http2 sends) is answered as a plain request', async () => {
   const app = await startUpstream(echoHandler());
   const { httpPort } = await start(app.port);
-  const reply = await raw(httpPort, `GET /plain HTTP/1.1\r\nHost: localhost:${httpPort}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`);
+  const reply = await raw(
+    httpPort,
+    `GET /plain HTTP/1.1\r\nHost: localhost:${httpPort}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n`,
+  );
   expect(reply.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
   const seen = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4));
   expect(seen.url).toBe('/plain');
@@ -71,7 +83,10 @@ test('--no-http2 is a shared setting: allowed with "proxies" in the config file'
 test('client headers written with underscores (X_Forwarded_Proto) never reach the app', async () => {
   const app = await startUpstream(echoHandler());
   const { httpPort } = await start(app.port);
-  const reply = await raw(httpPort, `GET / HTTP/1.1\r\nHost: localhost:${httpPort}\r\nX_Forwarded_Proto: https\r\nX_Forwarded_Ssl: on\r\nConnection: close\r\n\r\n`);
+  const reply = await raw(
+    httpPort,
+    `GET / HTTP/1.1\r\nHost: localhost:${httpPort}\r\nX_Forwarded_Proto: https\r\nX_Forwarded_Ssl: on\r\nConnection: close\r\n\r\n`,
+  );
   const seen = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4));
   expect(Object.keys(seen.headers).filter((h) => h.includes('_'))).toEqual([]);
   expect(seen.headers['x-forwarded-proto']).toBe('http');
@@ -101,9 +116,17 @@ test('close() also ends the connection to the app of an upgraded WebSocket the a
     socket.on('end', () => undefined); // never ends its own side
   });
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
-  onCleanup(() => new Promise<void>((resolve) => { for (const s of appSide) s.destroy(); app.close(() => resolve()); }));
+  onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of appSide) s.destroy();
+        app.close(() => resolve());
+      }),
+  );
   const { handle, httpPort } = await start((app.address() as net.AddressInfo).port);
-  const client = net.connect(httpPort, '127.0.0.1', () => client.write(`GET /ws HTTP/1.1\r\nHost: localhost:${httpPort}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`));
+  const client = net.connect(httpPort, '127.0.0.1', () =>
+    client.write(`GET /ws HTTP/1.1\r\nHost: localhost:${httpPort}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
+  );
   client.on('error', () => undefined);
   await new Promise<void>((resolve) => client.once('data', () => resolve()));
   expect(appSide).toHaveLength(1);
@@ -121,7 +144,7 @@ test('close() also ends the connection to the app of an upgraded WebSocket the a
   expect(failed).toBe(true);
 });
 
-test('a headersTimeout above Node\'s default requestTimeout is accepted', async () => {
+test("a headersTimeout above Node's default requestTimeout is accepted", async () => {
   const app = await startUpstream(echoHandler());
   const { handle } = await start(app.port, { headersTimeout: 400_000 });
   expect(handle.urls.https).toMatch(/^https:\/\/localhost:\d+\/$/);

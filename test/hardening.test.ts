@@ -76,7 +76,9 @@ interface RawResult {
  */
 function raw(port: number, text: string | Buffer, options: { ca?: string; deadlineMs?: number } = {}): Promise<RawResult> {
   return new Promise((resolve) => {
-    const socket = options.ca ? tls.connect({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost' }) : net.connect({ host: '127.0.0.1', port });
+    const socket = options.ca
+      ? tls.connect({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost' })
+      : net.connect({ host: '127.0.0.1', port });
     onCleanup(() => void socket.destroy());
     const chunks: Buffer[] = [];
     let timedOut = false;
@@ -118,11 +120,13 @@ function parseRaw(data: string): { status: string; headers: Record<string, strin
   return { status: status!, headers, body: Buffer.from(body, 'latin1').toString('utf8') };
 }
 
-
 type UpgradeOutcome = { kind: 'upgrade'; status: number } | { kind: 'response'; status: number; body: string };
 
 /** A WebSocket-style upgrade handshake with the given Host and Origin (no frames). */
-function upgrade(port: number, options: { host: string; origin?: string; ca?: string; headers?: http.OutgoingHttpHeaders }): Promise<UpgradeOutcome> {
+function upgrade(
+  port: number,
+  options: { host: string; origin?: string; ca?: string; headers?: http.OutgoingHttpHeaders },
+): Promise<UpgradeOutcome> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = { ...options.headers, host: options.host, connection: 'Upgrade', upgrade: 'websocket' };
     if (options.origin !== undefined) headers.origin = options.origin;
@@ -180,7 +184,11 @@ function machineAddress(family: 'IPv4' | 'IPv6'): string | undefined {
 describe('the Host allowlist', () => {
   test('localhost, *.localhost, trailing dots, loopback addresses, --name (with wildcards) and --allow-host reach the app with Host unchanged', async () => {
     const app = await startRecordingApp();
-    const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, names: ['myapp.test', '*.wild.test'], allowHosts: ['extra.example'] });
+    const { port, ca, logger } = await start({
+      target: `127.0.0.1:${app.port}`,
+      names: ['myapp.test', '*.wild.test'],
+      allowHosts: ['extra.example'],
+    });
 
     const allowed = [
       `localhost:${port}`,
@@ -246,7 +254,13 @@ describe('the Host allowlist', () => {
     for (const [host, name] of refused) {
       for (let i = 0; i < 2; i++) {
         const reply = await send(port, { host, ca });
-        expect({ host, status: reply.status, type: reply.headers['content-type'], cache: reply.headers['cache-control'], body: reply.body }).toEqual({
+        expect({
+          host,
+          status: reply.status,
+          type: reply.headers['content-type'],
+          cache: reply.headers['cache-control'],
+          body: reply.body,
+        }).toEqual({
           host,
           status: 403,
           type: 'text/plain; charset=utf-8',
@@ -273,7 +287,11 @@ describe('the Host allowlist', () => {
 
     // Quotes and ampersands are no host name: 400 in plain text that does not repeat them.
     const odd = await send(port, { host: `x"'&.test`, ca, headers: { accept: 'text/html' } });
-    expect({ status: odd.status, type: odd.headers['content-type'], body: odd.body }).toEqual({ status: 400, type: 'text/plain; charset=utf-8', body: '400 Bad Request: an invalid Host header\n' });
+    expect({ status: odd.status, type: odd.headers['content-type'], body: odd.body }).toEqual({
+      status: 400,
+      type: 'text/plain; charset=utf-8',
+      body: '400 Bad Request: an invalid Host header\n',
+    });
 
     const head = await send(port, { host: 'evil.test', ca, method: 'HEAD' });
     expect(head.status).toBe(403);
@@ -356,9 +374,20 @@ describe('WebSocket upgrades', () => {
     const app = await startRecordingApp();
     const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, names: ['myapp.test'] });
 
-    const origins = [undefined, 'http://localhost:3000', `https://localhost:${port}`, 'https://myapp.localhost', 'http://127.0.0.1:5173', 'https://[::1]:8443', 'https://myapp.test'];
+    const origins = [
+      undefined,
+      'http://localhost:3000',
+      `https://localhost:${port}`,
+      'https://myapp.localhost',
+      'http://127.0.0.1:5173',
+      'https://[::1]:8443',
+      'https://myapp.test',
+    ];
     for (const origin of origins) {
-      expect({ origin, outcome: await upgrade(port, { host: `localhost:${port}`, origin, ca }) }).toEqual({ origin, outcome: { kind: 'upgrade', status: 101 } });
+      expect({ origin, outcome: await upgrade(port, { host: `localhost:${port}`, origin, ca }) }).toEqual({
+        origin,
+        outcome: { kind: 'upgrade', status: 101 },
+      });
     }
     expect(app.upgrades).toHaveLength(origins.length);
     expect(logger.lines).toEqual([]);
@@ -398,8 +427,15 @@ describe('WebSocket upgrades', () => {
     const app = await startRecordingApp();
     const { httpPort } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0 });
 
-    expect(await upgrade(httpPort, { host: `localhost:${httpPort}`, origin: 'https://evil.test' })).toEqual({ kind: 'response', status: 403, body: '' });
-    expect(await upgrade(httpPort, { host: `localhost:${httpPort}`, origin: `http://localhost:${httpPort}` })).toEqual({ kind: 'upgrade', status: 101 });
+    expect(await upgrade(httpPort, { host: `localhost:${httpPort}`, origin: 'https://evil.test' })).toEqual({
+      kind: 'response',
+      status: 403,
+      body: '',
+    });
+    expect(await upgrade(httpPort, { host: `localhost:${httpPort}`, origin: `http://localhost:${httpPort}` })).toEqual({
+      kind: 'upgrade',
+      status: 101,
+    });
     expect(app.upgrades).toEqual([`localhost:${httpPort}`]);
   });
 
@@ -407,14 +443,21 @@ describe('WebSocket upgrades', () => {
   test('the warning for a refused Origin suggests an --allow-host value that is accepted and lets that Origin in', async () => {
     const app = await startRecordingApp();
     const first = await start({ target: `127.0.0.1:${app.port}` });
-    expect(await upgrade(first.port, { host: `localhost:${first.port}`, origin: 'https://evil.test:8443', ca: first.ca })).toEqual({ kind: 'response', status: 403, body: '' });
+    expect(await upgrade(first.port, { host: `localhost:${first.port}`, origin: 'https://evil.test:8443', ca: first.ca })).toEqual({
+      kind: 'response',
+      status: 403,
+      body: '',
+    });
     const line = first.logger.lines[0] ?? '';
     expect(line).toBe(refusedLine('Origin', 'https://evil.test:8443', 'evil.test'));
 
     const hint = /--allow-host (\S+)$/.exec(line)![1]!;
     expect(() => resolveOptions({ allowHosts: [hint] })).not.toThrow();
     const second = await start({ target: `127.0.0.1:${app.port}`, allowHosts: [hint] });
-    expect(await upgrade(second.port, { host: `localhost:${second.port}`, origin: 'https://evil.test:8443', ca: second.ca })).toEqual({ kind: 'upgrade', status: 101 });
+    expect(await upgrade(second.port, { host: `localhost:${second.port}`, origin: 'https://evil.test:8443', ca: second.ca })).toEqual({
+      kind: 'upgrade',
+      status: 101,
+    });
   });
 
   // Host `localhost.` is allowed (trailing dot stripped), so Origin `https://localhost.:PORT` must be
@@ -423,7 +466,10 @@ describe('WebSocket upgrades', () => {
     const app = await startRecordingApp();
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}`, names: ['myapp.test'] });
     for (const origin of [`https://localhost.:${port}`, 'https://myapp.test.']) {
-      expect({ origin, outcome: await upgrade(port, { host: `localhost.:${port}`, origin, ca }) }).toEqual({ origin, outcome: { kind: 'upgrade', status: 101 } });
+      expect({ origin, outcome: await upgrade(port, { host: `localhost.:${port}`, origin, ca }) }).toEqual({
+        origin,
+        outcome: { kind: 'upgrade', status: 101 },
+      });
     }
   });
 });
@@ -467,13 +513,29 @@ describe("what Node's parser refuses never reaches the app", () => {
   const cases: Array<[string, (host: string) => string, string]> = [
     ['a malformed request line', (h) => `GET /x HTTP/1.1 extra\r\nHost: ${h}\r\n\r\n`, BAD_REQUEST],
     ['a request line that is not HTTP', () => 'HELLO\r\n\r\n', BAD_REQUEST],
-    ['Content-Length with Transfer-Encoding: chunked', (h) => `POST /smuggle HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, BAD_REQUEST],
-    ['two different Content-Lengths', (h) => `POST /smuggle HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde`, BAD_REQUEST],
-    ['Transfer-Encoding that does not end in chunked', (h) => `POST /smuggle HTTP/1.1\r\nHost: ${h}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`, BAD_REQUEST],
+    [
+      'Content-Length with Transfer-Encoding: chunked',
+      (h) => `POST /smuggle HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      BAD_REQUEST,
+    ],
+    [
+      'two different Content-Lengths',
+      (h) => `POST /smuggle HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde`,
+      BAD_REQUEST,
+    ],
+    [
+      'Transfer-Encoding that does not end in chunked',
+      (h) => `POST /smuggle HTTP/1.1\r\nHost: ${h}\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n`,
+      BAD_REQUEST,
+    ],
     ['a space before the colon', (h) => `GET / HTTP/1.1\r\nHost : ${h}\r\n\r\n`, BAD_REQUEST],
     ['a NUL in a header value', (h) => `GET / HTTP/1.1\r\nHost: ${h}\r\nX-A: a\0b\r\n\r\n`, BAD_REQUEST],
     ['HTTP/1.1 without Host', () => 'GET / HTTP/1.1\r\n\r\n', BAD_REQUEST],
-    ['headers over 32 KiB', (h) => `GET / HTTP/1.1\r\nHost: ${h}\r\nX-Big: ${'a'.repeat(33 * 1024)}\r\n\r\n`, 'HTTP/1.1 431 Request Header Fields Too Large'],
+    [
+      'headers over 32 KiB',
+      (h) => `GET / HTTP/1.1\r\nHost: ${h}\r\nX-Big: ${'a'.repeat(33 * 1024)}\r\n\r\n`,
+      'HTTP/1.1 431 Request Header Fields Too Large',
+    ],
   ];
 
   test.each(cases)('%s: refused on the HTTP listener', async (_name, build, statusLine) => {
@@ -481,7 +543,10 @@ describe("what Node's parser refuses never reaches the app", () => {
     const { httpPort } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0 });
 
     const result = await raw(httpPort, build(`localhost:${httpPort}`));
-    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({ status: statusLine, closedByServer: true });
+    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({
+      status: statusLine,
+      closedByServer: true,
+    });
     expect(app.connections()).toBe(0);
     expect((await send(httpPort, { host: `localhost:${httpPort}` })).status).toBe(200);
   });
@@ -492,7 +557,10 @@ describe("what Node's parser refuses never reaches the app", () => {
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}` });
 
     const result = await raw(port, build(`localhost:${port}`), { ca });
-    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({ status: statusLine, closedByServer: true });
+    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({
+      status: statusLine,
+      closedByServer: true,
+    });
     expect(app.connections()).toBe(0);
     expect((await send(port, { host: `localhost:${port}`, ca })).status).toBe(200);
   });
@@ -502,7 +570,10 @@ describe("what Node's parser refuses never reaches the app", () => {
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}` });
 
     const result = await raw(port, `GET / HTTP/1.1\r\nHost: localhost:${port}\r\nX-Big: ${'a'.repeat(100 * 1024)}\r\n\r\n`, { ca });
-    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({ status: 'HTTP/1.1 431 Request Header Fields Too Large', closedByServer: true });
+    expect({ status: parseRaw(result.data).status, closedByServer: result.closedByServer }).toEqual({
+      status: 'HTTP/1.1 431 Request Header Fields Too Large',
+      closedByServer: true,
+    });
     expect(app.connections()).toBe(0);
     expect((await send(port, { host: `localhost:${port}`, ca })).status).toBe(200);
   });
@@ -525,7 +596,13 @@ describe('secrets never leak into logs or error pages', () => {
     cookie: 'session=cookie-secret-77a3e1; csrftoken=cookie-secret-2b9c40',
     'proxy-authorization': 'Basic cHJveHktc2VjcmV0LWU0YTk=',
   };
-  const secretValues = [...Object.values(SECRETS), 'authz-secret-5d1f0c', 'cookie-secret-77a3e1', 'cookie-secret-2b9c40', 'cHJveHktc2VjcmV0LWU0YTk='];
+  const secretValues = [
+    ...Object.values(SECRETS),
+    'authz-secret-5d1f0c',
+    'cookie-secret-77a3e1',
+    'cookie-secret-2b9c40',
+    'cHJveHktc2VjcmV0LWU0YTk=',
+  ];
 
   function expectNoSecrets(where: string, text: string): void {
     for (const secret of secretValues) expect(text.includes(secret), `${where} contains ${secret}`).toBe(false);
@@ -553,7 +630,9 @@ describe('secrets never leak into logs or error pages', () => {
     expect(ws).toEqual({ kind: 'response', status: 502, body: '' });
 
     for (const [where, reply] of Object.entries({ text, html, plain, ws })) expectNoSecrets(where, dump(reply));
-    expect(logger.lines).toEqual([`warn: cannot reach the app at ${origin}: nothing is listening there (connection refused); answering 502 until it is back`]);
+    expect(logger.lines).toEqual([
+      `warn: cannot reach the app at ${origin}: nothing is listening there (connection refused); answering 502 until it is back`,
+    ]);
     expectNoSecrets('log', logger.text());
   });
 
@@ -567,7 +646,12 @@ describe('secrets never leak into logs or error pages', () => {
       http: await send(httpPort, { host: 'evil3.test', headers: SECRETS }),
       wsOrigin: await upgrade(port, { host: `localhost:${port}`, origin: 'https://evil4.test', ca, headers: SECRETS }),
       wsHost: await upgrade(port, { host: 'evil5.test', ca, headers: SECRETS }),
-      plainOnTls: await raw(port, `GET / HTTP/1.1\r\nHost: evil6.test\r\n${Object.entries(SECRETS).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`),
+      plainOnTls: await raw(
+        port,
+        `GET / HTTP/1.1\r\nHost: evil6.test\r\n${Object.entries(SECRETS)
+          .map(([k, v]) => `${k}: ${v}\r\n`)
+          .join('')}\r\n`,
+      ),
     };
     expect(replies.text.body).toBe(`${forbiddenText('evil.test')}\n`);
     expect(replies.html.status).toBe(403);
@@ -599,7 +683,7 @@ describe('secrets never leak into logs or error pages', () => {
     expectNoSecrets('log', logger.text());
   });
 
-  test("a Secure cookie over the HTTP listener: the warning names the cookie, never its value", async () => {
+  test('a Secure cookie over the HTTP listener: the warning names the cookie, never its value', async () => {
     const app = await startUpstream((_req, res) => {
       res.setHeader('set-cookie', ['sid=set-cookie-secret-a41f; Path=/; Secure; HttpOnly', 'theme=dark']);
       res.end('ok');

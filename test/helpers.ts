@@ -204,11 +204,16 @@ export const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 export function run(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; wrapper?: string[]; installedBin?: string }): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   // The run's CA root stays (test/global-setup.ts): a bin must never create the user's real CA.
-  for (const name of Object.keys(env)) if (name === 'PORT' || name === 'FORCE_COLOR' || (name.startsWith('DEV_HTTPS_') && name !== 'DEV_HTTPS_CAROOT')) delete env[name];
+  for (const name of Object.keys(env))
+    if (name === 'PORT' || name === 'FORCE_COLOR' || (name.startsWith('DEV_HTTPS_') && name !== 'DEV_HTTPS_CAROOT')) delete env[name];
   Object.assign(env, options.env);
   // `wrapper` runs it through another command first, e.g. setpriv to drop privileges;
   // `installedBin` is the bin of a package installed elsewhere, run as npm links it.
-  const [command, ...rest] = [...(options.wrapper ?? []), ...(options.installedBin ? [options.installedBin] : [process.execPath, BIN]), ...args];
+  const [command, ...rest] = [
+    ...(options.wrapper ?? []),
+    ...(options.installedBin ? [options.installedBin] : [process.execPath, BIN]),
+    ...args,
+  ];
   const child = spawn(command!, rest, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -217,7 +222,9 @@ export function run(args: string[], options: { cwd: string; env?: NodeJS.Process
   child.stderr!.setEncoding('utf8');
   child.stdout!.on('data', (c) => (stdout += c));
   child.stderr!.on('data', (c) => (stderr += c));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
@@ -269,7 +276,10 @@ export const djangoAvailable = ((): boolean => {
 /** The fixture's Django under runserver on a free port, with the settings of `profile`; stopped in afterEach. */
 export async function startDjango(profile: 'prod' | 'noproxy' | 'dev' = 'prod'): Promise<number> {
   const port = await freePort();
-  const child = spawn(PYTHON, [DJANGO_APP, 'runserver', `127.0.0.1:${port}`, '--noreload'], { stdio: 'ignore', env: { ...process.env, DJANGO_PROFILE: profile } });
+  const child = spawn(PYTHON, [DJANGO_APP, 'runserver', `127.0.0.1:${port}`, '--noreload'], {
+    stdio: 'ignore',
+    env: { ...process.env, DJANGO_PROFILE: profile },
+  });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   onCleanup(async () => {
     child.kill('SIGKILL');
@@ -471,7 +481,16 @@ export const KEYTOOL = onPath('keytool', ['/usr/bin/keytool']);
 export async function tempJavaHome(): Promise<{ JAVA_HOME: string; cacerts: string; keytool: string }> {
   const keytool = await fs.realpath(KEYTOOL!);
   const candidates = [path.resolve(path.dirname(keytool), '../lib/security/cacerts'), '/etc/ssl/certs/java/cacerts'];
-  const source = (await Promise.all(candidates.map((f) => fs.access(f).then(() => f, () => null)))).find((f) => f !== null)!;
+  const source = (
+    await Promise.all(
+      candidates.map((f) =>
+        fs.access(f).then(
+          () => f,
+          () => null,
+        ),
+      ),
+    )
+  ).find((f) => f !== null)!;
   const JAVA_HOME = await tempDir();
   await fs.mkdir(path.join(JAVA_HOME, 'lib/security'), { recursive: true });
   await fs.mkdir(path.join(JAVA_HOME, 'bin'));

@@ -48,16 +48,25 @@ describe('the Host grammar', () => {
     expect(parseHost(value)).toEqual(expected);
   });
 
-  test.each(BAD_HOSTS.filter((h) => h !== '' && !h.includes(' ')))('%s gets 400 on both listeners, nothing reaches the app, and the warning escapes it', async (host) => {
-    const app = await startRawApp();
-    const started = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0 });
-    const line = `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
-    const overTls = await rawExchange(started.port, started.ca, [line]);
-    const plain = await rawExchange(started.httpPort, null, [line]);
-    expect([status(overTls), bodyOf(overTls), status(plain)]).toEqual(['HTTP/1.1 400 Bad Request', '400 Bad Request: an invalid Host header\n', 'HTTP/1.1 400 Bad Request']);
-    expect(app.requests).toEqual([]);
-    expect(started.logger.lines).toEqual([`warn: refused a malformed request (an invalid Host header "${host}"); it did not reach the app`]);
-  });
+  test.each(BAD_HOSTS.filter((h) => h !== '' && !h.includes(' ')))(
+    '%s gets 400 on both listeners, nothing reaches the app, and the warning escapes it',
+    async (host) => {
+      const app = await startRawApp();
+      const started = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0 });
+      const line = `GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+      const overTls = await rawExchange(started.port, started.ca, [line]);
+      const plain = await rawExchange(started.httpPort, null, [line]);
+      expect([status(overTls), bodyOf(overTls), status(plain)]).toEqual([
+        'HTTP/1.1 400 Bad Request',
+        '400 Bad Request: an invalid Host header\n',
+        'HTTP/1.1 400 Bad Request',
+      ]);
+      expect(app.requests).toEqual([]);
+      expect(started.logger.lines).toEqual([
+        `warn: refused a malformed request (an invalid Host header "${host}"); it did not reach the app`,
+      ]);
+    },
+  );
 
   test('two Host headers get 400', async () => {
     const app = await startRawApp();
@@ -97,8 +106,27 @@ describe('headers a client must not choose', () => {
     expect(received['x-forwarded-proto']).toBe('https');
     expect(received.forwarded).toBe('for=127.0.0.1;host=localhost;proto=https');
     // The ones the issue names, spelled out, so the list cannot silently lose one.
-    for (const name of ['x-scheme', 'x-proto', 'x-https', 'https', 'x-arr-ssl', 'cloudfront-forwarded-proto', 'client-ip', 'x-cluster-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-original-forwarded-for', 'x-original-url', 'x-rewrite-url', 'x-original-host', 'x-host']) {
-      expect(names.some((n) => n === name || (n.endsWith('anything') && name.startsWith(n.slice(0, -'anything'.length)))), name).toBe(true);
+    for (const name of [
+      'x-scheme',
+      'x-proto',
+      'x-https',
+      'https',
+      'x-arr-ssl',
+      'cloudfront-forwarded-proto',
+      'client-ip',
+      'x-cluster-client-ip',
+      'cf-connecting-ip',
+      'fastly-client-ip',
+      'x-original-forwarded-for',
+      'x-original-url',
+      'x-rewrite-url',
+      'x-original-host',
+      'x-host',
+    ]) {
+      expect(
+        names.some((n) => n === name || (n.endsWith('anything') && name.startsWith(n.slice(0, -'anything'.length)))),
+        name,
+      ).toBe(true);
     }
   });
 });
@@ -110,7 +138,10 @@ function connect(started: Started, options: http2.SecureClientSessionOptions = {
   return session;
 }
 
-function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<{ status: number; body: string; rstCode: number }> {
+function h2request(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+): Promise<{ status: number; body: string; rstCode: number }> {
   return new Promise((resolve) => {
     const stream = session.request({ ':path': '/', ...headers });
     let status = 0;
@@ -193,11 +224,16 @@ describe('HTTP/2 limits', () => {
 describe('TLS', () => {
   const handshake = (port: number, args: string[]) =>
     new Promise<string>((resolve) => {
-      const child = execFile('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args], { timeout: 10_000 }, (_err, stdout, stderr) => {
-        const cipher = /Cipher is (\S+)/.exec(stdout)?.[1];
-        resolve(cipher && cipher !== '(NONE)' ? cipher : 'refused');
-        void stderr;
-      });
+      const child = execFile(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', ...args],
+        { timeout: 10_000 },
+        (_err, stdout, stderr) => {
+          const cipher = /Cipher is (\S+)/.exec(stdout)?.[1];
+          resolve(cipher && cipher !== '(NONE)' ? cipher : 'refused');
+          void stderr;
+        },
+      );
       child.stdin!.end();
     });
 
@@ -241,11 +277,17 @@ describe('TLS', () => {
 describe('a target that is not on this machine', () => {
   test.each<[string, Parameters<typeof start>[0]['origins'], string]>([
     ['a flag', undefined, '--target http://192.0.2.7:8000'],
-    ['a config file', { target: { label: '"target" in dev-https.config.json', fromConfig: true } }, '"target": "http://192.0.2.7:8000" in dev-https.config.json'],
+    [
+      'a config file',
+      { target: { label: '"target" in dev-https.config.json', fromConfig: true } },
+      '"target": "http://192.0.2.7:8000" in dev-https.config.json',
+    ],
     ['the environment', { target: { label: 'DEV_HTTPS_TARGET', fromConfig: false } }, 'DEV_HTTPS_TARGET=http://192.0.2.7:8000'],
   ])('from %s: one warning that names where it came from', async (_from, origins, named) => {
     const { logger } = await start({ target: '192.0.2.7:8000', ...(origins ? { origins } : {}) });
-    expect(logger.lines).toEqual([`warn: ${named}: the app is not on this machine, so your requests to dev-https, cookies included, go to 192.0.2.7 over plain HTTP`]);
+    expect(logger.lines).toEqual([
+      `warn: ${named}: the app is not on this machine, so your requests to dev-https, cookies included, go to 192.0.2.7 over plain HTTP`,
+    ]);
   });
 
   test.each(['localhost:8000', '127.0.0.2:8000', '[::1]:8000', 'app.localhost:8000'])('%s: no warning', async (target) => {
@@ -270,14 +312,19 @@ describe('what reaches the terminal', () => {
     const app = await startRawApp();
     const lines: string[] = [];
     const warnings: string[] = [];
-    const started = await start({ target: `127.0.0.1:${app.port}`, logger: { info() {}, warn: (m) => warnings.push(m), error() {}, request: (e) => lines.push(formatRequest(e)) } });
+    const started = await start({
+      target: `127.0.0.1:${app.port}`,
+      logger: { info() {}, warn: (m) => warnings.push(m), error() {}, request: (e) => lines.push(formatRequest(e)) },
+    });
     // Node's HTTP/1 parser refuses such bytes in a request target; HTTP/2 passes them (latin1).
     expect((await h2request(connect(started), { ':path': '/x\u009b2J' })).status).toBe(200);
     await poll(() => lines.length || null);
     expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d https h2 GET \/x\\x9b2J 200 \d+ ms$/);
     // Header values may carry bytes 0x80-0xff (obs-text): a WebSocket Origin with CSI in it.
     const upgrade = Buffer.concat([
-      Buffer.from(`GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://a`),
+      Buffer.from(
+        `GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://a`,
+      ),
       Buffer.from([0x9b]),
       Buffer.from('31m.example\r\n\r\n'),
     ]);

@@ -11,7 +11,13 @@ afterEach(runCleanups);
 async function start(http2Enabled?: boolean) {
   const app = await startUpstream(echoHandler());
   const logger = captureLogger();
-  const handle = await startDevHttps({ target: app.port, port: 0, certDir: await tempDir(), logger, ...(http2Enabled === undefined ? {} : { http2: http2Enabled }) });
+  const handle = await startDevHttps({
+    target: app.port,
+    port: 0,
+    certDir: await tempDir(),
+    logger,
+    ...(http2Enabled === undefined ? {} : { http2: http2Enabled }),
+  });
   onCleanup(() => handle.close());
   return { app, handle, logger, port: Number(new URL(handle.urls.https).port), ca: handle.certificate.ca!.cert };
 }
@@ -81,7 +87,9 @@ test('HTTP/2 requests for a host dev-https does not serve get 403 without reachi
   const { port, ca, app, logger } = await start();
   const reply = await h2Get(`https://localhost:${port}`, ca, '/', { ':authority': `evil.test:${port}` });
   expect(reply.status).toBe(403);
-  expect(reply.body).toBe('403 Forbidden: dev-https does not serve the host name "evil.test". If you use it, restart dev-https with --allow-host evil.test (or --name evil.test to put it in the certificate too).\n');
+  expect(reply.body).toBe(
+    '403 Forbidden: dev-https does not serve the host name "evil.test". If you use it, restart dev-https with --allow-host evil.test (or --name evil.test to put it in the certificate too).\n',
+  );
   expect(app.connections()).toBe(0);
   expect(logger.lines.filter((l) => l.startsWith('warn: refused'))).toHaveLength(1);
 });
@@ -117,7 +125,9 @@ test('an HTTP/2 client gets the 502 page while the app is down, and the app once
   const down = await h2Get(origin, handle.certificate.ca!.cert, '/');
   expect(down.status).toBe(502);
   expect(down.headers['content-type']).toBe('text/plain; charset=utf-8');
-  expect(down.body.split('\n')[0]).toBe(`502 Bad Gateway: dev-https could not reach the app at http://localhost:${appPort}: nothing is listening there (connection refused).`);
+  expect(down.body.split('\n')[0]).toBe(
+    `502 Bad Gateway: dev-https could not reach the app at http://localhost:${appPort}: nothing is listening there (connection refused).`,
+  );
   await startUpstream(echoHandler(), '127.0.0.1', appPort);
   const up = await h2Get(origin, handle.certificate.ca!.cert, '/back');
   expect(up.status).toBe(200);
@@ -136,7 +146,7 @@ test('an HTTP/2 client gets a redirect-loop page when its browser-like request l
   expect(reply.body).toContain('<title>Redirect loop: the app does not trust X-Forwarded-Proto</title>');
 });
 
-test('an app status HTTP/2 cannot carry (600) gives a 502 saying so, without any of the app\'s headers', async () => {
+test("an app status HTTP/2 cannot carry (600) gives a 502 saying so, without any of the app's headers", async () => {
   // A raw app: Node's own server would refuse to send status 600.
   const app = net.createServer((socket) => {
     socket.once('data', () => socket.end('HTTP/1.1 600 Odd\r\nSet-Cookie: s=1\r\nX-App: yes\r\nContent-Length: 2\r\n\r\nok'));
@@ -158,7 +168,7 @@ test('an app status HTTP/2 cannot carry (600) gives a 502 saying so, without any
   expect(logger.lines.filter((l) => l.includes("the app's answer to GET /odd cannot be passed on"))).toHaveLength(1);
 });
 
-test('an HTTP/2 request the client cancels before the answer cancels the app\'s request too', async () => {
+test("an HTTP/2 request the client cancels before the answer cancels the app's request too", async () => {
   const cancelled = deferred<boolean>();
   const app = await startUpstream((_req, res) => {
     // Answers only after a while; a cancelled request closes before that.

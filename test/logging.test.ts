@@ -1,14 +1,11 @@
 // The logger: request lines (text with colors, or JSON), quiet mode, color detection; and the
 // request log of the real bin with --log json and --quiet.
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { colorEnabled, createLogger, formatRequest, logPath, painter, type RequestLogEntry } from '../src/logger.js';
 import { freePort, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, type Run, testCa } from './helpers.js';
-
 
 afterEach(runCleanups);
 
@@ -16,7 +13,17 @@ afterEach(runCleanups);
 const TIME = new Date(2024, 0, 2, 3, 4, 5, 678);
 
 function entry(fields: Partial<RequestLogEntry> = {}): RequestLogEntry {
-  return { time: TIME, method: 'GET', path: '/', status: 200, durationMs: 12.4, ws: false, scheme: 'https', protocol: 'http/1.1', ...fields };
+  return {
+    time: TIME,
+    method: 'GET',
+    path: '/',
+    status: 200,
+    durationMs: 12.4,
+    ws: false,
+    scheme: 'https',
+    protocol: 'http/1.1',
+    ...fields,
+  };
 }
 
 const ESC = '\x1b[';
@@ -26,10 +33,18 @@ describe('formatRequest', () => {
     ['a 200', {}, '03:04:05 https    GET / 200 12 ms'],
     ['over HTTP/2', { protocol: 'h2' }, '03:04:05 https h2 GET / 200 12 ms'],
     ['on the HTTP listener', { scheme: 'http', status: 301 }, '03:04:05 http     GET / 301 12 ms'],
-    ['a POST with a query mark', { method: 'POST', path: '/api/login?…', status: 302, durationMs: 0.4 }, '03:04:05 https    POST /api/login?… 302 0 ms'],
+    [
+      'a POST with a query mark',
+      { method: 'POST', path: '/api/login?…', status: 302, durationMs: 0.4 },
+      '03:04:05 https    POST /api/login?… 302 0 ms',
+    ],
     ['rounding up', { path: '/slow', status: 504, durationMs: 1499.5 }, '03:04:05 https    GET /slow 504 1500 ms'],
     ['a WebSocket', { path: '/socket', status: 101, durationMs: 0, ws: true }, '03:04:05 https    GET /socket 101 ws'],
-    ['a refused WebSocket', { path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'http' }, '03:04:05 http     GET /socket 403 ws'],
+    [
+      'a refused WebSocket',
+      { path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'http' },
+      '03:04:05 http     GET /socket 403 ws',
+    ],
   ])('without colors: %s', (_name, fields, line) => {
     expect(formatRequest(entry(fields))).toBe(line);
     expect(formatRequest(entry(fields), painter(false))).toBe(line);
@@ -137,7 +152,9 @@ describe('createLogger', () => {
     logger.warn('careful');
     expect([writes, stderr.text()]).toEqual([[], 'warning: careful\n']);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(writes).toEqual(['hello\n03:04:05 https    GET /1 200 12 ms\n03:04:05 https    GET /2 200 12 ms\n03:04:05 https    GET /3 200 12 ms\n[app] app out\n']);
+    expect(writes).toEqual([
+      'hello\n03:04:05 https    GET /1 200 12 ms\n03:04:05 https    GET /2 200 12 ms\n03:04:05 https    GET /3 200 12 ms\n[app] app out\n',
+    ]);
     logger.request!(entry({ path: '/4' }));
     logger.flush!();
     expect(writes).toEqual([writes[0], '03:04:05 https    GET /4 200 12 ms\n']);
@@ -195,7 +212,10 @@ describe('createLogger', () => {
     const after = Date.now();
     const parse = (text: string) => {
       expect(text.endsWith('\n')).toBe(true);
-      return text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+      return text
+        .slice(0, -1)
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
     };
     const out = parse(stdout.text());
     const err = parse(stderr.text());
@@ -232,16 +252,24 @@ describe('createLogger', () => {
   test('json and quiet: only warnings and errors (and the app output)', () => {
     const { stdout, stderr, everything } = logTo({ format: 'json', quiet: true });
     everything();
-    expect(stdout.text().split('\n').filter(Boolean).map((l) => JSON.parse(l).level)).toEqual(['app']);
-    expect(stderr.text().split('\n').filter(Boolean).map((l) => JSON.parse(l).level)).toEqual(['warn', 'error', 'app']);
+    expect(
+      stdout
+        .text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).level),
+    ).toEqual(['app']);
+    expect(
+      stderr
+        .text()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).level),
+    ).toEqual(['warn', 'error', 'app']);
   });
 });
 
 // ---- Through the real bin ----
-
-
-
-
 
 /** The complete JSON lines printed so far (every line must be one). */
 function jsonLines(text: string): Array<Record<string, unknown>> {
@@ -302,7 +330,17 @@ describe('request lines from the bin', () => {
     const { r, https, http, ca } = await startJson(['--target', String(app.port), '--http-port', '0'], cwd);
     expect((await request(`${https}x?token=secret`, { ca })).status).toBe(200);
     const [first] = await requestLines(r, 1);
-    expect(first).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/x?…', status: 200, durationMs: expect.any(Number), ws: false, scheme: 'https', protocol: 'http/1.1', level: 'request' });
+    expect(first).toEqual({
+      time: expect.stringMatching(ISO),
+      method: 'GET',
+      path: '/x?…',
+      status: 200,
+      durationMs: expect.any(Number),
+      ws: false,
+      scheme: 'https',
+      protocol: 'http/1.1',
+      level: 'request',
+    });
     expect(first!.durationMs as number).toBeGreaterThanOrEqual(0);
 
     expect((await request(`${http!}missing`, { method: 'POST', body: 'x' })).status).toBe(404);
@@ -327,11 +365,31 @@ describe('request lines from the bin', () => {
     const { r, https, ca } = await startJson(['--target', String(app.port)], cwd);
     expect(await upgradeRequest(`${https}socket?session=abc`, ca)).toEqual({ kind: 'upgrade', status: 101 });
     const [upgraded] = await requestLines(r, 1);
-    expect(upgraded).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/socket?…', status: 101, durationMs: 0, ws: true, scheme: 'https', protocol: 'http/1.1', level: 'request' });
+    expect(upgraded).toEqual({
+      time: expect.stringMatching(ISO),
+      method: 'GET',
+      path: '/socket?…',
+      status: 101,
+      durationMs: 0,
+      ws: true,
+      scheme: 'https',
+      protocol: 'http/1.1',
+      level: 'request',
+    });
 
     expect(await upgradeRequest(`${https}socket`, ca, { Origin: 'https://evil.example' })).toEqual({ kind: 'response', status: 403 });
     const [, refused] = await requestLines(r, 2);
-    expect(refused).toEqual({ time: expect.stringMatching(ISO), method: 'GET', path: '/socket', status: 403, durationMs: 0, ws: true, scheme: 'https', protocol: 'http/1.1', level: 'request' });
+    expect(refused).toEqual({
+      time: expect.stringMatching(ISO),
+      method: 'GET',
+      path: '/socket',
+      status: 403,
+      durationMs: 0,
+      ws: true,
+      scheme: 'https',
+      protocol: 'http/1.1',
+      level: 'request',
+    });
 
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });
@@ -339,7 +397,8 @@ describe('request lines from the bin', () => {
     expect(jsonLines(r.stderr()).map(({ time: _t, ...rest }) => rest)).toEqual([
       {
         level: 'warn',
-        message: 'refused a request with Origin "https://evil.example" (not localhost, a --name or an address dev-https listens on): allow it with --allow-host evil.example',
+        message:
+          'refused a request with Origin "https://evil.example" (not localhost, a --name or an address dev-https listens on): allow it with --allow-host evil.example',
       },
     ]);
   });

@@ -223,7 +223,11 @@ describe('resolveOptions', () => {
   test('without cwd the cert dir is relative to process.cwd(), and a logger is made', () => {
     const resolved = resolveOptions();
     expect(resolved.certDir).toBe(path.join(process.cwd(), 'certs'));
-    expect(resolveOptions({ pfx: 'dev.p12', cwd: '/srv/app' }).userCert).toEqual({ kind: 'pfx', pfxPath: '/srv/app/dev.p12', passphrase: null });
+    expect(resolveOptions({ pfx: 'dev.p12', cwd: '/srv/app' }).userCert).toEqual({
+      kind: 'pfx',
+      pfxPath: '/srv/app/dev.p12',
+      passphrase: null,
+    });
     expect(Object.keys(resolved.logger).sort()).toEqual(['app', 'error', 'flush', 'info', 'request', 'warn']);
   });
 
@@ -330,19 +334,51 @@ describe('resolveOptions', () => {
     [{ redirectHttp: true }, 'E_BAD_OPTION', 'Invalid --redirect-http: it needs --http-port <n>, the HTTP listener that redirects'],
     [{ target: 'foo' }, 'E_BAD_TARGET', 'Invalid --target "foo": expected a port, host:port or http://host:port'],
     [{ target: 8443 }, 'E_BAD_TARGET', `Invalid --target "8443": that is dev-https's own --port; point --target at your app's port`],
-    [{ target: 'localhost:9443', port: 9443 }, 'E_BAD_TARGET', `Invalid --target "localhost:9443": that is dev-https's own --port; point --target at your app's port`],
-    [{ target: '[::1]:8443' }, 'E_BAD_TARGET', `Invalid --target "[::1]:8443": that is dev-https's own --port; point --target at your app's port`],
-    [{ target: 'http://127.0.0.1:8080', httpPort: 8080 }, 'E_BAD_TARGET', `Invalid --target "http://127.0.0.1:8080": that is dev-https's own --http-port; point --target at your app's port`],
-    [{ target: 'app.localhost:8080', httpPort: '8080' }, 'E_BAD_TARGET', `Invalid --target "app.localhost:8080": that is dev-https's own --http-port; point --target at your app's port`],
-    [{ host: 'foo' }, 'E_BAD_HOST', 'Invalid --host "foo": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)'],
+    [
+      { target: 'localhost:9443', port: 9443 },
+      'E_BAD_TARGET',
+      `Invalid --target "localhost:9443": that is dev-https's own --port; point --target at your app's port`,
+    ],
+    [
+      { target: '[::1]:8443' },
+      'E_BAD_TARGET',
+      `Invalid --target "[::1]:8443": that is dev-https's own --port; point --target at your app's port`,
+    ],
+    [
+      { target: 'http://127.0.0.1:8080', httpPort: 8080 },
+      'E_BAD_TARGET',
+      `Invalid --target "http://127.0.0.1:8080": that is dev-https's own --http-port; point --target at your app's port`,
+    ],
+    [
+      { target: 'app.localhost:8080', httpPort: '8080' },
+      'E_BAD_TARGET',
+      `Invalid --target "app.localhost:8080": that is dev-https's own --http-port; point --target at your app's port`,
+    ],
+    [
+      { host: 'foo' },
+      'E_BAD_HOST',
+      'Invalid --host "foo": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)',
+    ],
     [{ host: '' }, 'E_BAD_HOST', 'Invalid --host "": expected localhost or an IP address of this machine (127.0.0.1, ::1, 0.0.0.0, ::)'],
-    [{ host: '10.9.9.9' }, 'E_BAD_HOST', 'Invalid --host "10.9.9.9": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses'],
-    [{ host: '2001:db8::99' }, 'E_BAD_HOST', 'Invalid --host "2001:db8::99": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses'],
+    [
+      { host: '10.9.9.9' },
+      'E_BAD_HOST',
+      'Invalid --host "10.9.9.9": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses',
+    ],
+    [
+      { host: '2001:db8::99' },
+      'E_BAD_HOST',
+      'Invalid --host "2001:db8::99": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses',
+    ],
     [{ names: ['ok.test', 'a b'] }, 'E_BAD_OPTION', 'Invalid --name "a b": expected a host name (myapp.test) or an IP address'],
     [{ certDir: '' }, 'E_BAD_OPTION', 'Invalid --cert-dir "": expected a directory path, e.g. --cert-dir ./certs'],
     [{ cert: 'a.pem' }, 'E_BAD_OPTION', 'Invalid --cert "a.pem": it needs --key <file>, its private key'],
     [{ key: 'a-key.pem' }, 'E_BAD_OPTION', 'Invalid --key "a-key.pem": it needs --cert <file>, its certificate'],
-    [{ pfx: 'a.p12', cert: 'a.pem', key: 'a-key.pem' }, 'E_BAD_OPTION', 'Invalid --cert "a.pem": use either --pfx or --cert with --key, not both'],
+    [
+      { pfx: 'a.p12', cert: 'a.pem', key: 'a-key.pem' },
+      'E_BAD_OPTION',
+      'Invalid --cert "a.pem": use either --pfx or --cert with --key, not both',
+    ],
     [{ pfx: 'a.p12', key: 'a-key.pem' }, 'E_BAD_OPTION', 'Invalid --key "a-key.pem": use either --pfx or --cert with --key, not both'],
     [{ passphrase: 'x' }, 'E_BAD_OPTION', 'Invalid --passphrase: it needs --pfx <file> or --cert and --key'],
     [{ cert: ' ', key: 'k.pem' }, 'E_BAD_OPTION', 'Invalid --cert "": expected a file path'],
@@ -352,11 +388,20 @@ describe('resolveOptions', () => {
 
   test.each<[DevHttpsOptions, Partial<Record<string, unknown>>]>([
     // Port 0 twice means two free ports, not the same one.
-    [{ port: 0, httpPort: 0 }, { port: 0, httpPort: 0 }],
-    [{ httpPort: 8080, redirectHttp: true }, { httpPort: 8080, redirectHttp: true }],
+    [
+      { port: 0, httpPort: 0 },
+      { port: 0, httpPort: 0 },
+    ],
+    [
+      { httpPort: 8080, redirectHttp: true },
+      { httpPort: 8080, redirectHttp: true },
+    ],
     // The own port on another machine is somebody else's app.
     [{ target: 'app.internal:8443' }, { target: { origin: 'http://app.internal:8443', hostname: 'app.internal', port: 8443 } }],
-    [{ target: 3000, port: 0 }, { target: { origin: 'http://localhost:3000', hostname: 'localhost', port: 3000 }, port: 0 }],
+    [
+      { target: 3000, port: 0 },
+      { target: { origin: 'http://localhost:3000', hostname: 'localhost', port: 3000 }, port: 0 },
+    ],
   ])('%j is accepted', (options, expected) => {
     expect(resolveOptions({ ...options, cwd: '/srv/app' })).toMatchObject(expected);
   });

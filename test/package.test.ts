@@ -17,7 +17,9 @@ const run = promisify(execFile);
 // must act on the temp project alone, and the bin must see no DEV_HTTPS_* settings of the shell
 // (but the run's CA root: test/global-setup.ts).
 const env: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^(npm_config_(local_)?prefix|npm_package_|npm_lifecycle_|npm_command$|INIT_CWD$|DEV_HTTPS_(?!CAROOT$))/.test(k)),
+  Object.entries(process.env).filter(
+    ([k]) => !/^(npm_config_(local_)?prefix|npm_package_|npm_lifecycle_|npm_command$|INIT_CWD$|DEV_HTTPS_(?!CAROOT$))/.test(k),
+  ),
 );
 const npm = (args: string[], cwd: string) => run('npm', args, { cwd, env, maxBuffer: 16 * 1024 * 1024 });
 
@@ -38,7 +40,10 @@ beforeAll(async () => {
   await fs.mkdir(project);
   // `prepare` builds dist/ first, as it does before a publish.
   await npm(['pack', '--pack-destination', packDir], ROOT);
-  modules = (await fs.readdir(path.join(ROOT, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3).split(path.sep).join('/')).sort();
+  modules = (await fs.readdir(path.join(ROOT, 'src'), { recursive: true }))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => f.slice(0, -3).split(path.sep).join('/'))
+    .sort();
   const packed = await fs.readdir(packDir);
   expect(packed).toEqual([`dev-https-${VERSION}.tgz`]);
   tarball = path.join(packDir, packed[0]!);
@@ -59,12 +64,17 @@ test('the tarball holds the bin, the built code and the README; no sources, test
   expect(files).toContain('package/dist/bin.js');
   expect(files).toContain('package/package.json');
   expect(files).toContain('package/README.md');
-  expect(files.filter((f) => !/^package\/(bin\/dev-https\.js|dist\/([\w-]+\/)?[\w-]+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(f))).toEqual([]);
+  expect(
+    files.filter((f) => !/^package\/(bin\/dev-https\.js|dist\/([\w-]+\/)?[\w-]+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(f)),
+  ).toEqual([]);
   expect(files.filter((f) => /\.pem$|^package\/(certs|src|test)\//.test(f))).toEqual([]);
   expect(files).not.toContain('package/dist/bin.d.ts');
   expect(files).toContain('package/LICENSE');
   // dist/ is exactly the build of today's src/: no module left over from a renamed or deleted source.
-  const built = files.filter((f) => /^package\/dist\/([\w-]+\/)?[\w-]+\.js$/.test(f)).map((f) => f.slice('package/dist/'.length, -3)).sort();
+  const built = files
+    .filter((f) => /^package\/dist\/([\w-]+\/)?[\w-]+\.js$/.test(f))
+    .map((f) => f.slice('package/dist/'.length, -3))
+    .sort();
   expect(built).toEqual(modules);
 });
 

@@ -44,7 +44,12 @@ function fakeChild(): ChildProcess & { exitWith(code: number | null, signal?: No
  * startApp with everything recorded: the app's spawn, taskkill's spawn, process-group signals.
  * `onTaskkill` / `onSignal` decide what the fake app does when asked to stop.
  */
-function startRecorded(platform: NodeJS.Platform, command: string[], env: NodeJS.ProcessEnv, react: { onTaskkill?: (args: string[]) => void; onSignal?: (signal: NodeJS.Signals) => void } = {}) {
+function startRecorded(
+  platform: NodeJS.Platform,
+  command: string[],
+  env: NodeJS.ProcessEnv,
+  react: { onTaskkill?: (args: string[]) => void; onSignal?: (signal: NodeJS.Signals) => void } = {},
+) {
   const app = fakeChild();
   const spawns: Call[] = [];
   const tools: Call[] = [];
@@ -70,9 +75,20 @@ function startRecorded(platform: NodeJS.Platform, command: string[], env: NodeJS
   return { app, handle, spawns, tools, signals, logger };
 }
 
-const ENV = { PATH: 'C:\\node;C:\\Windows', SystemRoot: 'D:\\Win', PORT: '8000', DEV_HTTPS_PASSPHRASE: 'secret', DEV_HTTPS_JAVA_STOREPASS: 'secret', DEV_HTTPS_LOG: 'text' };
+const ENV = {
+  PATH: 'C:\\node;C:\\Windows',
+  SystemRoot: 'D:\\Win',
+  PORT: '8000',
+  DEV_HTTPS_PASSPHRASE: 'secret',
+  DEV_HTTPS_JAVA_STOREPASS: 'secret',
+  DEV_HTTPS_LOG: 'text',
+};
 const APP_ENV = { PATH: 'C:\\node;C:\\Windows', SystemRoot: 'D:\\Win', PORT: '8000', DEV_HTTPS_LOG: 'text' };
-const taskkill = (...args: string[]): Call => ({ file: TASKKILL, args: ['/pid', String(PID), ...args], options: { stdio: 'ignore', windowsHide: true } });
+const taskkill = (...args: string[]): Call => ({
+  file: TASKKILL,
+  args: ['/pid', String(PID), ...args],
+  options: { stdio: 'ignore', windowsHide: true },
+});
 
 describe('the app command on Windows', () => {
   test.each([
@@ -132,10 +148,17 @@ describe('the app command on Windows', () => {
 
 describe.each(['linux', 'darwin'] as const)('the app command on %s (unchanged)', (platform) => {
   test('detached (its own process group); stop(): SIGTERM to the group, SIGKILL after the grace period', async () => {
-    const r = startRecorded(platform, ['npm', 'run', 'dev'], ENV, { onSignal: (signal) => signal === 'SIGKILL' && r.app.exitWith(null, 'SIGKILL') });
-    expect(r.spawns).toEqual([{ file: 'npm', args: ['run', 'dev'], options: { env: APP_ENV, stdio: ['inherit', 'pipe', 'pipe'], detached: true } }]);
+    const r = startRecorded(platform, ['npm', 'run', 'dev'], ENV, {
+      onSignal: (signal) => signal === 'SIGKILL' && r.app.exitWith(null, 'SIGKILL'),
+    });
+    expect(r.spawns).toEqual([
+      { file: 'npm', args: ['run', 'dev'], options: { env: APP_ENV, stdio: ['inherit', 'pipe', 'pipe'], detached: true } },
+    ]);
     await r.handle.stop(20);
-    expect(r.signals).toEqual([[-PID, 'SIGTERM'], [-PID, 'SIGKILL']]);
+    expect(r.signals).toEqual([
+      [-PID, 'SIGTERM'],
+      [-PID, 'SIGKILL'],
+    ]);
     expect(r.tools).toEqual([]);
   });
 
@@ -145,7 +168,10 @@ describe.each(['linux', 'darwin'] as const)('the app command on %s (unchanged)',
     await r.handle.exited;
     await r.handle.stop(10);
     r.handle.kill();
-    expect(r.signals).toEqual([[-PID, 'SIGTERM'], [-PID, 'SIGKILL']]);
+    expect(r.signals).toEqual([
+      [-PID, 'SIGTERM'],
+      [-PID, 'SIGKILL'],
+    ]);
   });
 });
 
@@ -177,7 +203,8 @@ describe('cross-spawn on win32 (what reaches child_process.spawn)', () => {
     const shims = path.join(dir, 'node_modules', '.bin');
     await fs.mkdir(bin);
     await fs.mkdir(shims, { recursive: true });
-    for (const f of [path.join(bin, 'npm.cmd'), path.join(bin, 'npx.cmd'), path.join(bin, 'node.exe'), path.join(shims, 'vite.cmd')]) await fs.writeFile(f, '');
+    for (const f of [path.join(bin, 'npm.cmd'), path.join(bin, 'npx.cmd'), path.join(bin, 'node.exe'), path.join(shims, 'vite.cmd')])
+      await fs.writeFile(f, '');
     const crossSpawn = createRequire(import.meta.url).resolve('cross-spawn');
     const out = execFileSync(process.execPath, ['-e', PROBE, crossSpawn, JSON.stringify([file, args, `${shims};${bin}`])], {
       env: { PATHEXT: '.exe;.cmd', comspec: 'C:\\Windows\\system32\\cmd.exe' },
@@ -188,10 +215,30 @@ describe('cross-spawn on win32 (what reaches child_process.spawn)', () => {
 
   const CMD = 'C:\\Windows\\system32\\cmd.exe';
   test.each<[string, string, string[], unknown]>([
-    ['npm run dev: npm.cmd through cmd.exe, each argument quoted', 'npm', ['run', 'dev'], { command: CMD, args: ['/d', '/s', '/c', '"npm ^"run^" ^"dev^""'], verbatim: true }],
-    ['npx vite with a path with spaces and &: one argument, its metacharacters escaped', 'npx', ['vite', 'C:\\My Apps\\a&b'], { command: CMD, args: ['/d', '/s', '/c', '"npx ^"vite^" ^"C:\\My^ Apps\\a^&b^"\"'], verbatim: true }],
-    ['a node_modules/.bin shim: escaped twice (the shim runs cmd.exe again)', 'vite', ['--host', 'a&b'], { command: CMD, args: ['/d', '/s', '/c', '"vite ^^^"--host^^^" ^^^"a^^^&b^^^""'], verbatim: true }],
-    ['an .exe: no shell, argv as given', 'node', ['C:\\Program Files\\A&B\\app.js'], { command: 'node', args: ['C:\\Program Files\\A&B\\app.js'], verbatim: false }],
+    [
+      'npm run dev: npm.cmd through cmd.exe, each argument quoted',
+      'npm',
+      ['run', 'dev'],
+      { command: CMD, args: ['/d', '/s', '/c', '"npm ^"run^" ^"dev^""'], verbatim: true },
+    ],
+    [
+      'npx vite with a path with spaces and &: one argument, its metacharacters escaped',
+      'npx',
+      ['vite', 'C:\\My Apps\\a&b'],
+      { command: CMD, args: ['/d', '/s', '/c', '"npx ^"vite^" ^"C:\\My^ Apps\\a^&b^""'], verbatim: true },
+    ],
+    [
+      'a node_modules/.bin shim: escaped twice (the shim runs cmd.exe again)',
+      'vite',
+      ['--host', 'a&b'],
+      { command: CMD, args: ['/d', '/s', '/c', '"vite ^^^"--host^^^" ^^^"a^^^&b^^^""'], verbatim: true },
+    ],
+    [
+      'an .exe: no shell, argv as given',
+      'node',
+      ['C:\\Program Files\\A&B\\app.js'],
+      { command: 'node', args: ['C:\\Program Files\\A&B\\app.js'], verbatim: false },
+    ],
   ])('%s', async (_label, file, args, call) => {
     expect(await probe(file, args)).toEqual({ calls: [call], error: null });
   });
@@ -211,25 +258,40 @@ async function mode(file: string): Promise<number> {
 }
 
 describe('file modes: checked on linux and darwin, not on win32', () => {
-  test.each(['linux', 'darwin'] as const)('%s: a loose CA root, a loose CA key, a readable leaf key are refused or warned about', async (platform) => {
-    const root = await tempDir();
-    const ca = await ensureCA(root, captureLogger(), 'serve', platform);
-    await fs.chmod(root, 0o777);
-    await expect(readCA(root, { platform })).rejects.toMatchObject({ code: 'E_CA', message: `Refusing the dev-https CA in ${root}: ${root} is group- or world-writable (mode 777), so others could sign for your browsers with it; run chmod go-w ${root}` });
-    await fs.chmod(root, 0o700);
-    await fs.chmod(ca.keyPath, 0o666);
-    await expect(ensureCA(root, captureLogger(), 'serve', platform)).rejects.toMatchObject({ code: 'E_CA', message: `Refusing the dev-https CA in ${root}: ${ca.keyPath} is readable or writable by other users (mode 666), so others could sign for your browsers with it; run chmod 600 ${ca.keyPath}` });
-    const empty = await tempDir();
-    await fs.chmod(empty, 0o777);
-    await expect(ensureCA(empty, captureLogger(), 'serve', platform)).rejects.toMatchObject({ code: 'E_CA', message: `Refusing to create the dev-https CA in ${empty}: it is group- or world-writable (mode 777): run chmod go-w ${empty}` });
+  test.each(['linux', 'darwin'] as const)(
+    '%s: a loose CA root, a loose CA key, a readable leaf key are refused or warned about',
+    async (platform) => {
+      const root = await tempDir();
+      const ca = await ensureCA(root, captureLogger(), 'serve', platform);
+      await fs.chmod(root, 0o777);
+      await expect(readCA(root, { platform })).rejects.toMatchObject({
+        code: 'E_CA',
+        message: `Refusing the dev-https CA in ${root}: ${root} is group- or world-writable (mode 777), so others could sign for your browsers with it; run chmod go-w ${root}`,
+      });
+      await fs.chmod(root, 0o700);
+      await fs.chmod(ca.keyPath, 0o666);
+      await expect(ensureCA(root, captureLogger(), 'serve', platform)).rejects.toMatchObject({
+        code: 'E_CA',
+        message: `Refusing the dev-https CA in ${root}: ${ca.keyPath} is readable or writable by other users (mode 666), so others could sign for your browsers with it; run chmod 600 ${ca.keyPath}`,
+      });
+      const empty = await tempDir();
+      await fs.chmod(empty, 0o777);
+      await expect(ensureCA(empty, captureLogger(), 'serve', platform)).rejects.toMatchObject({
+        code: 'E_CA',
+        message: `Refusing to create the dev-https CA in ${empty}: it is group- or world-writable (mode 777): run chmod go-w ${empty}`,
+      });
 
-    const dir = await tempDir();
-    const leaf = await ensureCertificate(dir, NAMES, captureLogger(), ca, platform);
-    await fs.chmod(leaf.keyPath, 0o666);
-    const logger = captureLogger();
-    await ensureCertificate(dir, NAMES, logger, ca, platform);
-    expect(logger.lines).toEqual([`warn: ${leaf.keyPath} is readable by other users (mode 666): run chmod 600 ${leaf.keyPath}`, `info: Using the cached certificate ${leaf.certPath}`]);
-  });
+      const dir = await tempDir();
+      const leaf = await ensureCertificate(dir, NAMES, captureLogger(), ca, platform);
+      await fs.chmod(leaf.keyPath, 0o666);
+      const logger = captureLogger();
+      await ensureCertificate(dir, NAMES, logger, ca, platform);
+      expect(logger.lines).toEqual([
+        `warn: ${leaf.keyPath} is readable by other users (mode 666): run chmod 600 ${leaf.keyPath}`,
+        `info: Using the cached certificate ${leaf.certPath}`,
+      ]);
+    },
+  );
 
   test('win32: the same CA root, CA key and leaf key (modes as Windows reports them) are used without a word, modes unchanged', async () => {
     const root = await tempDir();
@@ -259,7 +321,10 @@ describe('file modes: checked on linux and darwin, not on win32', () => {
     await fs.chown(ca.keyPath, 4242, 4242);
     await fs.chown(root, 4242, 4242);
     expect((await readCA(root, { platform: 'win32' }))?.fingerprint256).toBe(ca.fingerprint256);
-    await expect(readCA(root, { platform: 'linux' })).rejects.toMatchObject({ code: 'E_CA', message: `Refusing the dev-https CA in ${root}: ${root} is owned by another user (uid 4242), so others could sign for your browsers with it; use a CA root of your own (DEV_HTTPS_CAROOT)` });
+    await expect(readCA(root, { platform: 'linux' })).rejects.toMatchObject({
+      code: 'E_CA',
+      message: `Refusing the dev-https CA in ${root}: ${root} is owned by another user (uid 4242), so others could sign for your browsers with it; use a CA root of your own (DEV_HTTPS_CAROOT)`,
+    });
   });
 
   test('the start path (loadCurrentCertificate) on win32: no mode warning for a key Windows reports as 0666', async () => {

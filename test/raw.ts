@@ -58,7 +58,11 @@ export async function startRawApp(options: { python?: boolean; answerEarly?: str
   return { port: (server.address() as net.AddressInfo).port, requests, connections: () => connections };
 }
 
-function parseOne(buffer: Buffer, options: { python?: boolean; answerEarly?: string[] }, connection: number): { request: Parsed; used: number } | null {
+function parseOne(
+  buffer: Buffer,
+  options: { python?: boolean; answerEarly?: string[] },
+  connection: number,
+): { request: Parsed; used: number } | null {
   const end = buffer.indexOf('\r\n\r\n');
   if (end < 0) return null;
   const [line, ...fields] = buffer.subarray(0, end).toString('latin1').split('\r\n');
@@ -98,9 +102,16 @@ function parseOne(buffer: Buffer, options: { python?: boolean; answerEarly?: str
 }
 
 /** Sends raw bytes on a new client connection and reads until the server's answer is complete or it closes. */
-export function rawExchange(port: number, secure: string | null, parts: Array<string | Buffer>, options: { gapMs?: number } = {}): Promise<string> {
+export function rawExchange(
+  port: number,
+  secure: string | null,
+  parts: Array<string | Buffer>,
+  options: { gapMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve) => {
-    const socket = secure ? tls.connect({ host: '127.0.0.1', port, ca: secure, servername: 'localhost', ALPNProtocols: ['http/1.1'] }) : net.connect({ host: '127.0.0.1', port });
+    const socket = secure
+      ? tls.connect({ host: '127.0.0.1', port, ca: secure, servername: 'localhost', ALPNProtocols: ['http/1.1'] })
+      : net.connect({ host: '127.0.0.1', port });
     onCleanup(() => void socket.destroy());
     let data = '';
     let allWritten: Promise<void> = new Promise(() => undefined);
@@ -138,4 +149,3 @@ export function rawExchange(port: number, secure: string | null, parts: Array<st
 
 export const status = (response: string) => response.slice(0, response.indexOf('\r\n'));
 export const bodyOf = (response: string) => response.slice(response.indexOf('\r\n\r\n') + 4);
-

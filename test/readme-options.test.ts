@@ -13,6 +13,11 @@ test('every variable of the table is in README.md', () => {
 
 test('every flag of dev-https is in the README "Options" table', () => {
   const options = README.slice(README.indexOf('## Options'), README.indexOf('### Run the app too'));
-  const flag = (name: string) => (optionSpec(name as never).type === 'boolean' && optionSpec(name as never).default === 'on' ? `--no-${name}` : `--${name}`);
-  expect(optionsOf(['run']).map(flag).filter((f) => !options.includes(`\`${f}`))).toEqual([]);
+  const flag = (name: string) =>
+    optionSpec(name as never).type === 'boolean' && optionSpec(name as never).default === 'on' ? `--no-${name}` : `--${name}`;
+  expect(
+    optionsOf(['run'])
+      .map(flag)
+      .filter((f) => !options.includes(`\`${f}`)),
+  ).toEqual([]);
 });

@@ -7,17 +7,32 @@ import express from 'express';
 import { afterEach, describe, expect, test } from 'vitest';
 import { formatCheckReport, runCheck, type CheckReport } from '../src/check/check.js';
 import { startDevHttps } from '../src/server/server.js';
-import { captureLogger, type CapturingLogger, djangoAvailable, freePort, onCleanup, request, runCleanups, startDjango, startUpstream, tempDir } from './helpers.js';
+import {
+  captureLogger,
+  type CapturingLogger,
+  djangoAvailable,
+  freePort,
+  onCleanup,
+  request,
+  runCleanups,
+  startDjango,
+  startUpstream,
+  tempDir,
+} from './helpers.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/dev-https.js');
 
 afterEach(runCleanups);
 
-
 async function startProxy(target: number, logger: CapturingLogger, keepHsts = false) {
   const handle = await startDevHttps({ target, port: 0, httpPort: 0, certDir: await tempDir(), logger, keepHsts });
   onCleanup(() => handle.close());
-  return { handle, ca: handle.certificate.ca!.cert, httpsOrigin: handle.urls.https.slice(0, -1), httpOrigin: handle.urls.http!.slice(0, -1) };
+  return {
+    handle,
+    ca: handle.certificate.ca!.cert,
+    httpsOrigin: handle.urls.https.slice(0, -1),
+    httpOrigin: handle.urls.http!.slice(0, -1),
+  };
 }
 
 const warnings = (logger: CapturingLogger) => logger.lines.filter((l) => l.startsWith('warn: '));
@@ -42,7 +57,9 @@ describe.skipIf(!djangoAvailable)('real Django', () => {
     expect(browser.headers.location).toBeUndefined();
     expect(browser.body).toContain(`dev-https stopped a redirect loop: ${httpsOrigin}/ → ${httpsOrigin}/.`);
     expect(browser.body).toContain('SECURE_PROXY_SSL_HEADER');
-    expect(browser.body).toContain('<tr><th>Django <em>(detected)</em></th><td><code>settings.py: SECURE_PROXY_SSL_HEADER = (&#34;HTTP_X_FORWARDED_PROTO&#34;, &#34;https&#34;)</code></td></tr>');
+    expect(browser.body).toContain(
+      '<tr><th>Django <em>(detected)</em></th><td><code>settings.py: SECURE_PROXY_SSL_HEADER = (&#34;HTTP_X_FORWARDED_PROTO&#34;, &#34;https&#34;)</code></td></tr>',
+    );
     expect(browser.body.match(/\(detected\)/g)).toHaveLength(1);
     expect(browser.body.indexOf('<th>Django')).toBeLessThan(browser.body.indexOf('<th>Express'));
 
@@ -55,7 +72,7 @@ describe.skipIf(!djangoAvailable)('real Django', () => {
     expect(lines[1]).toBe(`    Django (detected): ${DJANGO_FIX}`);
   });
 
-  test('prod: the app\'s HSTS is removed on localhost, with one warning', async () => {
+  test("prod: the app's HSTS is removed on localhost, with one warning", async () => {
     const logger = captureLogger();
     const { ca, handle } = await startProxy(await startDjango('prod'), logger);
     for (let i = 0; i < 2; i++) {
@@ -71,7 +88,7 @@ describe.skipIf(!djangoAvailable)('real Django', () => {
     ]);
   });
 
-  test('prod with keepHsts: the app\'s HSTS passes through, no warning', async () => {
+  test("prod with keepHsts: the app's HSTS passes through, no warning", async () => {
     const logger = captureLogger();
     const { ca, handle } = await startProxy(await startDjango('prod'), logger, true);
     const page = await request(handle.urls.https, { ca });
@@ -151,7 +168,8 @@ describe.skipIf(!djangoAvailable)('real Django', () => {
       ['/page', 'fail', true, `Django: ${DJANGO_FIX}`],
     ]);
     expect(loops[1]!.detail).toMatch(/^redirect loop: (https:\/\/localhost:\d+\/page) → \1; the app does not trust X-Forwarded-Proto$/);
-    const details = (path: string) => Object.fromEntries(report.items.filter((i) => i.path === path && i.status === 'info').map((i) => [i.id, i.detail]));
+    const details = (path: string) =>
+      Object.fromEntries(report.items.filter((i) => i.path === path && i.status === 'info').map((i) => [i.id, i.detail]));
     expect(details('/page')).toEqual({
       hsts: 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again',
       'cookies-secure': 'no cookies set by the redirects, and no page reached to set any',
@@ -247,7 +265,9 @@ describe('real Express 5', () => {
     const browser = await request(`${httpsOrigin}/host-cookie`, { ca, headers: { accept: 'text/html' } });
     expect(browser.status).toBe(508);
     expect(browser.body).toContain(`dev-https stopped a redirect loop: ${httpsOrigin}/host-cookie → ${httpsOrigin}/host-cookie.`);
-    expect(browser.body).toContain("<table><tr><th>Express <em>(detected)</em></th><td><code>app.set(&#39;trust proxy&#39;, &#39;loopback&#39;)</code></td></tr>");
+    expect(browser.body).toContain(
+      '<table><tr><th>Express <em>(detected)</em></th><td><code>app.set(&#39;trust proxy&#39;, &#39;loopback&#39;)</code></td></tr>',
+    );
 
     const warned = warnings(logger);
     expect(warned).toHaveLength(1);
@@ -334,7 +354,11 @@ describe('runCheck where no page is reached, or no stack is detected', () => {
   test('a redirect to another origin: HSTS rated on the redirect, page headers not rated and the report says why; no stack: the generic login hint', async () => {
     const app = await startUpstream((req, res) => {
       if (req.url === '/') {
-        res.writeHead(302, { location: 'https://sso.example.test/login', 'strict-transport-security': 'max-age=31536000; includeSubDomains', 'content-type': 'text/html' });
+        res.writeHead(302, {
+          location: 'https://sso.example.test/login',
+          'strict-transport-security': 'max-age=31536000; includeSubDomains',
+          'content-type': 'text/html',
+        });
         return res.end();
       }
       res.writeHead(200, { 'content-type': 'text/plain', 'x-content-type-options': 'nosniff' });
@@ -385,7 +409,9 @@ describe('runCheck: redirects that never end on a page', () => {
       ['cookies-secure', 'info'],
       ['page', 'info'],
     ]);
-    expect(get('/hop/0', 'loop').detail).toMatch(/^redirect loop: https:\/\/localhost:\d+\/hop\/0 → (https:\/\/localhost:\d+\/hop\/\d+ → ){9}https:\/\/localhost:\d+\/hop\/10; the app does not trust X-Forwarded-Proto$/);
+    expect(get('/hop/0', 'loop').detail).toMatch(
+      /^redirect loop: https:\/\/localhost:\d+\/hop\/0 → (https:\/\/localhost:\d+\/hop\/\d+ → ){9}https:\/\/localhost:\d+\/hop\/10; the app does not trust X-Forwarded-Proto$/,
+    );
     expect(get('/hop/0', 'page').detail).toContain('not rated: no page reached over HTTPS (more than 10 redirects). ');
     expect(report.items.filter((i) => i.path === '/nowhere').map((i) => [i.id, i.status])).toEqual([
       ['redirect', 'fail'],
@@ -394,7 +420,9 @@ describe('runCheck: redirects that never end on a page', () => {
       ['cookies-secure', 'info'],
       ['page', 'info'],
     ]);
-    expect(get('/nowhere', 'page').detail).toMatch(/^not rated: no page reached over HTTPS \(https:\/\/localhost:\d+\/nowhere answers 302 without a Location header\)\. .*: give --path a page of this app that does not redirect$/);
+    expect(get('/nowhere', 'page').detail).toMatch(
+      /^not rated: no page reached over HTTPS \(https:\/\/localhost:\d+\/nowhere answers 302 without a Location header\)\. .*: give --path a page of this app that does not redirect$/,
+    );
   });
 });
 
@@ -441,26 +469,29 @@ describe('the bin: dev-https check', () => {
     );
   });
 
-  test.skipIf(!djangoAvailable)('on the noproxy Django (the loop): exit 1, the loop and its fix, and the plain word that no page was rated', async () => {
-    const port = await startDjango('noproxy');
-    const r = await runBin(['check', '--target', String(port)], await tempDir());
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(1);
-    const lines = r.stdout.split('\n');
-    expect(lines.slice(0, 3)).toEqual([`dev-https check of http://localhost:${port} (looks like Django)`, '', '  /']);
-    expect(lines.slice(3).map((l) => l.replace(/localhost:\d+/g, 'localhost:PORT'))).toEqual([
-      '    PASS  HTTP redirects to HTTPS (essential): 301 to https://localhost:PORT/',
-      '    FAIL  No redirect loop over HTTPS (essential): redirect loop: https://localhost:PORT/ → https://localhost:PORT/; the app does not trust X-Forwarded-Proto',
-      `          fix: Django: ${DJANGO_FIX}`,
-      '    INFO  HSTS (essential): not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again',
-      '    INFO  Session and CSRF cookies are Secure (essential): no cookies set by the redirects, and no page reached to set any',
-      '    INFO  Page headers: not rated: no page reached over HTTPS (the redirects loop). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: fix the loop and check again',
-      '',
-      'Score: 50% (1 pass, 0 warn, 1 fail, 3 info)',
-      'Essential items failing: No redirect loop over HTTPS (/)',
-      '',
-    ]);
-  });
+  test.skipIf(!djangoAvailable)(
+    'on the noproxy Django (the loop): exit 1, the loop and its fix, and the plain word that no page was rated',
+    async () => {
+      const port = await startDjango('noproxy');
+      const r = await runBin(['check', '--target', String(port)], await tempDir());
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(1);
+      const lines = r.stdout.split('\n');
+      expect(lines.slice(0, 3)).toEqual([`dev-https check of http://localhost:${port} (looks like Django)`, '', '  /']);
+      expect(lines.slice(3).map((l) => l.replace(/localhost:\d+/g, 'localhost:PORT'))).toEqual([
+        '    PASS  HTTP redirects to HTTPS (essential): 301 to https://localhost:PORT/',
+        '    FAIL  No redirect loop over HTTPS (essential): redirect loop: https://localhost:PORT/ → https://localhost:PORT/; the app does not trust X-Forwarded-Proto',
+        `          fix: Django: ${DJANGO_FIX}`,
+        '    INFO  HSTS (essential): not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again',
+        '    INFO  Session and CSRF cookies are Secure (essential): no cookies set by the redirects, and no page reached to set any',
+        '    INFO  Page headers: not rated: no page reached over HTTPS (the redirects loop). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: fix the loop and check again',
+        '',
+        'Score: 50% (1 pass, 0 warn, 1 fail, 3 info)',
+        'Essential items failing: No redirect loop over HTTPS (/)',
+        '',
+      ]);
+    },
+  );
 
   test('without --target: exit 1 and what is missing', async () => {
     const r = await runBin(['check'], await tempDir());

@@ -63,24 +63,30 @@ async function startSplittingApp(split: 'head' | 'body' = 'head'): Promise<{ por
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  onCleanup(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
+  onCleanup(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  );
   return { port: (server.address() as net.AddressInfo).port };
 }
 
 test.each([
   ['its status line', 'head'],
   ['its whole head', 'body'],
-] as const)('an app that sends %s, then the rest 50 ms later, on a reused connection: after two, one info line and a new connection per request', async (_what, split) => {
-  const app = await startSplittingApp(split);
-  const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
-  const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
-  // 1 opens the connection (not a stall: nothing was reused), 2 and 3 stall on it, then one each.
-  expect(answers).toEqual(['200 conn 1', '200 conn 1', '200 conn 1', '200 conn 2', '200 conn 3', '200 conn 4']);
-  expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${app.port}`)]);
-});
+] as const)(
+  'an app that sends %s, then the rest 50 ms later, on a reused connection: after two, one info line and a new connection per request',
+  async (_what, split) => {
+    const app = await startSplittingApp(split);
+    const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
+    const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
+    // 1 opens the connection (not a stall: nothing was reused), 2 and 3 stall on it, then one each.
+    expect(answers).toEqual(['200 conn 1', '200 conn 1', '200 conn 1', '200 conn 2', '200 conn 3', '200 conn 4']);
+    expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${app.port}`)]);
+  },
+);
 
 test('an app that writes its head at once keeps the keep-alive pool', async () => {
   const app = await startUpstream((req, res) => res.end(`ok ${req.url}`));
@@ -95,7 +101,10 @@ test('python3 -m http.server --protocol HTTP/1.1 (head, then the body in its own
   const dir = await tempDir('dev-https-http-server-');
   await fs.writeFile(path.join(dir, 'a.css'), 'body { color: red }\n');
   const appPort = await freePort();
-  const child = spawn('/usr/bin/python3', ['-m', 'http.server', '--protocol', 'HTTP/1.1', '--bind', '127.0.0.1', String(appPort)], { stdio: 'ignore', cwd: dir });
+  const child = spawn('/usr/bin/python3', ['-m', 'http.server', '--protocol', 'HTTP/1.1', '--bind', '127.0.0.1', String(appPort)], {
+    stdio: 'ignore',
+    cwd: dir,
+  });
   const exited = new Promise((resolve) => child.on('exit', resolve));
   onCleanup(async () => {
     child.kill('SIGKILL');
@@ -103,7 +112,11 @@ test('python3 -m http.server --protocol HTTP/1.1 (head, then the body in its own
   });
   await waitForPort(appPort);
   const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
-  const answers = await sequential(port, ca, Array.from({ length: 6 }, () => '/a.css'));
+  const answers = await sequential(
+    port,
+    ca,
+    Array.from({ length: 6 }, () => '/a.css'),
+  );
   expect(answers).toEqual(Array.from({ length: 6 }, () => '200 body { color: red }\n'));
   expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${appPort}`)]);
 });
@@ -121,19 +134,30 @@ async function waitForPort(port: number): Promise<void> {
   );
 }
 
-test.skipIf(!djangoAvailable)("Django's runserver (a startproject site's static CSS) is recognised and then answered on new connections", { timeout: 30_000 }, async () => {
-  const dir = await tempDir('dev-https-django-stall-');
-  execFileSync('/usr/bin/python3', ['-m', 'django', 'startproject', 'mysite', dir], { stdio: 'pipe' });
-  const appPort = await freePort();
-  const child = spawn('/usr/bin/python3', [path.join(dir, 'manage.py'), 'runserver', `127.0.0.1:${appPort}`, '--noreload'], { stdio: 'ignore', cwd: dir });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  onCleanup(async () => {
-    child.kill('SIGKILL');
-    await exited;
-  });
-  await waitForPort(appPort);
-  const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
-  const answers = await sequential(port, ca, Array.from({ length: 6 }, () => '/static/admin/css/base.css'));
-  expect(answers.map((a) => a.slice(0, 4))).toEqual(Array.from({ length: 6 }, () => '200 '));
-  expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${appPort}`)]);
-});
+test.skipIf(!djangoAvailable)(
+  "Django's runserver (a startproject site's static CSS) is recognised and then answered on new connections",
+  { timeout: 30_000 },
+  async () => {
+    const dir = await tempDir('dev-https-django-stall-');
+    execFileSync('/usr/bin/python3', ['-m', 'django', 'startproject', 'mysite', dir], { stdio: 'pipe' });
+    const appPort = await freePort();
+    const child = spawn('/usr/bin/python3', [path.join(dir, 'manage.py'), 'runserver', `127.0.0.1:${appPort}`, '--noreload'], {
+      stdio: 'ignore',
+      cwd: dir,
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    onCleanup(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    await waitForPort(appPort);
+    const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
+    const answers = await sequential(
+      port,
+      ca,
+      Array.from({ length: 6 }, () => '/static/admin/css/base.css'),
+    );
+    expect(answers.map((a) => a.slice(0, 4))).toEqual(Array.from({ length: 6 }, () => '200 '));
+    expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${appPort}`)]);
+  },
+);

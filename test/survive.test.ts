@@ -53,7 +53,9 @@ interface RawOptions {
 /** A raw connection to 127.0.0.1:port; resolves with what came back when it closes. */
 function raw(port: number, options: RawOptions): Promise<RawResult> {
   return new Promise((resolve) => {
-    const socket = options.ca ? tls.connect({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost' }) : net.connect({ host: '127.0.0.1', port });
+    const socket = options.ca
+      ? tls.connect({ host: '127.0.0.1', port, ca: options.ca, servername: 'localhost' })
+      : net.connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
     let timedOut = false;
     let done = false;
@@ -133,37 +135,41 @@ async function startCountingApp(handler?: http.RequestListener) {
 // ---------------------------------------------------------------------------------------------
 
 describe('silent and slow clients (headersTimeout)', () => {
-  test('connections that send nothing, stall in the handshake or stall in the headers are closed; others are served meanwhile', { timeout: 15_000 }, async () => {
-    const app = await startCountingApp();
-    const { port, httpPort, ca } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0, headersTimeout: HEADERS_TIMEOUT });
-    const hello = await captureClientHello(ca);
+  test(
+    'connections that send nothing, stall in the handshake or stall in the headers are closed; others are served meanwhile',
+    { timeout: 15_000 },
+    async () => {
+      const app = await startCountingApp();
+      const { port, httpPort, ca } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0, headersTimeout: HEADERS_TIMEOUT });
+      const hello = await captureClientHello(ca);
 
-    const bound = 10 * HEADERS_TIMEOUT + 2000;
-    const stalled = {
-      silentOnHttpsPort: raw(port, { deadlineMs: bound }),
-      silentOnHttpPort: raw(httpPort, { deadlineMs: bound }),
-      halfHandshake: raw(port, { write: hello.subarray(0, 40), deadlineMs: bound }),
-      wholeHelloNoFinish: raw(port, { write: hello, deadlineMs: bound }),
-      silentAfterHandshake: raw(port, { ca, deadlineMs: bound }),
-      partialRequestOverTls: raw(port, { ca, write: 'GET / HTTP/1.1\r\nHost: localh', deadlineMs: bound }),
-      partialRequestOverHttp: raw(httpPort, { write: 'GET / HTTP/1.1\r\nHost: localh', deadlineMs: bound }),
-    };
-    // Served while those connections are open.
-    expect(await request(`https://localhost:${port}/`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
-    expect(await request(`http://localhost:${httpPort}/`)).toMatchObject({ status: 200, body: 'app ok' });
+      const bound = 10 * HEADERS_TIMEOUT + 2000;
+      const stalled = {
+        silentOnHttpsPort: raw(port, { deadlineMs: bound }),
+        silentOnHttpPort: raw(httpPort, { deadlineMs: bound }),
+        halfHandshake: raw(port, { write: hello.subarray(0, 40), deadlineMs: bound }),
+        wholeHelloNoFinish: raw(port, { write: hello, deadlineMs: bound }),
+        silentAfterHandshake: raw(port, { ca, deadlineMs: bound }),
+        partialRequestOverTls: raw(port, { ca, write: 'GET / HTTP/1.1\r\nHost: localh', deadlineMs: bound }),
+        partialRequestOverHttp: raw(httpPort, { write: 'GET / HTTP/1.1\r\nHost: localh', deadlineMs: bound }),
+      };
+      // Served while those connections are open.
+      expect(await request(`https://localhost:${port}/`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
+      expect(await request(`http://localhost:${httpPort}/`)).toMatchObject({ status: 200, body: 'app ok' });
 
-    const results = Object.fromEntries(await Promise.all(Object.entries(stalled).map(async ([k, p]) => [k, await p] as const)));
-    expect(results.silentOnHttpsPort).toEqual({ data: '', closedByServer: true });
-    expect(results.silentOnHttpPort).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
-    expect(results.halfHandshake).toEqual({ data: '', closedByServer: true });
-    // The server answered the hello (a handshake record), then gave up waiting for the client.
-    expect(results.wholeHelloNoFinish!.closedByServer).toBe(true);
-    expect(results.wholeHelloNoFinish!.data.charCodeAt(0)).toBe(0x16);
-    expect(results.silentAfterHandshake).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
-    expect(results.partialRequestOverTls).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
-    expect(results.partialRequestOverHttp).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
-    expect(app.connections()).toBe(1);
-  });
+      const results = Object.fromEntries(await Promise.all(Object.entries(stalled).map(async ([k, p]) => [k, await p] as const)));
+      expect(results.silentOnHttpsPort).toEqual({ data: '', closedByServer: true });
+      expect(results.silentOnHttpPort).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
+      expect(results.halfHandshake).toEqual({ data: '', closedByServer: true });
+      // The server answered the hello (a handshake record), then gave up waiting for the client.
+      expect(results.wholeHelloNoFinish!.closedByServer).toBe(true);
+      expect(results.wholeHelloNoFinish!.data.charCodeAt(0)).toBe(0x16);
+      expect(results.silentAfterHandshake).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
+      expect(results.partialRequestOverTls).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
+      expect(results.partialRequestOverHttp).toEqual({ data: REQUEST_TIMEOUT, closedByServer: true });
+      expect(app.connections()).toBe(1);
+    },
+  );
 
   test('a client trickling header bytes is closed: headersTimeout bounds the whole head, not each pause', { timeout: 15_000 }, async () => {
     const app = await startCountingApp();
@@ -189,32 +195,36 @@ describe('silent and slow clients (headersTimeout)', () => {
     expect(app.connections()).toBe(0);
   });
 
-  test('a long-lived response is not cut while the client is idle far longer than headersTimeout and the pool idle time', { timeout: 20_000 }, async () => {
-    const release = deferred();
-    const app = await startCountingApp((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      res.write('data: 1\n\n');
-      void release.promise.then(() => res.end('data: 2\n\n'));
-    });
-    const { port, ca } = await start({ target: `127.0.0.1:${app.port}`, headersTimeout: HEADERS_TIMEOUT });
-
-    const result = await new Promise<{ body: string; complete: boolean }>((resolve, reject) => {
-      const req = https.get(`https://localhost:${port}/events`, { ca, agent: false }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-          // Idle well past 3x headersTimeout and the pool's 4 s idle timeout, then the app goes on.
-          if (body === 'data: 1\n\n') setTimeout(() => release.resolve(), 4500);
-        });
-        res.on('end', () => resolve({ body, complete: res.complete }));
-        res.on('error', reject);
+  test(
+    'a long-lived response is not cut while the client is idle far longer than headersTimeout and the pool idle time',
+    { timeout: 20_000 },
+    async () => {
+      const release = deferred();
+      const app = await startCountingApp((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write('data: 1\n\n');
+        void release.promise.then(() => res.end('data: 2\n\n'));
       });
-      req.on('error', reject);
-    });
-    expect(result).toEqual({ body: 'data: 1\n\ndata: 2\n\n', complete: true });
-    expect(app.connections()).toBe(1);
-  });
+      const { port, ca } = await start({ target: `127.0.0.1:${app.port}`, headersTimeout: HEADERS_TIMEOUT });
+
+      const result = await new Promise<{ body: string; complete: boolean }>((resolve, reject) => {
+        const req = https.get(`https://localhost:${port}/events`, { ca, agent: false }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+            // Idle well past 3x headersTimeout and the pool's 4 s idle timeout, then the app goes on.
+            if (body === 'data: 1\n\n') setTimeout(() => release.resolve(), 4500);
+          });
+          res.on('end', () => resolve({ body, complete: res.complete }));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+      });
+      expect(result).toEqual({ body: 'data: 1\n\ndata: 2\n\n', complete: true });
+      expect(app.connections()).toBe(1);
+    },
+  );
 });
 
 /** The first bytes a real TLS client sends (its ClientHello), captured by a plain TCP server. */
@@ -307,9 +317,16 @@ describe('aborts and stale connections', () => {
     const { port, ca } = await start({ target: `127.0.0.1:${app.port}` });
 
     expect(await request(`https://localhost:${port}/warm`, { ca })).toMatchObject({ status: 200 });
-    const post = await request(`https://localhost:${port}/pay`, { ca, method: 'POST', body: 'amount=10', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const post = await request(`https://localhost:${port}/pay`, {
+      ca,
+      method: 'POST',
+      body: 'amount=10',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(post.status).toBe(502);
-    expect(post.body.split('\n')[0]).toBe(`502 Bad Gateway: dev-https could not reach the app at ${origin}: the app closed the connection before answering.`);
+    expect(post.body.split('\n')[0]).toBe(
+      `502 Bad Gateway: dev-https could not reach the app at ${origin}: the app closed the connection before answering.`,
+    );
     expect(app.seen).toEqual(['GET /warm #1', 'POST /pay #2']);
     // And the next one works on a fresh connection.
     expect(await request(`https://localhost:${port}/after`, { ca })).toMatchObject({ status: 200, body: 'ok GET /after' });
@@ -335,16 +352,23 @@ describe('aborts and stale connections', () => {
       });
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', () => resolve()));
-    onCleanup(() => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      app.close(() => resolve());
-    }));
+    onCleanup(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          app.close(() => resolve());
+        }),
+    );
     const appPort = (app.address() as net.AddressInfo).port;
     const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
 
     const bad = await request(`https://localhost:${port}/bad`, { ca });
     expect(bad.status).toBe(502);
-    expect(bad.body.split('\n')[0]).toMatch(new RegExp(`^502 Bad Gateway: dev-https could not reach the app at http://127\\.0\\.0\\.1:${appPort}: the connection failed \\(HPE_[A-Z_]+\\)\\.$`));
+    expect(bad.body.split('\n')[0]).toMatch(
+      new RegExp(
+        `^502 Bad Gateway: dev-https could not reach the app at http://127\\.0\\.0\\.1:${appPort}: the connection failed \\(HPE_[A-Z_]+\\)\\.$`,
+      ),
+    );
     expect(await request(`https://localhost:${port}/ok`, { ca })).toMatchObject({ status: 200, body: 'ok' });
     expect((await request(`https://localhost:${port}/bad`, { ca })).status).toBe(502);
     expect(await request(`https://localhost:${port}/ok`, { ca })).toMatchObject({ status: 200, body: 'ok' });
@@ -354,145 +378,218 @@ describe('aborts and stale connections', () => {
 });
 
 describe('garbage on the wire', () => {
-  test('random bytes on both ports never crash dev-https or reach the app, and every connection is closed', { timeout: 30_000 }, async () => {
-    const app = await startCountingApp();
-    const { port, httpPort, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0, headersTimeout: HEADERS_TIMEOUT });
-    const rand = mulberry32(0xdec0de);
-    const payloads = Array.from({ length: 200 }, () => randomBytes(rand, 1 + Math.floor(rand() * 2000)));
+  test(
+    'random bytes on both ports never crash dev-https or reach the app, and every connection is closed',
+    { timeout: 30_000 },
+    async () => {
+      const app = await startCountingApp();
+      const { port, httpPort, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0, headersTimeout: HEADERS_TIMEOUT });
+      const rand = mulberry32(0xdec0de);
+      const payloads = Array.from({ length: 200 }, () => randomBytes(rand, 1 + Math.floor(rand() * 2000)));
 
-    for (const target of [port, httpPort]) {
-      const results = await pool(payloads.length, 50, (i) => raw(target, { write: payloads[i]!, deadlineMs: 5000 }));
-      const notClosed = results.map((r, i) => (r.closedByServer ? -1 : i)).filter((i) => i >= 0);
-      expect({ target, notClosed }).toEqual({ target, notClosed: [] });
-      // Whatever came back is Node's 400/408, a TLS alert, or nothing.
-      const answers = new Set(results.map((r) => (r.data.startsWith('HTTP/1.1 ') ? r.data.split('\r\n')[0] : r.data === '' ? 'nothing' : r.data.charCodeAt(0) === 0x15 ? 'tls alert' : 'other')));
-      for (const answer of answers) expect(['HTTP/1.1 400 Bad Request', 'HTTP/1.1 408 Request Timeout', 'nothing', 'tls alert']).toContain(answer);
-    }
-    expect(app.connections()).toBe(0);
-    expect(await request(`https://localhost:${port}/`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
-    expect(await request(`http://localhost:${httpPort}/`)).toMatchObject({ status: 200, body: 'app ok' });
-    expect(logger.lines).toEqual([]);
-  });
-
-  test('truncated and mutated ClientHellos and invalid TLS records: each connection is closed, a real client still gets through', { timeout: 30_000 }, async () => {
-    const app = await startCountingApp();
-    const { port, httpPort, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0, headersTimeout: HEADERS_TIMEOUT });
-    const hello = await captureClientHello(ca);
-    expect(hello[0]).toBe(0x16);
-    const rand = mulberry32(0x7e15);
-
-    const record = (type: number, version: number, body: Buffer, length = body.length) =>
-      Buffer.concat([Buffer.from([type, version >> 8, version & 0xff, length >> 8, length & 0xff]), body]);
-    const payloads: Buffer[] = [
-      // Truncated ClientHellos.
-      ...[1, 2, 5, 6, 9, 40, hello.length >> 1, hello.length - 1].map((n) => hello.subarray(0, n)),
-      // Invalid records.
-      record(0x16, 0x0301, randomBytes(rand, 64)),
-      record(0x16, 0x0301, Buffer.alloc(0)),
-      record(0x16, 0x0303, randomBytes(rand, 100), 0xffff),
-      record(0x16, 0x0303, randomBytes(rand, 100), 0x4801),
-      record(0x16, 0x0000, hello.subarray(5)),
-      record(0x16, 0x0301, Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')),
-      Buffer.concat([hello, record(0x17, 0x0303, randomBytes(rand, 64))]),
-      Buffer.concat([hello, record(0x15, 0x0303, Buffer.from([2, 40]))]),
-      Buffer.concat([hello, record(0x14, 0x0303, Buffer.from([1])), record(0x16, 0x0303, randomBytes(rand, 80))]),
-      Buffer.concat([hello, hello]),
-      // ClientHellos with bytes flipped at seeded positions.
-      ...Array.from({ length: 40 }, () => {
-        const copy = Buffer.from(hello);
-        for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) copy[5 + Math.floor(rand() * (copy.length - 5))] = Math.floor(rand() * 256);
-        return copy;
-      }),
-    ];
-
-    for (const target of [port, httpPort]) {
-      const results = await pool(payloads.length, 30, (i) => raw(target, { write: payloads[i]!, deadlineMs: 5000 }));
-      const notClosed = results.map((r, i) => (r.closedByServer ? -1 : i)).filter((i) => i >= 0);
-      expect({ target, notClosed }).toEqual({ target, notClosed: [] });
-    }
-    expect(app.connections()).toBe(0);
-    expect(await request(`https://localhost:${port}/`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
-    expect(await request(`http://localhost:${httpPort}/`)).toMatchObject({ status: 200, body: 'app ok' });
-    expect(logger.lines).toEqual([]);
-  });
-
-  test('fuzz: 300 seeded random and mutated requests over TLS; dev-https never fails itself and still serves', { timeout: 45_000 }, async () => {
-    const seen: string[] = [];
-    const app = await startCountingApp((req, res) => {
-      seen.push(String(req.headers.host));
-      req.on('error', () => undefined);
-      req.resume();
-      req.on('end', () => res.end('app ok'));
-    });
-    const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, headersTimeout: HEADERS_TIMEOUT, names: ['myapp.test'] });
-    const rand = mulberry32(0x5eed);
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
-    const ascii = (n: number, from = 0x20, to = 0x7e) => Array.from({ length: n }, () => String.fromCharCode(from + Math.floor(rand() * (to - from + 1)))).join('');
-    const odd = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 256))).join('');
-
-    const hosts = [`localhost:${port}`, 'localhost', 'LOCALHOST.', 'a.localhost', '127.0.0.1', '[::1]', 'myapp.test', 'evil.test', 'localhost@evil.test', '', '[::', ':::', 'a b', odd(8)];
-    const methods = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'get', 'G\0T', '', 'GET GET', 'X'.repeat(50), 'PRI', 'M-SEARCH'];
-    const paths = () => pick(['/', '/a?b=c', '/%00', '/\x7f', `/${odd(10)}`, '*', 'http://localhost/abs', 'http://evil.test/abs', '//evil.test/', '/..%2f..%2fetc', ' /space', `/${'p'.repeat(9000)}`, '/#frag', '/?' + ascii(30)]);
-    const versions = ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1x', 'HTTP/0.9', '', 'http/1.1'];
-    const eols = ['\r\n', '\r\n', '\r\n', '\r\n', '\n', '\r'];
-    const header = (): string =>
-      pick([
-        () => `Host: ${pick(hosts)}`,
-        () => `Content-Length: ${pick(['0', '5', '-1', '1e3', ' 5', 'abc', '99999999999999999999', '5, 5', '5,6'])}`,
-        () => `Transfer-Encoding: ${pick(['chunked', 'chunked, gzip', 'gzip, chunked', ' chunked', 'identity', 'chunkedx', 'CHUNKED'])}`,
-        () => `${ascii(1 + Math.floor(rand() * 20), 0x21, 0x7e)}: ${ascii(Math.floor(rand() * 40))}`,
-        () => `X-Odd: ${odd(1 + Math.floor(rand() * 30))}`,
-        () => ` folded-continuation`,
-        () => `Connection: ${pick(['close', 'keep-alive', 'upgrade', 'Upgrade, close', 'x-forwarded-for'])}`,
-        () => `Upgrade: ${pick(['websocket', 'h2c', odd(5)])}`,
-        () => `Origin: ${pick(['https://evil.test', 'null', `https://localhost:${port}`, odd(6)])}`,
-        () => `Expect: ${pick(['100-continue', 'nonsense'])}`,
-        () => `X-Forwarded-For: ${pick(['6.6.6.6', odd(4)])}`,
-        () => `Cookie: ${odd(20)}`,
-        () => `Authorization: ${odd(20)}`,
-      ])();
-    const body = (): string =>
-      pick([
-        () => '',
-        () => 'hello',
-        () => '5\r\nhello\r\n0\r\n\r\n',
-        () => `${pick(['zz', '-1', 'ffffffffffffffffffff', '5;ext=1', ' 5', '5 '])}\r\nhello\r\n0\r\n\r\n`,
-        () => '5\r\nhelloXX0\r\n\r\n',
-        () => '0\r\nTrailer: x\r\n\r\n',
-        () => odd(Math.floor(rand() * 100)),
-      ])();
-    const generate = (): Buffer => {
-      const eol = pick(eols);
-      const lines = [`${pick(methods)} ${paths()} ${pick(versions)}`];
-      if (rand() < 0.85) lines.push(`Host: ${pick(hosts)}`);
-      for (let k = Math.floor(rand() * 6); k > 0; k--) lines.push(header());
-      let text = lines.join(eol) + eol + eol + body();
-      if (rand() < 0.2) text += `GET /pipelined HTTP/1.1${eol}Host: localhost${eol}${eol}`;
-      const bytes = Buffer.from(text, 'latin1');
-      // A third are mutated: bytes replaced, inserted or dropped.
-      if (rand() < 0.33) {
-        for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
-          const at = Math.floor(rand() * bytes.length);
-          const op = rand();
-          if (op < 0.5) bytes[at] = Math.floor(rand() * 256);
-          else if (op < 0.75) return Buffer.concat([bytes.subarray(0, at), randomBytes(rand, 1 + Math.floor(rand() * 4)), bytes.subarray(at)]);
-          else return Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)]);
-        }
+      for (const target of [port, httpPort]) {
+        const results = await pool(payloads.length, 50, (i) => raw(target, { write: payloads[i]!, deadlineMs: 5000 }));
+        const notClosed = results.map((r, i) => (r.closedByServer ? -1 : i)).filter((i) => i >= 0);
+        expect({ target, notClosed }).toEqual({ target, notClosed: [] });
+        // Whatever came back is Node's 400/408, a TLS alert, or nothing.
+        const answers = new Set(
+          results.map((r) =>
+            r.data.startsWith('HTTP/1.1 ')
+              ? r.data.split('\r\n')[0]
+              : r.data === ''
+                ? 'nothing'
+                : r.data.charCodeAt(0) === 0x15
+                  ? 'tls alert'
+                  : 'other',
+          ),
+        );
+        for (const answer of answers)
+          expect(['HTTP/1.1 400 Bad Request', 'HTTP/1.1 408 Request Timeout', 'nothing', 'tls alert']).toContain(answer);
       }
-      return bytes;
-    };
-    const cases = Array.from({ length: 300 }, generate);
+      expect(app.connections()).toBe(0);
+      expect(await request(`https://localhost:${port}/`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
+      expect(await request(`http://localhost:${httpPort}/`)).toMatchObject({ status: 200, body: 'app ok' });
+      expect(logger.lines).toEqual([]);
+    },
+  );
 
-    const results = await pool(cases.length, 25, (i) => raw(port, { ca, write: cases[i]!, deadlineMs: 1500 }));
-    const statuses = results.map((r) => (r.data.startsWith('HTTP/1.') ? Number(r.data.slice(9, 12)) : 0));
-    // 500 would be dev-https' own "failed on this request" page.
-    expect(statuses.filter((s) => s === 500)).toEqual([]);
-    expect(logger.lines.filter((l) => l.startsWith('error: '))).toEqual([]);
-    // No refused host name ever reached the app.
-    expect(seen.filter((h) => /evil|^$|undefined/.test(h))).toEqual([]);
+  test(
+    'truncated and mutated ClientHellos and invalid TLS records: each connection is closed, a real client still gets through',
+    { timeout: 30_000 },
+    async () => {
+      const app = await startCountingApp();
+      const { port, httpPort, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, httpPort: 0, headersTimeout: HEADERS_TIMEOUT });
+      const hello = await captureClientHello(ca);
+      expect(hello[0]).toBe(0x16);
+      const rand = mulberry32(0x7e15);
 
-    expect(await request(`https://localhost:${port}/after-fuzz`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
-  });
+      const record = (type: number, version: number, body: Buffer, length = body.length) =>
+        Buffer.concat([Buffer.from([type, version >> 8, version & 0xff, length >> 8, length & 0xff]), body]);
+      const payloads: Buffer[] = [
+        // Truncated ClientHellos.
+        ...[1, 2, 5, 6, 9, 40, hello.length >> 1, hello.length - 1].map((n) => hello.subarray(0, n)),
+        // Invalid records.
+        record(0x16, 0x0301, randomBytes(rand, 64)),
+        record(0x16, 0x0301, Buffer.alloc(0)),
+        record(0x16, 0x0303, randomBytes(rand, 100), 0xffff),
+        record(0x16, 0x0303, randomBytes(rand, 100), 0x4801),
+        record(0x16, 0x0000, hello.subarray(5)),
+        record(0x16, 0x0301, Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')),
+        Buffer.concat([hello, record(0x17, 0x0303, randomBytes(rand, 64))]),
+        Buffer.concat([hello, record(0x15, 0x0303, Buffer.from([2, 40]))]),
+        Buffer.concat([hello, record(0x14, 0x0303, Buffer.from([1])), record(0x16, 0x0303, randomBytes(rand, 80))]),
+        Buffer.concat([hello, hello]),
+        // ClientHellos with bytes flipped at seeded positions.
+        ...Array.from({ length: 40 }, () => {
+          const copy = Buffer.from(hello);
+          for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) copy[5 + Math.floor(rand() * (copy.length - 5))] = Math.floor(rand() * 256);
+          return copy;
+        }),
+      ];
+
+      for (const target of [port, httpPort]) {
+        const results = await pool(payloads.length, 30, (i) => raw(target, { write: payloads[i]!, deadlineMs: 5000 }));
+        const notClosed = results.map((r, i) => (r.closedByServer ? -1 : i)).filter((i) => i >= 0);
+        expect({ target, notClosed }).toEqual({ target, notClosed: [] });
+      }
+      expect(app.connections()).toBe(0);
+      expect(await request(`https://localhost:${port}/`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
+      expect(await request(`http://localhost:${httpPort}/`)).toMatchObject({ status: 200, body: 'app ok' });
+      expect(logger.lines).toEqual([]);
+    },
+  );
+
+  test(
+    'fuzz: 300 seeded random and mutated requests over TLS; dev-https never fails itself and still serves',
+    { timeout: 45_000 },
+    async () => {
+      const seen: string[] = [];
+      const app = await startCountingApp((req, res) => {
+        seen.push(String(req.headers.host));
+        req.on('error', () => undefined);
+        req.resume();
+        req.on('end', () => res.end('app ok'));
+      });
+      const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}`, headersTimeout: HEADERS_TIMEOUT, names: ['myapp.test'] });
+      const rand = mulberry32(0x5eed);
+      const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
+      const ascii = (n: number, from = 0x20, to = 0x7e) =>
+        Array.from({ length: n }, () => String.fromCharCode(from + Math.floor(rand() * (to - from + 1)))).join('');
+      const odd = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rand() * 256))).join('');
+
+      const hosts = [
+        `localhost:${port}`,
+        'localhost',
+        'LOCALHOST.',
+        'a.localhost',
+        '127.0.0.1',
+        '[::1]',
+        'myapp.test',
+        'evil.test',
+        'localhost@evil.test',
+        '',
+        '[::',
+        ':::',
+        'a b',
+        odd(8),
+      ];
+      const methods = [
+        'GET',
+        'POST',
+        'PUT',
+        'DELETE',
+        'HEAD',
+        'OPTIONS',
+        'PATCH',
+        'TRACE',
+        'CONNECT',
+        'get',
+        'G\0T',
+        '',
+        'GET GET',
+        'X'.repeat(50),
+        'PRI',
+        'M-SEARCH',
+      ];
+      const paths = () =>
+        pick([
+          '/',
+          '/a?b=c',
+          '/%00',
+          '/\x7f',
+          `/${odd(10)}`,
+          '*',
+          'http://localhost/abs',
+          'http://evil.test/abs',
+          '//evil.test/',
+          '/..%2f..%2fetc',
+          ' /space',
+          `/${'p'.repeat(9000)}`,
+          '/#frag',
+          '/?' + ascii(30),
+        ]);
+      const versions = ['HTTP/1.1', 'HTTP/1.1', 'HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1x', 'HTTP/0.9', '', 'http/1.1'];
+      const eols = ['\r\n', '\r\n', '\r\n', '\r\n', '\n', '\r'];
+      const header = (): string =>
+        pick([
+          () => `Host: ${pick(hosts)}`,
+          () => `Content-Length: ${pick(['0', '5', '-1', '1e3', ' 5', 'abc', '99999999999999999999', '5, 5', '5,6'])}`,
+          () => `Transfer-Encoding: ${pick(['chunked', 'chunked, gzip', 'gzip, chunked', ' chunked', 'identity', 'chunkedx', 'CHUNKED'])}`,
+          () => `${ascii(1 + Math.floor(rand() * 20), 0x21, 0x7e)}: ${ascii(Math.floor(rand() * 40))}`,
+          () => `X-Odd: ${odd(1 + Math.floor(rand() * 30))}`,
+          () => ` folded-continuation`,
+          () => `Connection: ${pick(['close', 'keep-alive', 'upgrade', 'Upgrade, close', 'x-forwarded-for'])}`,
+          () => `Upgrade: ${pick(['websocket', 'h2c', odd(5)])}`,
+          () => `Origin: ${pick(['https://evil.test', 'null', `https://localhost:${port}`, odd(6)])}`,
+          () => `Expect: ${pick(['100-continue', 'nonsense'])}`,
+          () => `X-Forwarded-For: ${pick(['6.6.6.6', odd(4)])}`,
+          () => `Cookie: ${odd(20)}`,
+          () => `Authorization: ${odd(20)}`,
+        ])();
+      const body = (): string =>
+        pick([
+          () => '',
+          () => 'hello',
+          () => '5\r\nhello\r\n0\r\n\r\n',
+          () => `${pick(['zz', '-1', 'ffffffffffffffffffff', '5;ext=1', ' 5', '5 '])}\r\nhello\r\n0\r\n\r\n`,
+          () => '5\r\nhelloXX0\r\n\r\n',
+          () => '0\r\nTrailer: x\r\n\r\n',
+          () => odd(Math.floor(rand() * 100)),
+        ])();
+      const generate = (): Buffer => {
+        const eol = pick(eols);
+        const lines = [`${pick(methods)} ${paths()} ${pick(versions)}`];
+        if (rand() < 0.85) lines.push(`Host: ${pick(hosts)}`);
+        for (let k = Math.floor(rand() * 6); k > 0; k--) lines.push(header());
+        let text = lines.join(eol) + eol + eol + body();
+        if (rand() < 0.2) text += `GET /pipelined HTTP/1.1${eol}Host: localhost${eol}${eol}`;
+        const bytes = Buffer.from(text, 'latin1');
+        // A third are mutated: bytes replaced, inserted or dropped.
+        if (rand() < 0.33) {
+          for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) {
+            const at = Math.floor(rand() * bytes.length);
+            const op = rand();
+            if (op < 0.5) bytes[at] = Math.floor(rand() * 256);
+            else if (op < 0.75)
+              return Buffer.concat([bytes.subarray(0, at), randomBytes(rand, 1 + Math.floor(rand() * 4)), bytes.subarray(at)]);
+            else return Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)]);
+          }
+        }
+        return bytes;
+      };
+      const cases = Array.from({ length: 300 }, generate);
+
+      const results = await pool(cases.length, 25, (i) => raw(port, { ca, write: cases[i]!, deadlineMs: 1500 }));
+      const statuses = results.map((r) => (r.data.startsWith('HTTP/1.') ? Number(r.data.slice(9, 12)) : 0));
+      // 500 would be dev-https' own "failed on this request" page.
+      expect(statuses.filter((s) => s === 500)).toEqual([]);
+      expect(logger.lines.filter((l) => l.startsWith('error: '))).toEqual([]);
+      // No refused host name ever reached the app.
+      expect(seen.filter((h) => /evil|^$|undefined/.test(h))).toEqual([]);
+
+      expect(await request(`https://localhost:${port}/after-fuzz`, { ca })).toMatchObject({ status: 200, body: 'app ok' });
+    },
+  );
 });
 
 describe('soak', () => {

@@ -34,7 +34,19 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'info';
 
 export interface CheckItem {
   path: string;
-  id: 'redirect' | 'loop' | 'hsts' | 'cookies-secure' | 'cookies-httponly' | 'cookies-samesite' | 'nosniff' | 'clickjacking' | 'referrer-policy' | 'mixed-content' | 'version-headers' | 'page';
+  id:
+    | 'redirect'
+    | 'loop'
+    | 'hsts'
+    | 'cookies-secure'
+    | 'cookies-httponly'
+    | 'cookies-samesite'
+    | 'nosniff'
+    | 'clickjacking'
+    | 'referrer-policy'
+    | 'mixed-content'
+    | 'version-headers'
+    | 'page';
   title: string;
   status: CheckStatus;
   /** What was seen. */
@@ -73,10 +85,19 @@ const ONE_YEAR = 31_536_000;
 export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   const paths = options.paths?.length ? options.paths : ['/'];
   for (const p of paths) {
-    if (!p.startsWith('/')) throw new DevHttpsError('E_BAD_OPTION', `Invalid --path "${p}": expected a path starting with /, e.g. --path /login`);
+    if (!p.startsWith('/'))
+      throw new DevHttpsError('E_BAD_OPTION', `Invalid --path "${p}": expected a path starting with /, e.g. --path /login`);
   }
   // Free ports, never the defaults: it runs beside a dev-https already serving the app.
-  const handle = await startDevHttps({ target: options.target, port: 0, httpPort: 0, certDir: options.certDir, cwd: options.cwd, keepHsts: true, logger: options.logger ?? silentLogger });
+  const handle = await startDevHttps({
+    target: options.target,
+    port: 0,
+    httpPort: 0,
+    certDir: options.certDir,
+    cwd: options.cwd,
+    keepHsts: true,
+    logger: options.logger ?? silentLogger,
+  });
   try {
     const ca = handle.certificate.ca?.cert ?? handle.certificate.cert;
     const httpsOrigin = handle.urls.https.slice(0, -1);
@@ -88,7 +109,10 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
       const chain = await follow(httpsOrigin + path, ca);
       for (const reply of [overHttp, ...chain]) {
         if (reply.headers[UNREACHABLE_HEADER]) {
-          throw new DevHttpsError('E_BAD_TARGET', `Cannot check --target "${options.target}": the app at ${handle.target} is not answering; start it first`);
+          throw new DevHttpsError(
+            'E_BAD_TARGET',
+            `Cannot check --target "${options.target}": the app at ${handle.target} is not answering; start it first`,
+          );
         }
       }
       stack ??= detectStack(chain[0]!.headers) ?? detectStack(overHttp.headers);
@@ -143,9 +167,11 @@ type Rule = (visit: Visit) => void;
 /** A rule of the page reached: a redirect is no page, so it is not rated on one. */
 type PageRule = (visit: Visit, page: Reply) => void;
 
-const onPage = (rule: PageRule): Rule => (visit) => {
-  if (visit.landing.page) rule(visit, visit.landing.page);
-};
+const onPage =
+  (rule: PageRule): Rule =>
+  (visit) => {
+    if (visit.landing.page) rule(visit, visit.landing.page);
+  };
 
 /** Every rule, in the order of the report. */
 const RULES: Rule[] = [
@@ -179,10 +205,21 @@ function landingOf(chain: Reply[]): Landing {
   const looped = repeated || (isRedirectStatus(last.status) && chain.length > MAX_REDIRECTS);
   if (!isRedirectStatus(last.status)) return { page: last, looped: false, why: '', next: '' };
   const other = 'give --path a page of this app that does not redirect';
-  if (looped) return { page: null, looped, why: repeated ? 'the redirects loop' : `more than ${MAX_REDIRECTS} redirects`, next: 'fix the loop and check again' };
+  if (looped)
+    return {
+      page: null,
+      looped,
+      why: repeated ? 'the redirects loop' : `more than ${MAX_REDIRECTS} redirects`,
+      next: 'fix the loop and check again',
+    };
   const location = last.headers.location;
   if (!location) return { page: null, looped, why: `${last.url} answers ${last.status} without a Location header`, next: other };
-  return { page: null, looped, why: `${last.url} redirects to ${new URL(location, last.url).href}, another origin, not followed`, next: other };
+  return {
+    page: null,
+    looped,
+    why: `${last.url} redirects to ${new URL(location, last.url).href}, another origin, not followed`,
+    next: other,
+  };
 }
 
 /** HTTP → HTTPS, to the HTTPS listener's port, same path. */
@@ -190,7 +227,8 @@ function rateRedirect({ add, fixOf, overHttp, httpsOrigin, path }: Visit): void 
   const expected = httpsOrigin + path;
   const title = 'HTTP redirects to HTTPS';
   const location = overHttp.headers.location;
-  if (!isRedirectStatus(overHttp.status) || !location) return add('redirect', title, 'fail', `http:// answers ${overHttp.status} without redirecting to HTTPS`, fixOf('redirect'));
+  if (!isRedirectStatus(overHttp.status) || !location)
+    return add('redirect', title, 'fail', `http:// answers ${overHttp.status} without redirecting to HTTPS`, fixOf('redirect'));
   const to = new URL(location, overHttp.url).href;
   if (to === new URL(expected).href) add('redirect', title, 'pass', `${overHttp.status} to ${to}`);
   else add('redirect', title, 'fail', `${overHttp.status} to ${to}, not to ${expected}`, fixOf('redirect'));
@@ -203,7 +241,13 @@ function rateLoop({ add, chain, landing, stack }: Visit): void {
   const last = chain[chain.length - 1]!;
   if (landing.looped) {
     const proxyFix = fixesFor(stack)[0]!;
-    add('loop', title, 'fail', `redirect loop: ${urls.join(' → ')}; the app does not trust X-Forwarded-Proto`, `${proxyFix.name}: ${proxyFix.fix}`);
+    add(
+      'loop',
+      title,
+      'fail',
+      `redirect loop: ${urls.join(' → ')}; the app does not trust X-Forwarded-Proto`,
+      `${proxyFix.name}: ${proxyFix.fix}`,
+    );
   } else {
     add('loop', title, 'pass', chain.length > 1 ? `${urls.join(' → ')} (${last.status})` : `${last.status}`);
   }
@@ -216,7 +260,13 @@ function rateHsts({ add, fixOf, chain, landing }: Visit): void {
   const hsts = header(reply.headers, 'strict-transport-security');
   const maxAge = Number(/max-age\s*=\s*"?(\d+)/i.exec(hsts ?? '')?.[1] ?? NaN);
   // In the loop the app takes the request for plain HTTP, and frameworks send HSTS only over HTTPS.
-  if (!hsts && looped) add('hsts', 'HSTS', 'info', 'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again');
+  if (!hsts && looped)
+    add(
+      'hsts',
+      'HSTS',
+      'info',
+      'not rated: in the redirect loop the app takes HTTPS requests for plain HTTP, and most frameworks send HSTS only over HTTPS; fix the loop and check again',
+    );
   else if (!hsts) add('hsts', 'HSTS', 'fail', 'no Strict-Transport-Security header over HTTPS', fixOf('hsts'));
   else if (!(maxAge >= ONE_YEAR)) add('hsts', 'HSTS', 'warn', `${hsts}: max-age below one year (${ONE_YEAR})`, fixOf('hsts'));
   else if (!/includeSubDomains/i.test(hsts)) add('hsts', 'HSTS', 'warn', `${hsts}: no includeSubDomains`, fixOf('hsts'));
@@ -230,18 +280,38 @@ function rateCookies({ add, fixOf, chain, landing, path, stack }: Visit): void {
   const sessions = cookies.filter((c) => SESSION.test(c.name) && !CSRF.test(c.name));
   const title = 'Session and CSRF cookies are Secure';
   if (!sensitive.length) {
-    const seen = cookies.length ? `cookies set (${cookies.map((c) => c.name).join(', ')}), none of them session or CSRF cookies` : 'no cookies set';
+    const seen = cookies.length
+      ? `cookies set (${cookies.map((c) => c.name).join(', ')}), none of them session or CSRF cookies`
+      : 'no cookies set';
     if (!landing.page) return add('cookies-secure', title, 'info', `${seen} by the redirects, and no page reached to set any`);
     return add('cookies-secure', title, 'info', `${seen} on ${path}${loginHint(path, stack)}`);
   }
   const insecure = sensitive.filter((c) => !c.secure).map((c) => c.name);
-  add('cookies-secure', title, insecure.length ? 'fail' : 'pass', insecure.length ? `not Secure: ${insecure.join(', ')}` : sensitive.map((c) => c.name).join(', '), fixOf('cookies'));
+  add(
+    'cookies-secure',
+    title,
+    insecure.length ? 'fail' : 'pass',
+    insecure.length ? `not Secure: ${insecure.join(', ')}` : sensitive.map((c) => c.name).join(', '),
+    fixOf('cookies'),
+  );
   if (sessions.length) {
     const readable = sessions.filter((c) => !c.httpOnly).map((c) => c.name);
-    add('cookies-httponly', 'Session cookies are HttpOnly', readable.length ? 'warn' : 'pass', readable.length ? `readable by scripts: ${readable.join(', ')}` : sessions.map((c) => c.name).join(', '), fixOf('cookies'));
+    add(
+      'cookies-httponly',
+      'Session cookies are HttpOnly',
+      readable.length ? 'warn' : 'pass',
+      readable.length ? `readable by scripts: ${readable.join(', ')}` : sessions.map((c) => c.name).join(', '),
+      fixOf('cookies'),
+    );
   }
   const noSameSite = sensitive.filter((c) => !c.sameSite).map((c) => c.name);
-  add('cookies-samesite', 'Session and CSRF cookies set SameSite', noSameSite.length ? 'warn' : 'pass', noSameSite.length ? `no SameSite: ${noSameSite.join(', ')}` : sensitive.map((c) => `${c.name}: ${c.sameSite}`).join(', '), fixOf('cookies'));
+  add(
+    'cookies-samesite',
+    'Session and CSRF cookies set SameSite',
+    noSameSite.length ? 'warn' : 'pass',
+    noSameSite.length ? `no SameSite: ${noSameSite.join(', ')}` : sensitive.map((c) => `${c.name}: ${c.sameSite}`).join(', '),
+    fixOf('cookies'),
+  );
 }
 
 /** Where to look for the session and CSRF cookies instead: the detected stack's usual login page. */
@@ -258,24 +328,51 @@ function loginHint(path: string, stack: Stack | null): string {
  */
 function ratePageReached({ add, landing }: Visit): void {
   if (landing.page) return;
-  add('page', 'Page headers', 'info', `not rated: no page reached over HTTPS (${landing.why}). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: ${landing.next}`);
+  add(
+    'page',
+    'Page headers',
+    'info',
+    `not rated: no page reached over HTTPS (${landing.why}). X-Content-Type-Options, clickjacking protection, Referrer-Policy, mixed content and version headers are rated on a page, not on a redirect: ${landing.next}`,
+  );
 }
 
 function rateNosniff({ add, fixOf }: Visit, page: Reply): void {
   const nosniff = header(page.headers, 'x-content-type-options');
-  add('nosniff', 'X-Content-Type-Options: nosniff', nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn', nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing', fixOf('headers'));
+  add(
+    'nosniff',
+    'X-Content-Type-Options: nosniff',
+    nosniff?.toLowerCase() === 'nosniff' ? 'pass' : 'warn',
+    nosniff ? `X-Content-Type-Options: ${nosniff}` : 'missing',
+    fixOf('headers'),
+  );
 }
 
 function rateClickjacking({ add, fixOf }: Visit, page: Reply): void {
   const frameOptions = header(page.headers, 'x-frame-options');
   const frameAncestors = /frame-ancestors[^;]*/i.exec(header(page.headers, 'content-security-policy') ?? '')?.[0];
   const framed = /^(deny|sameorigin)$/i.test(frameOptions ?? '') || frameAncestors;
-  add('clickjacking', 'Clickjacking protection', framed ? 'pass' : 'warn', framed ? (frameAncestors ? `CSP ${frameAncestors}` : `X-Frame-Options: ${frameOptions}`) : 'neither X-Frame-Options nor CSP frame-ancestors', fixOf('clickjacking'));
+  add(
+    'clickjacking',
+    'Clickjacking protection',
+    framed ? 'pass' : 'warn',
+    framed
+      ? frameAncestors
+        ? `CSP ${frameAncestors}`
+        : `X-Frame-Options: ${frameOptions}`
+      : 'neither X-Frame-Options nor CSP frame-ancestors',
+    fixOf('clickjacking'),
+  );
 }
 
 function rateReferrerPolicy({ add, fixOf }: Visit, page: Reply): void {
   const referrer = header(page.headers, 'referrer-policy');
-  add('referrer-policy', 'Referrer-Policy', referrer && !/unsafe-url/i.test(referrer) ? 'pass' : 'warn', referrer ? `Referrer-Policy: ${referrer}` : 'missing', fixOf('referrer'));
+  add(
+    'referrer-policy',
+    'Referrer-Policy',
+    referrer && !/unsafe-url/i.test(referrer) ? 'pass' : 'warn',
+    referrer ? `Referrer-Policy: ${referrer}` : 'missing',
+    fixOf('referrer'),
+  );
 }
 
 function rateMixedContent({ add }: Visit, page: Reply): void {
@@ -283,17 +380,36 @@ function rateMixedContent({ add }: Visit, page: Reply): void {
   if (!/text\/html/i.test(type ?? '')) return add('mixed-content', 'No mixed content', 'info', `not HTML (${type ?? 'no content type'})`);
   const mixed = findMixedContent(page.body);
   const active = mixed.filter((m) => m.active);
-  add('mixed-content', 'No mixed content', active.length ? 'fail' : mixed.length ? 'warn' : 'pass', mixed.length ? `http:// subresources: ${mixed.slice(0, 5).map((m) => `<${m.tag}> ${m.url}`).join(', ')}` : 'no http:// subresources in the HTML', 'load every subresource over https:// or a relative URL');
+  add(
+    'mixed-content',
+    'No mixed content',
+    active.length ? 'fail' : mixed.length ? 'warn' : 'pass',
+    mixed.length
+      ? `http:// subresources: ${mixed
+          .slice(0, 5)
+          .map((m) => `<${m.tag}> ${m.url}`)
+          .join(', ')}`
+      : 'no http:// subresources in the HTML',
+    'load every subresource over https:// or a relative URL',
+  );
 }
 
 function rateVersionHeaders({ add, fixOf }: Visit, page: Reply): void {
   const h = page.headers;
-  const revealing = ['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'].filter((n) => h[n] !== undefined).map((n) => `${n}: ${header(h, n)}`);
+  const revealing = ['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version']
+    .filter((n) => h[n] !== undefined)
+    .map((n) => `${n}: ${header(h, n)}`);
   const server = header(h, 'server');
   const devServer = server && /WSGIServer|Werkzeug|WEBrick/i.test(server);
   if (server && /\d+\.\d+|\/\d/.test(server) && !devServer) revealing.push(`server: ${server}`);
   if (revealing.length) add('version-headers', 'No version-revealing headers', 'warn', revealing.join(', '), fixOf('version'));
-  else if (devServer) add('version-headers', 'No version-revealing headers', 'info', `Server: ${server} is the development server's; check what production sends`);
+  else if (devServer)
+    add(
+      'version-headers',
+      'No version-revealing headers',
+      'info',
+      `Server: ${server} is the development server's; check what production sends`,
+    );
   else add('version-headers', 'No version-revealing headers', 'pass', server ? `Server: ${server}` : 'none');
 }
 
@@ -303,7 +419,8 @@ const CSRF = /csrf|xsrf/i;
 /** http:// subresources of an HTML page; scripts, frames, stylesheets and forms are active (blocked). */
 export function findMixedContent(html: string): Array<{ tag: string; url: string; active: boolean }> {
   const found = [];
-  const re = /<(script|iframe|link|img|source|video|audio|embed|object|form)\b[^>]*?\s(?:src|href|action|data)\s*=\s*["']?(http:\/\/[^"'\s>]+)/gi;
+  const re =
+    /<(script|iframe|link|img|source|video|audio|embed|object|form)\b[^>]*?\s(?:src|href|action|data)\s*=\s*["']?(http:\/\/[^"'\s>]+)/gi;
   for (const m of html.matchAll(re)) {
     const tag = m[1]!.toLowerCase();
     // Only some links are loaded by the page; rel=canonical, alternate, preconnect... are not.
@@ -350,11 +467,15 @@ function get(url: string, ca: string): Promise<Reply> {
         if (size < MAX_BODY) chunks.push(c);
         size += c.length;
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), url: u.href }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), url: u.href }),
+      );
       res.on('error', reject);
     });
     // An app that never answers must not hang the check (or the CI job running it).
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new DevHttpsError('E_BAD_TARGET', `Cannot check ${url}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
+    req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+      req.destroy(new DevHttpsError('E_BAD_TARGET', `Cannot check ${url}: no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)),
+    );
     req.on('error', reject);
   });
 }

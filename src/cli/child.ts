@@ -53,7 +53,10 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
   // be signalled as one. Windows: `detached` would give it a console of its own; it keeps ours,
   // so Ctrl-C reaches it as in a plain terminal.
   const child = spawn(file!, args, { env: appEnv, stdio: ['inherit', 'pipe', 'pipe'], ...(windows ? {} : { detached: true }) });
-  for (const [stream, name] of [[child.stdout!, 'stdout'], [child.stderr!, 'stderr']] as const) {
+  for (const [stream, name] of [
+    [child.stdout!, 'stdout'],
+    [child.stderr!, 'stderr'],
+  ] as const) {
     readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
       if (logger.app) logger.app(line, name);
       else logger.info(line);
@@ -62,7 +65,9 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
   let notStarted = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (err) => {
-      logger.error(`cannot run ${quoteShellWord(file!, true)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`);
+      logger.error(
+        `cannot run ${quoteShellWord(file!, true)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`,
+      );
       notStarted = true;
       resolve({ code: 127, signal: null });
     });
@@ -103,7 +108,12 @@ function groupSignaller(child: ChildProcess, kill: (pid: number, signal: NodeJS.
  * runs: the tree is found through its pid, which Windows may give to another process once it
  * has exited.
  */
-function treeKiller(child: ChildProcess, env: NodeJS.ProcessEnv, spawnTool: SpawnFunction, exited: () => boolean): (force: boolean) => void {
+function treeKiller(
+  child: ChildProcess,
+  env: NodeJS.ProcessEnv,
+  spawnTool: SpawnFunction,
+  exited: () => boolean,
+): (force: boolean) => void {
   // From System32, never a taskkill earlier on PATH (a project's node_modules/.bin, say).
   const taskkill = path.win32.join(env.SystemRoot || 'C:\\Windows', 'System32', 'taskkill.exe');
   return (force) => {

@@ -44,13 +44,23 @@ export function parseCli(argv: string[]): CliCommand {
   const command = dashes < 0 ? [] : argv.slice(dashes + 1);
   const own = dashes < 0 ? argv : argv.slice(0, dashes);
   if (dashes >= 0 && command.length === 0) {
-    throw new DevHttpsError('E_BAD_OPTION', 'Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000');
+    throw new DevHttpsError(
+      'E_BAD_OPTION',
+      'Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000',
+    );
   }
   // A mistyped subcommand is not a stray argument: `dev-https chek` is not `--target chek`.
   const [first] = own;
   if (first !== undefined && !first.startsWith('-')) {
-    const near = closest(first, SUBCOMMANDS.map((c) => c.name)).filter((c) => c !== first);
-    if (near.length) throw new DevHttpsError('E_BAD_OPTION', `Unknown command "${first}": did you mean ${alternatives(near.map((c) => `dev-https ${c}`))}?`);
+    const near = closest(
+      first,
+      SUBCOMMANDS.map((c) => c.name),
+    ).filter((c) => c !== first);
+    if (near.length)
+      throw new DevHttpsError(
+        'E_BAD_OPTION',
+        `Unknown command "${first}": did you mean ${alternatives(near.map((c) => `dev-https ${c}`))}?`,
+      );
   }
   const args = parseFlags(own, ['run'], 'dev-https --help');
   if (args.help) return { kind: 'help', page: 'run' };
@@ -64,7 +74,11 @@ function settingsOf(args: Values): Settings {
     const value = args[name];
     if (value === undefined) continue;
     // List flags collect every value and split commas; for the others the last one wins.
-    if (optionSpec(name).type === 'list') flags[name] = (value as string[]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+    if (optionSpec(name).type === 'list')
+      flags[name] = (value as string[])
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter(Boolean);
     else flags[name] = value as string | boolean;
   }
   return flags;
@@ -74,13 +88,24 @@ function parseTrust(command: 'trust' | 'untrust' | 'doctor', argv: string[]): Cl
   // The three share one parser, so a trust-only flag on untrust is told where it belongs.
   const args = parseFlags(argv, ['trust', 'untrust', 'doctor'], `dev-https ${command} --help`);
   if (args.help) return { kind: 'help', page: 'trust' };
-  if (args.check && command !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --check: it belongs to dev-https trust (dev-https ${command} ${command === 'doctor' ? 'always checks' : 'removes'})`);
+  if (args.check && command !== 'trust')
+    throw new DevHttpsError(
+      'E_BAD_OPTION',
+      `Invalid --check: it belongs to dev-https trust (dev-https ${command} ${command === 'doctor' ? 'always checks' : 'removes'})`,
+    );
   const action = command === 'untrust' ? 'untrust' : command === 'doctor' || args.check ? 'check' : 'trust';
   for (const flag of ['permit', 'replace'] as const) {
-    if (args[flag] !== undefined && action !== 'trust') throw new DevHttpsError('E_BAD_OPTION', `Invalid --${flag}: it belongs to dev-https trust (without --check)`);
+    if (args[flag] !== undefined && action !== 'trust')
+      throw new DevHttpsError('E_BAD_OPTION', `Invalid --${flag}: it belongs to dev-https trust (without --check)`);
   }
   const permit = args.permit === undefined ? {} : { permit: resolvePermit(args.permit as string[]) };
-  return { kind: 'trust', action, stores: resolveStores(args.store as string | undefined), ...permit, ...(args.replace ? { replace: true as const } : {}) };
+  return {
+    kind: 'trust',
+    action,
+    stores: resolveStores(args.store as string | undefined),
+    ...permit,
+    ...(args.replace ? { replace: true as const } : {}),
+  };
 }
 
 function parseCert(argv: string[]): CliCommand {
@@ -96,7 +121,11 @@ function parseCheck(argv: string[]): CliCommand {
   return {
     kind: 'check',
     json: args.json === true,
-    options: { target: String(args.target), paths: (args.path as string[] | undefined) ?? [], certDir: args['cert-dir'] as string | undefined },
+    options: {
+      target: String(args.target),
+      paths: (args.path as string[] | undefined) ?? [],
+      certDir: args['cert-dir'] as string | undefined,
+    },
   };
 }
 
@@ -110,7 +139,14 @@ function parseFlags(argv: string[], commands: readonly CommandName[], helpComman
   const options = Object.fromEntries(
     names.map((name) => {
       const spec = optionSpec(name);
-      return [name, { type: spec.type === 'boolean' ? 'boolean' : 'string', ...(spec.short ? { short: spec.short } : {}), ...(spec.type === 'list' ? { multiple: true } : {}) }];
+      return [
+        name,
+        {
+          type: spec.type === 'boolean' ? 'boolean' : 'string',
+          ...(spec.short ? { short: spec.short } : {}),
+          ...(spec.type === 'list' ? { multiple: true } : {}),
+        },
+      ];
     }),
   );
   let parsed;
@@ -122,7 +158,9 @@ function parseFlags(argv: string[], commands: readonly CommandName[], helpComman
   const [first] = parsed.positionals;
   if (first !== undefined) {
     // A bare value is most likely the app's port; only dev-https itself runs an app command.
-    const hint = names.includes('target') ? `options start with --, e.g. --target ${first}${commands.includes('run') ? ' (an app command goes after --)' : ''}` : `${helpCommand.replace(/ --help$/, '')} takes options only (${helpCommand} lists them)`;
+    const hint = names.includes('target')
+      ? `options start with --, e.g. --target ${first}${commands.includes('run') ? ' (an app command goes after --)' : ''}`
+      : `${helpCommand.replace(/ --help$/, '')} takes options only (${helpCommand} lists them)`;
     throw new DevHttpsError('E_BAD_OPTION', `Unexpected argument "${first}": ${hint}`);
   }
   const values = parsed.values as Values;
@@ -140,8 +178,14 @@ function rephraseParseError(err: Error & { code?: string }, argv: string[], name
   const quoted = /'(-[^']*)'/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const given = quoted ?? argv.find((a) => a.startsWith('-')) ?? '';
-    const near = given.startsWith('--') ? closest(given.slice(2), names.flatMap((n) => (optionSpec(n).type === 'boolean' ? [n, `no-${n}`] : [n]))) : [];
-    if (near.length) return `Unknown option ${given}: did you mean ${alternatives(near.map((n) => `--${n}`))}? (${helpCommand} lists the options)`;
+    const near = given.startsWith('--')
+      ? closest(
+          given.slice(2),
+          names.flatMap((n) => (optionSpec(n).type === 'boolean' ? [n, `no-${n}`] : [n])),
+        )
+      : [];
+    if (near.length)
+      return `Unknown option ${given}: did you mean ${alternatives(near.map((n) => `--${n}`))}? (${helpCommand} lists the options)`;
     return `Unknown option ${given}: run ${helpCommand} to see the options`;
   }
   if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
@@ -168,13 +212,20 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
   const arrow = paint('32', '➜');
   const label = (text: string) => paint('1', text.padEnd(9));
   const url = (text: string) => paint('36', text);
-  const lines = [`  ${paint('32;1', 'dev-https')} ${paint('32', VERSION)}${options.readyMs === undefined ? '' : paint('2', `  ready in ${Math.round(options.readyMs)} ms`)}`, ''];
+  const lines = [
+    `  ${paint('32;1', 'dev-https')} ${paint('32', VERSION)}${options.readyMs === undefined ? '' : paint('2', `  ready in ${Math.round(options.readyMs)} ms`)}`,
+    '',
+  ];
   for (const h of handles) {
     const target = h.demo ? 'the built-in demo app (no --target given)' : h.target;
     lines.push(`  ${arrow}  ${label('Local:')}${url(h.urls.https)}  →  ${target}`);
-    if (h.urls.http) lines.push(`  ${arrow}  ${label('HTTP:')}${url(h.urls.http)}  →  ${h.redirectHttp ? `redirects to ${h.urls.https}` : target}`);
+    if (h.urls.http)
+      lines.push(`  ${arrow}  ${label('HTTP:')}${url(h.urls.http)}  →  ${h.redirectHttp ? `redirects to ${h.urls.https}` : target}`);
     const port = new URL(h.urls.https).port; // '' for 443
-    for (const address of h.networkAddresses) lines.push(`  ${arrow}  ${label('Network:')}${url(`https://${address.includes(':') ? `[${address}]` : address}${port ? `:${port}` : ''}/`)}`);
+    for (const address of h.networkAddresses)
+      lines.push(
+        `  ${arrow}  ${label('Network:')}${url(`https://${address.includes(':') ? `[${address}]` : address}${port ? `:${port}` : ''}/`)}`,
+      );
   }
   const cert = handles[0]!.certificate;
   const how = cert.source === 'user' ? 'yours' : `${cert.generated ? 'new' : 'cached'}, signed by the dev-https CA`;
@@ -184,11 +235,15 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
   );
   if (cert.ca) lines.push(`  ${arrow}  ${label('CA:')}${cert.ca.certPath}`);
   if (cert.ca?.unconstrained) lines.push(paint('33', `  ${unconstrainedWarning(cert.ca)}`));
-  const clients = cert.trustPath ? `curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath}` : 'trust the CA that issued your certificate';
+  const clients = cert.trustPath
+    ? `curl --cacert ${cert.trustPath} · NODE_EXTRA_CA_CERTS=${cert.trustPath}`
+    : 'trust the CA that issued your certificate';
   lines.push(paint('2', `  Clients: ${clients} · dev-https cert shows more`));
-  if (options.caTrusted === false && cert.ca) lines.push(paint('33', '  Browsers warn until you trust the dev-https CA once: run dev-https trust'));
+  if (options.caTrusted === false && cert.ca)
+    lines.push(paint('33', '  Browsers warn until you trust the dev-https CA once: run dev-https trust'));
   if (handles.some((h) => h.demo)) lines.push(paint('2', '  Run dev-https --target <port> to put your own app behind it.'));
-  else if (handles.every((h) => !h.urls.http)) lines.push(paint('2', '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'));
+  else if (handles.every((h) => !h.urls.http))
+    lines.push(paint('2', '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'));
   return lines.join('\n') + '\n';
 }
 
@@ -218,7 +273,14 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   if (command.kind === 'trust') {
     try {
       const { runTrustCommand } = await import('../trust/trust-commands.js');
-      const ok = await runTrustCommand({ action: command.action, stores: command.stores, permit: command.permit, replace: command.replace, print: (line) => process.stdout.write(line + '\n'), logger: createLogger() });
+      const ok = await runTrustCommand({
+        action: command.action,
+        stores: command.stores,
+        permit: command.permit,
+        replace: command.replace,
+        print: (line) => process.stdout.write(line + '\n'),
+        logger: createLogger(),
+      });
       process.exitCode = ok ? 0 : 1;
     } catch (err) {
       fail(createLogger(), err);
@@ -352,7 +414,12 @@ async function startListeners(settings: ResolvedSettings, session: Session, logg
  * Starts the command after `--` and waits until every target accepts connections. False when
  * dev-https stopped first. The command's exit stops dev-https.
  */
-async function startAppCommand(appCommand: string[], target: DevHttpsOptions['target'], session: Session, logger: Logger): Promise<boolean> {
+async function startAppCommand(
+  appCommand: string[],
+  target: DevHttpsOptions['target'],
+  session: Session,
+  logger: Logger,
+): Promise<boolean> {
   const { startApp } = await import('./child.js');
   const app = startApp(appCommand, appEnv(session.handles, target), logger);
   session.app = app;
@@ -394,7 +461,13 @@ function appEnv(handles: DevHttpsHandle[], target: DevHttpsOptions['target']): N
 /** The banner, once everything is up; the trust check gets at most a second more. */
 async function printBanner(handles: DevHttpsHandle[], trustCheck: Promise<boolean | null>, logger: Logger): Promise<void> {
   const caTrusted = await Promise.race([trustCheck, delay(1000, null, { ref: false })]);
-  logger.info(formatBanner(handles, { color: colorEnabled(process.stdout), readyMs: performance.now() /* since the process started */, caTrusted }).trimEnd());
+  logger.info(
+    formatBanner(handles, {
+      color: colorEnabled(process.stdout),
+      readyMs: performance.now() /* since the process started */,
+      caTrusted,
+    }).trimEnd(),
+  );
 }
 
 function fail(logger: Logger, err: unknown): void {
@@ -403,4 +476,3 @@ function fail(logger: Logger, err: unknown): void {
   logger.error(message);
   process.exitCode = 1;
 }
-

@@ -4,7 +4,11 @@ import { OPTION_NAMES, optionSpec, optionsOf, SUBCOMMANDS, type CommandName, typ
 /** The words that name an option: --name, its alias, and --no-name for a switch that is on by default. */
 function flagWords(name: OptionName): string[] {
   const spec = optionSpec(name);
-  return [`--${name}`, ...(spec.short ? [`-${spec.short}`] : []), ...(spec.type === 'boolean' && spec.default === 'on' ? [`--no-${name}`] : [])];
+  return [
+    `--${name}`,
+    ...(spec.short ? [`-${spec.short}`] : []),
+    ...(spec.type === 'boolean' && spec.default === 'on' ? [`--no-${name}`] : []),
+  ];
 }
 
 function commandFlags(command: CommandName): string {
@@ -19,10 +23,13 @@ function valueCases(): string[] {
     if (spec.type === 'boolean') continue;
     const words = flagWords(name);
     const action =
-      spec.complete === 'dir' ? 'COMPREPLY=( $(compgen -d -- "$cur") ); return'
-      : spec.complete === 'file' ? 'COMPREPLY=( $(compgen -f -- "$cur") ); return'
-      : spec.complete === 'none' ? 'return'
-      : `COMPREPLY=( $(compgen -W "${spec.complete.join(' ')}" -- "$cur") ); return`;
+      spec.complete === 'dir'
+        ? 'COMPREPLY=( $(compgen -d -- "$cur") ); return'
+        : spec.complete === 'file'
+          ? 'COMPREPLY=( $(compgen -f -- "$cur") ); return'
+          : spec.complete === 'none'
+            ? 'return'
+            : `COMPREPLY=( $(compgen -W "${spec.complete.join(' ')}" -- "$cur") ); return`;
     groups.set(action, [...(groups.get(action) ?? []), ...words]);
   }
   return [...groups].map(([action, words]) => `    ${words.join('|')}) ${action} ;;`);

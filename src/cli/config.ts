@@ -49,7 +49,12 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
     return result;
   };
   if (!config.proxies) {
-    return { proxies: [{ ...common, ...toOptions(shared, true), ...withOrigins(origins(config.shared, config.file)) }], quiet, log, configFile: config.file };
+    return {
+      proxies: [{ ...common, ...toOptions(shared, true), ...withOrigins(origins(config.shared, config.file)) }],
+      quiet,
+      log,
+      configFile: config.file,
+    };
   }
   for (const name of SETTING_NAMES) {
     const given = flags[name] !== undefined ? `--${name}` : fromEnv[name] !== undefined ? settingOf(name).env : null;
@@ -58,7 +63,11 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
     }
   }
   return {
-    proxies: config.proxies.map((p, i) => ({ ...common, ...toOptions(p, true), ...withOrigins({ ...origins(config.shared, config.file), ...origins(p, `"proxies"[${i}] of ${config.file}`) }) })),
+    proxies: config.proxies.map((p, i) => ({
+      ...common,
+      ...toOptions(p, true),
+      ...withOrigins({ ...origins(config.shared, config.file), ...origins(p, `"proxies"[${i}] of ${config.file}`) }),
+    })),
     quiet,
     log,
     configFile: config.file,
@@ -108,9 +117,14 @@ function fromText(raw: string, kind: OptionType, label: string, choices: readonl
     if (/^(0|false|no|off)$/i.test(raw)) return false;
     throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected true or false`);
   }
-  if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (kind === 'list')
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (kind === 'port' || kind === 'target') checkPort(raw, label, kind === 'target');
-  if (kind === 'choices' && !choices.includes(raw)) throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected ${alternatives(choices)}`);
+  if (kind === 'choices' && !choices.includes(raw))
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${raw}": expected ${alternatives(choices)}`);
   return raw;
 }
 
@@ -143,7 +157,10 @@ function readConfig(cwd: string): Config {
   const shared = validate(rest, file, null);
   if (proxies === undefined) return { file, shared, proxies: null };
   if (!Array.isArray(proxies) || proxies.length === 0 || !proxies.every(isObject)) {
-    throw new DevHttpsError('E_BAD_OPTION', `Invalid "proxies" in ${file}: expected a list of objects, e.g. [{ "port": 8443, "target": 5173 }]`);
+    throw new DevHttpsError(
+      'E_BAD_OPTION',
+      `Invalid "proxies" in ${file}: expected a list of objects, e.g. [{ "port": 8443, "target": 5173 }]`,
+    );
   }
   for (const name of SETTING_NAMES) {
     if (settingOf(name).perProxy && shared[name] !== undefined) {
@@ -166,9 +183,13 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
       const keys = proxyIndex === null ? [...allowed, 'proxies'] : allowed;
       const near = closest(key, keys);
       const expected = `expected one of ${keys.join(', ')}`;
-      throw new DevHttpsError('E_BAD_OPTION', `Unknown key "${key}" in ${where}: ${near.length ? `did you mean ${alternatives(near.map((k) => `"${k}"`))}? (${expected})` : expected}`);
+      throw new DevHttpsError(
+        'E_BAD_OPTION',
+        `Unknown key "${key}" in ${where}: ${near.length ? `did you mean ${alternatives(near.map((k) => `"${k}"`))}? (${expected})` : expected}`,
+      );
     }
-    const bad = (expected: string) => new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
+    const bad = (expected: string) =>
+      new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
     switch (spec.type) {
       case 'boolean':
         if (typeof value !== 'boolean') throw bad('true or false');
@@ -176,7 +197,8 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         break;
       case 'port':
       case 'target': {
-        const expected = spec.type === 'target' ? 'a port, host:port or http://host:port' : 'a port number from 1 to 65535 (0 picks a free port)';
+        const expected =
+          spec.type === 'target' ? 'a port, host:port or http://host:port' : 'a port number from 1 to 65535 (0 picks a free port)';
         if (typeof value !== 'number' && typeof value !== 'string') throw bad(expected);
         try {
           checkPort(String(value), key, spec.type === 'target');
@@ -192,7 +214,8 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         else throw bad('a string or a list of strings');
         break;
       case 'choices':
-        if (typeof value !== 'string' || !spec.choices!.includes(value)) throw bad(alternatives(spec.choices!.map((c) => JSON.stringify(c))));
+        if (typeof value !== 'string' || !spec.choices!.includes(value))
+          throw bad(alternatives(spec.choices!.map((c) => JSON.stringify(c))));
         settings[key as SettingName] = value;
         break;
       default:

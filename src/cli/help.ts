@@ -64,7 +64,10 @@ export function formatRows(rows: readonly (readonly [string, string])[], width: 
     const words = groupedWords(r, right, '[', ']');
     if (beside) return wrap(words, right).map((line, i) => (i === 0 ? `  ${l.padEnd(left)}${line}` : `  ${' '.repeat(left)}${line}`));
     const lead = /^ */.exec(l)![0];
-    return [...wrap(groupedWords(l, width - 6), width - 2 - lead.length, '    ').map((line) => `  ${lead}${line}`), ...wrap(words, right).map((line) => `        ${line}`)];
+    return [
+      ...wrap(groupedWords(l, width - 6), width - 2 - lead.length, '    ').map((line) => `  ${lead}${line}`),
+      ...wrap(words, right).map((line) => `        ${line}`),
+    ];
   });
 }
 
@@ -74,17 +77,32 @@ export function optionRow(name: string, command: CommandName): [string, string] 
   const variant = spec.in?.[command];
   const value = spec.choices ? `<${spec.choices.join('|')}>` : spec.value;
   const fallback = variant ? variant.default : spec.default;
-  const text = [variant?.help ?? spec.help, spec.secret && spec.env ? `(or ${spec.env}, kept out of ps)` : '', fallback ? `[default: ${fallback}]` : ''].filter(Boolean).join(' ');
+  const text = [
+    variant?.help ?? spec.help,
+    spec.secret && spec.env ? `(or ${spec.env}, kept out of ps)` : '',
+    fallback ? `[default: ${fallback}]` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   return [`${spec.short ? `-${spec.short}, ` : '    '}--${name}${value ? ` ${value}` : ''}`, text];
 }
 
 export function formatHelp(page: HelpPage, width: number): string {
-  const lines = page.usage.flatMap((u, i) => wrap(groupedWords(u, width - 17), width - 7, ' '.repeat(10)).map((line, j) => `${i === 0 && j === 0 ? 'Usage: ' : '       '}${line}`));
+  const lines = page.usage.flatMap((u, i) =>
+    wrap(groupedWords(u, width - 17), width - 7, ' '.repeat(10)).map((line, j) => `${i === 0 && j === 0 ? 'Usage: ' : '       '}${line}`),
+  );
   for (const paragraph of page.about.split(/\n\s*\n/)) lines.push('', ...wrap(paragraph.split(/\s+/).filter(Boolean), width));
   const section = (s: NonNullable<HelpPage['sections']>[number]) => lines.push('', `${s.title}:`, ...formatRows(s.rows, width));
   for (const s of page.sections ?? []) if (s.before) section(s);
   const command = page.commands[0]!;
-  lines.push('', 'Options:', ...formatRows(optionsOf(page.commands).map((n) => optionRow(n, command)), width));
+  lines.push(
+    '',
+    'Options:',
+    ...formatRows(
+      optionsOf(page.commands).map((n) => optionRow(n, command)),
+      width,
+    ),
+  );
   for (const s of page.sections ?? []) if (!s.before) section(s);
   return lines.join('\n') + '\n';
 }
@@ -113,7 +131,11 @@ DEV_HTTPS_<OPTION> variables (flags > environment > config file).`,
 };
 
 const TRUST_HELP: HelpPage = {
-  usage: ['dev-https trust [--store system,nss,macos,windows,java] [--check]', 'dev-https untrust [--store <list>]', 'dev-https doctor [--store <list>]'],
+  usage: [
+    'dev-https trust [--store system,nss,macos,windows,java] [--check]',
+    'dev-https untrust [--store <list>]',
+    'dev-https doctor [--store <list>]',
+  ],
   about: `trust adds the local dev-https CA (created on first need in $DEV_HTTPS_CAROOT, or
 ~/.local/share/dev-https) to the trust stores present: the Linux system store, NSS databases
 (Chrome, Chromium, Firefox; needs certutil), the macOS system keychain, the Windows user root

@@ -25,7 +25,9 @@ export function closest(given: string, candidates: readonly string[]): string[] 
   const prefixed = word.length >= 3 ? candidates.filter((c) => c.toLowerCase().startsWith(word) && c.toLowerCase() !== word) : [];
   if (prefixed.length) return prefixed;
   const most = word.length >= 5 ? 2 : 1;
-  const scored = candidates.map((c) => ({ c, d: editDistance(word, c.toLowerCase()) })).filter(({ c, d }) => d <= most && (c.length - d) / c.length > 0.4);
+  const scored = candidates
+    .map((c) => ({ c, d: editDistance(word, c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= most && (c.length - d) / c.length > 0.4);
   const best = Math.min(...scored.map((s) => s.d));
   return scored.filter((s) => s.d === best).map((s) => s.c);
 }

@@ -59,7 +59,9 @@ export function describeRequest(req: http.IncomingMessage): DemoReport {
 function renderPage(r: DemoReport): string {
   const rows = (entries: Record<string, string>, empty: string) =>
     Object.keys(entries).length
-      ? Object.entries(entries).map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td><code>${escapeHtml(v)}</code></td></tr>`).join('\n')
+      ? Object.entries(entries)
+          .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td><code>${escapeHtml(v)}</code></td></tr>`)
+          .join('\n')
       : `<tr><td colspan="2"><em>${escapeHtml(empty)}</em></td></tr>`;
   const secure = r.scheme === 'https';
   return `<!doctype html>

@@ -13,7 +13,6 @@ export function closeConnection(req: IncomingMessage): { connection?: string } {
 
 export const UNREACHABLE_HEADER = 'x-dev-https-unreachable';
 
-
 const REASONS: Record<string, string> = {
   ECONNREFUSED: 'nothing is listening there (connection refused)',
   ECONNRESET: 'the app closed the connection before answering',
@@ -56,14 +55,23 @@ export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target
     body = `502 Bad Gateway: dev-https could not reach the app at ${target}: ${reason}.\n${hint}\n`;
   }
   // The marker tells dev-https' own clients (`dev-https check`) this 502 is ours, not the app's.
-  res.writeHead(502, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', [UNREACHABLE_HEADER]: '1' });
+  res.writeHead(502, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    [UNREACHABLE_HEADER]: '1',
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** 502 for an answer the app gave that Node cannot send on to this client (plain text). */
 export function sendUnpassableResponse(req: IncomingMessage, res: ServerResponse, reason: string): void {
   const body = `502 Bad Gateway: the app answered, but dev-https cannot pass its answer on to this client: ${reason}.\n`;
-  res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(502, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
@@ -73,7 +81,10 @@ export function sendUnpassableResponse(req: IncomingMessage, res: ServerResponse
  */
 export function sendRedirectLoopPage(req: IncomingMessage, res: ServerResponse, loop: RedirectLoop): void {
   const fixes = fixesFor(loop.stack)
-    .map((f) => `<tr><th>${escapeHtml(f.name)}${f.stack === loop.stack ? ' <em>(detected)</em>' : ''}</th><td><code>${escapeHtml(f.fix)}</code></td></tr>`)
+    .map(
+      (f) =>
+        `<tr><th>${escapeHtml(f.name)}${f.stack === loop.stack ? ' <em>(detected)</em>' : ''}</th><td><code>${escapeHtml(f.fix)}</code></td></tr>`,
+    )
     .join('\n');
   const body = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Redirect loop: the app does not trust X-Forwarded-Proto</title>
@@ -85,7 +96,11 @@ export function sendRedirectLoopPage(req: IncomingMessage, res: ServerResponse, 
 <p>Then <a href="${escapeHtml(loop.urls[0]!)}">try again</a>. Clients other than browsers get the app's own redirect.</p>
 </body></html>
 `;
-  res.writeHead(508, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.writeHead(508, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
@@ -99,6 +114,11 @@ export function sendForbiddenHost(req: IncomingMessage, res: ServerResponse, hos
   const body = html
     ? `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden: unknown host</title></head>\n<body><h1>403 Forbidden</h1><p>${escapeHtml(text.slice('403 Forbidden: '.length))}</p></body></html>\n`
     : `${text}\n`;
-  res.writeHead(403, { 'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...closeConnection(req) });
+  res.writeHead(403, {
+    'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...closeConnection(req),
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

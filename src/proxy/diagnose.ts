@@ -81,9 +81,7 @@ export function createDiagnostics(logger: Logger, keepHsts: boolean): Diagnostic
 export function describeLoop(loop: RedirectLoop): string {
   const urls = loop.urls.map(displayUrl);
   const what =
-    urls.length === 2
-      ? `the app answered ${urls[0]} with a redirect to that same URL`
-      : `the app keeps redirecting: ${urls.join(' → ')}`;
+    urls.length === 2 ? `the app answered ${urls[0]} with a redirect to that same URL` : `the app keeps redirecting: ${urls.join(' → ')}`;
   const fixes = fixesFor(loop.stack)
     .map((f) => `    ${f.name}${f.stack === loop.stack ? ' (detected)' : ''}: ${f.fix}`)
     .join('\n');
@@ -103,7 +101,7 @@ function findLoop(edges: Edges, client: string, from: string, to: string): strin
   // Follow the client's recent redirects from `to`: reaching `from` again closes a loop.
   const next = new Map(recent.map((e) => [e.from, e.to]));
   const path = [from, to];
-  for (let url = to; next.has(url) && path.length <= MAX_EDGES_PER_CLIENT; ) {
+  for (let url = to; next.has(url) && path.length <= MAX_EDGES_PER_CLIENT;) {
     url = next.get(url)!;
     path.push(url);
     if (url === from) return path;
@@ -116,8 +114,10 @@ function stripSharedHsts(headers: IncomingHttpHeaders, host: string, once: (key:
   const hostname = hostnameOf(host);
   if (!hostname || !isSharedDevName(hostname)) return;
   delete headers['strict-transport-security'];
-  once('hsts', () =>
-    `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
+  once(
+    'hsts',
+    () =>
+      `removed the app's Strict-Transport-Security header for ${hostname}: browsers apply HSTS to a host name on every port, so it would force HTTPS on every other app you open on ${hostname}. Pass --keep-hsts to test it anyway.`,
   );
 }
 
@@ -125,9 +125,17 @@ function warnAboutCookies(headers: IncomingHttpHeaders, host: string, once: (key
   // Only the name is ever logged: cookie values are secrets.
   for (const { name, secure } of cookiesSet(headers)) {
     if (/^__(Host|Secure)-/.test(name)) {
-      once(`prefix:${name}`, () => `the app set the cookie ${name} over plain HTTP (http://${host}): browsers reject __Host- and __Secure- cookies that do not come over HTTPS. Use the HTTPS URL.`);
+      once(
+        `prefix:${name}`,
+        () =>
+          `the app set the cookie ${name} over plain HTTP (http://${host}): browsers reject __Host- and __Secure- cookies that do not come over HTTPS. Use the HTTPS URL.`,
+      );
     } else if (secure) {
-      once('secure-over-http', () => `the app set the Secure cookie ${name} over plain HTTP (http://${host}): Chrome and Firefox accept that from localhost, other browsers drop it (no session, CSRF failures). Use the HTTPS URL.`);
+      once(
+        'secure-over-http',
+        () =>
+          `the app set the Secure cookie ${name} over plain HTTP (http://${host}): Chrome and Firefox accept that from localhost, other browsers drop it (no session, CSRF failures). Use the HTTPS URL.`,
+      );
     }
   }
 }

@@ -32,7 +32,14 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
       return;
     }
     const headers = upstreamHeaders(req, state);
-    const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: originForm(req.url), headers, agent: stalls.agent() });
+    const upstream = http.request({
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: originForm(req.url),
+      headers,
+      agent: stalls.agent(),
+    });
     // Set by the response: once the app has answered, what goes wrong later is no one's business.
     let answered = false;
     let stallProbe: ((proxyRes: http.IncomingMessage) => void) | null = null;

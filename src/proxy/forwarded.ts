@@ -19,14 +19,43 @@ export interface ForwardedInfo {
 // Symfony X-Original-URL and X-Rewrite-URL, CDNs' own (CloudFront-Forwarded-Proto,
 // CF-Connecting-IP, CF-Visitor, Fastly-Client-IP), and the rest of the usual suspects.
 export const CLIENT_CONTROLLED_HEADERS: readonly string[] = [
-  'forwarded', 'x-forwarded-*', 'x-original-*', 'x-rewrite-url', 'x-real-ip', 'x-client-ip', 'client-ip',
-  'true-client-ip', 'x-cluster-client-ip', 'cf-connecting-ip', 'cf-visitor', 'fastly-client-ip', 'cloudfront-forwarded-proto',
-  'front-end-https', 'x-url-scheme', 'x-scheme', 'x-proto', 'x-https', 'https', 'x-arr-ssl', 'x-host', 'x-proxyuser-ip',
-  'proxy-client-ip', 'wl-proxy-client-ip',
+  'forwarded',
+  'x-forwarded-*',
+  'x-original-*',
+  'x-rewrite-url',
+  'x-real-ip',
+  'x-client-ip',
+  'client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'cf-connecting-ip',
+  'cf-visitor',
+  'fastly-client-ip',
+  'cloudfront-forwarded-proto',
+  'front-end-https',
+  'x-url-scheme',
+  'x-scheme',
+  'x-proto',
+  'x-https',
+  'https',
+  'x-arr-ssl',
+  'x-host',
+  'x-proxyuser-ip',
+  'proxy-client-ip',
+  'wl-proxy-client-ip',
 ];
 const CLIENT_CONTROLLED = new RegExp(`^(${CLIENT_CONTROLLED_HEADERS.map((h) => h.replace('*', '.*')).join('|')})$`);
 /** Headers about one connection, never passed on, in either direction (the proxy frames bodies itself). */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'upgrade',
+  'transfer-encoding',
+]);
 /**
  * What a `Connection` header may never remove: Content-Length (a client naming it there sent its
  * body unframed; the proxy sets the framing itself, see requestFraming) and Host, which the app
@@ -37,11 +66,15 @@ const NEVER_LISTED = new Set(['content-length', 'host']);
 /** Rewrites `headers` in place into what the app receives. */
 export function setForwardedHeaders(headers: IncomingHttpHeaders, info: ForwardedInfo): void {
   const connection = String(headers.connection ?? '').toLowerCase();
-  const listed = connection.split(',').map((t) => t.trim()).filter(Boolean);
+  const listed = connection
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const upgrade = listed.includes('upgrade') && headers.upgrade !== undefined ? headers.upgrade : undefined;
   for (const name of Object.keys(headers)) {
     // X_Forwarded_Proto too: some app servers map `_` and `-` to the same variable (CVE-2024-45614).
-    if (CLIENT_CONTROLLED.test(name.replace(/_/g, '-')) || HOP_BY_HOP.has(name) || (listed.includes(name) && !NEVER_LISTED.has(name))) delete headers[name];
+    if (CLIENT_CONTROLLED.test(name.replace(/_/g, '-')) || HOP_BY_HOP.has(name) || (listed.includes(name) && !NEVER_LISTED.has(name)))
+      delete headers[name];
   }
   // The pooled connection to the app is ours to keep alive; only a protocol upgrade passes through.
   if (upgrade !== undefined) {

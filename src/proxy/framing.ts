@@ -35,7 +35,10 @@ export const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 export function requestFraming(req: http.IncomingMessage): Framing | { kind: 'refuse'; status: number; reason: string } {
   const length = req.headers['content-length'];
   if (req.httpVersionMajor >= 2) {
-    if (length !== undefined) return /^\d{1,15}$/.test(length) ? { kind: 'length', length: Number(length) } : { kind: 'refuse', status: 400, reason: `invalid content-length "${length}"` };
+    if (length !== undefined)
+      return /^\d{1,15}$/.test(length)
+        ? { kind: 'length', length: Number(length) }
+        : { kind: 'refuse', status: 400, reason: `invalid content-length "${length}"` };
     // END_STREAM on the HEADERS frame: no body at all. Otherwise DATA frames of unknown length follow.
     return (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders ? { kind: 'none' } : { kind: 'unknown' };
   }
@@ -43,7 +46,8 @@ export function requestFraming(req: http.IncomingMessage): Framing | { kind: 're
   if (coding !== undefined) {
     // nginx answers 501 to any transfer coding but chunked: gzip and friends on a request body are
     // not something an app behind a proxy can be relied on to decode.
-    if (coding.trim().toLowerCase() !== 'chunked') return { kind: 'refuse', status: 501, reason: `unsupported Transfer-Encoding "${coding}"` };
+    if (coding.trim().toLowerCase() !== 'chunked')
+      return { kind: 'refuse', status: 501, reason: `unsupported Transfer-Encoding "${coding}"` };
     return { kind: 'unknown' };
   }
   if (length !== undefined) return { kind: 'length', length: Number(length) };
@@ -127,7 +131,11 @@ export function isRetryable(req: http.IncomingMessage, held: HeldBody, code: str
 /** 400 or 501 for a body dev-https cannot pass on safely; nothing reaches the app. */
 export function sendUnframeable(req: http.IncomingMessage, res: http.ServerResponse, status: number, reason: string): void {
   const body = `${status} ${http.STATUS_CODES[status]}: dev-https cannot pass this request on: ${reason}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...closeConnection(req) });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    ...closeConnection(req),
+  });
   res.end(body);
   // Node reads what is left of an HTTP/1 body before the next request on the connection; a
   // connection that asked to close ends here.

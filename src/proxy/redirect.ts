@@ -13,7 +13,7 @@ export function httpsLocation(req: IncomingMessage, httpsPort: number, fallbackH
   const hostname = name ? (name.includes(':') ? `[${name}]` : name) : fallbackHost;
   const raw = req.url ?? '/';
   // Absolute-form request targets (`GET http://host/path`) keep only their path and query.
-  const pathAndQuery = raw.startsWith('/') ? raw : absoluteFormPath(raw) ?? '/';
+  const pathAndQuery = raw.startsWith('/') ? raw : (absoluteFormPath(raw) ?? '/');
   return `https://${hostname}${httpsPort === 443 ? '' : `:${httpsPort}`}${pathAndQuery}`;
 }
 
@@ -68,7 +68,12 @@ export function rewriteLocation(status: number, location: string, ctx: LocationC
   if (isAppAuthority(url, ctx) && ctx.host) return `${ctx.proto}://${ctx.host}${url.pathAndQuery}`;
   if (!isRedirectStatus(status)) return location;
   const requestHostname = ctx.host ? hostnameOf(ctx.host) : undefined;
-  if (ctx.proto === 'http' && url.scheme === 'https' && url.port === ctx.listenerPort && (url.hostname === requestHostname || isLoopbackName(url.hostname))) {
+  if (
+    ctx.proto === 'http' &&
+    url.scheme === 'https' &&
+    url.port === ctx.listenerPort &&
+    (url.hostname === requestHostname || isLoopbackName(url.hostname))
+  ) {
     const port = ctx.httpsPort === 443 ? '' : `:${ctx.httpsPort}`;
     return `https://${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}${port}${url.pathAndQuery}`;
   }

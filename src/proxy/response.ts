@@ -32,7 +32,10 @@ export type ResponsePass = (ctx: ResponseContext) => boolean | void;
  * excepted: the client's framing is Node's to choose, chunked or none over HTTP/2).
  */
 export const dropConnectionListed: ResponsePass = ({ proxyRes: { headers } }) => {
-  const listed = String(headers.connection ?? '').toLowerCase().split(',').map((t) => t.trim());
+  const listed = String(headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim());
   for (const name of listed) if (name && name !== 'content-length') delete headers[name];
 };
 
@@ -75,7 +78,14 @@ export const answerLoop: ResponsePass = ({ req, res, proxyRes, loop }) => {
 };
 
 /** In order: the Connection-listed headers go before Connection itself does. */
-export const RESPONSE_PASSES: readonly ResponsePass[] = [dropConnectionListed, dropHopByHop, setConnection, rewriteUrls, diagnose, answerLoop];
+export const RESPONSE_PASSES: readonly ResponsePass[] = [
+  dropConnectionListed,
+  dropHopByHop,
+  setConnection,
+  rewriteUrls,
+  diagnose,
+  answerLoop,
+];
 
 /** Runs the passes; true when one of them answered instead. */
 export function rewriteResponseHead(ctx: ResponseContext): boolean {
@@ -91,13 +101,28 @@ export interface RelayContext {
 }
 
 /** Sends the app's response on to the client, its head rewritten. */
-export function relayResponse(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, state: Pick<RequestState, 'listener' | 'clientClose'>, relay: RelayContext): void {
+export function relayResponse(
+  proxyRes: http.IncomingMessage,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  state: Pick<RequestState, 'listener' | 'clientClose'>,
+  relay: RelayContext,
+): void {
   relay.health.answered();
   // The app cut its response short: cut the client's too, never pass a truncated body off as whole.
   proxyRes.on('close', () => {
     if (!proxyRes.complete) res.destroy();
   });
-  const answered = rewriteResponseHead({ req, res, proxyRes, listener: state.listener, clientClose: state.clientClose, target: relay.target, diagnostics: relay.diagnostics, loop: null });
+  const answered = rewriteResponseHead({
+    req,
+    res,
+    proxyRes,
+    listener: state.listener,
+    clientClose: state.clientClose,
+    target: relay.target,
+    diagnostics: relay.diagnostics,
+    loop: null,
+  });
   if (answered || res.headersSent) {
     proxyRes.resume();
     return;
@@ -106,7 +131,12 @@ export function relayResponse(proxyRes: http.IncomingMessage, req: http.Incoming
 }
 
 /** Writes the app's status and headers; false when Node refused them and a 502 went out instead. */
-export function writeResponseHead(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse, logger: Logger): boolean {
+export function writeResponseHead(
+  proxyRes: http.IncomingMessage,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  logger: Logger,
+): boolean {
   const status = proxyRes.statusCode ?? 502;
   try {
     if (req.httpVersionMajor < 2 && proxyRes.statusMessage) res.writeHead(status, proxyRes.statusMessage, proxyRes.headers);

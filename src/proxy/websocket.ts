@@ -34,7 +34,16 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
   };
   const onProxyReq = (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
     const log = (status: number) =>
-      logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme: stateOf(req)?.listener.proto ?? 'https', protocol: protocolOf(req) });
+      logger.request?.({
+        time: new Date(),
+        method: req.method ?? 'GET',
+        path: logPath(req.url),
+        status,
+        durationMs: 0,
+        ws: true,
+        scheme: stateOf(req)?.listener.proto ?? 'https',
+        protocol: protocolOf(req),
+      });
     proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
       switched.add(socket);
       appSockets.add(appSocket);
@@ -55,7 +64,15 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
         socket.end(rawReply(400, '400 Bad Request: a WebSocket upgrade request cannot carry a body\n'));
         return;
       }
-      setState(req, { listener, clientClose: false, framing: { kind: 'none' }, body: null, readAhead: null, reusedSocket: false, retried: false });
+      setState(req, {
+        listener,
+        clientClose: false,
+        framing: { kind: 'none' },
+        body: null,
+        readAhead: null,
+        reusedSocket: false,
+        retried: false,
+      });
       upgradeSockets.add(socket);
       socket.on('close', () => upgradeSockets.delete(socket));
       setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });

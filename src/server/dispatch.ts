@@ -75,7 +75,14 @@ const LINGER_MS = 2000;
 const lingering = new WeakSet<Duplex>();
 
 /** Requests and WebSocket upgrades of `server` go through the guard to these handlers. */
-export function serve(server: http.Server, guard: Guard, scheme: 'http' | 'https', web: WebHandler, upgrade: UpgradeHandler, refuseWith400 = false): void {
+export function serve(
+  server: http.Server,
+  guard: Guard,
+  scheme: 'http' | 'https',
+  web: WebHandler,
+  upgrade: UpgradeHandler,
+  refuseWith400 = false,
+): void {
   server.on('request', (req, res) => guard.web(req, res, web, scheme, refuseWith400));
   server.on('upgrade', (req, socket, head) => {
     if (/^websocket$/i.test(String(req.headers.upgrade ?? ''))) guard.upgrade(req, socket, head, upgrade, scheme);

@@ -26,7 +26,10 @@ type Malformed = { status: 400 | 431; reason: string; value?: string };
 /** The Host and Origin checks in front of everything, and a net for unexpected exceptions. */
 export function createGuard(hosts: HostCheck, logger: Logger): Guard {
   const refusals = createRefusalLog(logger);
-  const unexpected = (err: unknown) => logger.error(`unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
+  const unexpected = (err: unknown) =>
+    logger.error(
+      `unexpected error while handling a request (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`,
+    );
   return {
     web(req, res, next, scheme, refuseWith400) {
       // HTTP/2 names the host in :authority; everything after us (and the app) reads Host.
@@ -34,7 +37,16 @@ export function createGuard(hosts: HostCheck, logger: Logger): Guard {
       if (logger.request) {
         const started = performance.now();
         res.once('close', () =>
-          logger.request!({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status: res.statusCode, durationMs: performance.now() - started, ws: false, scheme, protocol: protocolOf(req) }),
+          logger.request!({
+            time: new Date(),
+            method: req.method ?? 'GET',
+            path: logPath(req.url),
+            status: res.statusCode,
+            durationMs: performance.now() - started,
+            ws: false,
+            scheme,
+            protocol: protocolOf(req),
+          }),
         );
       }
       try {
@@ -72,24 +84,38 @@ function createRefusalLog(logger: Logger): RefusalLog {
     refused(value, what, hint = value) {
       if (refusedHosts.has(`${what}:${value}`) || refusedHosts.size > 100) return;
       refusedHosts.add(`${what}:${value}`);
-      logger.warn(`refused a request with ${what} "${escapeControl(value)}" (not localhost, a --name or an address dev-https listens on)${hint ? `: allow it with --allow-host ${escapeControl(hint)}` : ''}`);
+      logger.warn(
+        `refused a request with ${what} "${escapeControl(value)}" (not localhost, a --name or an address dev-https listens on)${hint ? `: allow it with --allow-host ${escapeControl(hint)}` : ''}`,
+      );
     },
     // The value a client sent is logged (escaped), never echoed back in the answer.
     malformed({ reason, value }) {
       if (malformedSeen.has(reason) || malformedSeen.size > 100) return;
       malformedSeen.add(reason);
-      logger.warn(`refused a malformed request (${reason}${value === undefined ? '' : ` "${escapeControl(value)}"`}); it did not reach the app`);
+      logger.warn(
+        `refused a malformed request (${reason}${value === undefined ? '' : ` "${escapeControl(value)}"`}); it did not reach the app`,
+      );
     },
   };
 }
 
 /** Answers a web request that may not pass (malformed head, foreign Host); true when it did. */
-function refusedWeb(req: http.IncomingMessage, res: http.ServerResponse, hosts: HostCheck, refusals: RefusalLog, refuseWith400: boolean): boolean {
+function refusedWeb(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  hosts: HostCheck,
+  refusals: RefusalLog,
+  refuseWith400: boolean,
+): boolean {
   const malformed = malformedHead(req);
   if (malformed) {
     refusals.malformed(malformed);
     const body = `${malformed.status} ${http.STATUS_CODES[malformed.status]}: ${malformed.reason}\n`;
-    res.writeHead(malformed.status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...closeConnection(req) });
+    res.writeHead(malformed.status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      ...closeConnection(req),
+    });
     res.end(body);
     return true;
   }
@@ -106,8 +132,25 @@ function refusedWeb(req: http.IncomingMessage, res: http.ServerResponse, hosts: 
 }
 
 /** Answers an upgrade that may not pass (malformed head, foreign Host or Origin); true when it did. */
-function refusedUpgrade(req: http.IncomingMessage, socket: Duplex, hosts: HostCheck, refusals: RefusalLog, logger: Logger, scheme: 'http' | 'https'): boolean {
-  const log = (status: number) => logger.request?.({ time: new Date(), method: req.method ?? 'GET', path: logPath(req.url), status, durationMs: 0, ws: true, scheme, protocol: protocolOf(req) });
+function refusedUpgrade(
+  req: http.IncomingMessage,
+  socket: Duplex,
+  hosts: HostCheck,
+  refusals: RefusalLog,
+  logger: Logger,
+  scheme: 'http' | 'https',
+): boolean {
+  const log = (status: number) =>
+    logger.request?.({
+      time: new Date(),
+      method: req.method ?? 'GET',
+      path: logPath(req.url),
+      status,
+      durationMs: 0,
+      ws: true,
+      scheme,
+      protocol: protocolOf(req),
+    });
   const malformed = malformedHead(req);
   if (malformed) {
     refusals.malformed(malformed);
@@ -143,9 +186,11 @@ export function malformedHead(req: http.IncomingMessage): Malformed | null {
     bytes += name.length + raw[i + 1]!.length + 4;
   }
   if (req.httpVersionMajor >= 2) {
-    if (bytes > MAX_HEADER_BYTES) return { status: 431, reason: `request headers of ${bytes} bytes, over the limit of ${MAX_HEADER_BYTES}` };
+    if (bytes > MAX_HEADER_BYTES)
+      return { status: 431, reason: `request headers of ${bytes} bytes, over the limit of ${MAX_HEADER_BYTES}` };
     const authority = req.headers[':authority'];
-    if (hosts > 0 && authority !== undefined && authority !== req.headers.host) return { status: 400, reason: 'a Host header that differs from :authority' };
+    if (hosts > 0 && authority !== undefined && authority !== req.headers.host)
+      return { status: 400, reason: 'a Host header that differs from :authority' };
     if (req.headers.host === undefined) return { status: 400, reason: 'no :authority or Host' };
   }
   if (hosts > 1) return { status: 400, reason: 'more than one Host header' };

@@ -77,12 +77,21 @@ function toDevHttpsError(err: unknown, { port, flag }: ListenRequest): Error {
   const address = (err as { address?: string }).address ?? '';
   switch (code) {
     case 'EADDRINUSE':
-      return new DevHttpsError('E_PORT_IN_USE', `Cannot listen on ${flag} ${port}: the port is already in use on ${address}; stop what uses it or choose another, e.g. ${flag} ${port + 1}`);
+      return new DevHttpsError(
+        'E_PORT_IN_USE',
+        `Cannot listen on ${flag} ${port}: the port is already in use on ${address}; stop what uses it or choose another, e.g. ${flag} ${port + 1}`,
+      );
     case 'EACCES':
     case 'EPERM':
-      return new DevHttpsError('E_PORT_ACCESS', `Cannot listen on ${flag} ${port}: permission denied (ports below 1024 need root); use a port from 1024 up, e.g. ${flag} ${port + 8000}`);
+      return new DevHttpsError(
+        'E_PORT_ACCESS',
+        `Cannot listen on ${flag} ${port}: permission denied (ports below 1024 need root); use a port from 1024 up, e.g. ${flag} ${port + 8000}`,
+      );
     case 'EADDRNOTAVAIL':
-      return new DevHttpsError('E_BAD_HOST', `Cannot listen on --host "${address}": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`);
+      return new DevHttpsError(
+        'E_BAD_HOST',
+        `Cannot listen on --host "${address}": that address does not belong to this machine; use 127.0.0.1, 0.0.0.0 or one of its addresses`,
+      );
     default:
       return err instanceof Error ? err : new Error(String(err));
   }

@@ -6,7 +6,16 @@ import { openBrowser } from '../cli/browser.js';
 import { waitUntilAccepting } from '../cli/reachable.js';
 import { loadCurrentCertificate, type CertificateInfo, type CurrentCertificate } from '../certs/current-cert.js';
 import type { Logger } from '../logger.js';
-import { isLoopbackName, machineAddresses, networkAddresses, resolveOptions, settingText, type DevHttpsOptions, type ResolvedOptions, type ResolvedTarget } from '../options.js';
+import {
+  isLoopbackName,
+  machineAddresses,
+  networkAddresses,
+  resolveOptions,
+  settingText,
+  type DevHttpsOptions,
+  type ResolvedOptions,
+  type ResolvedTarget,
+} from '../options.js';
 import { createDemoApp } from '../pages/demo.js';
 import { createProxy, type EntryListener, type Proxy } from '../proxy/proxy.js';
 import { redirectToHttps } from '../proxy/redirect.js';
@@ -60,7 +69,9 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
   const certificate: CurrentCertificate = await loadCurrentCertificate(opts);
   const hosts = createHostCheck(opts.certNames, opts.listenAddresses, opts.allowHosts);
   if (opts.allowHosts.includes('any')) {
-    logger.warn(`${settingText(opts.origins, 'allowHosts', '--allow-host', 'any')}: the Host check is off, so any web page you visit can reach your app through DNS rebinding`);
+    logger.warn(
+      `${settingText(opts.origins, 'allowHosts', '--allow-host', 'any')}: the Host check is off, so any web page you visit can reach your app through DNS rebinding`,
+    );
   }
   const opened: Opened = { listening: [], fed: [], sockets: new Set(), demo: null, proxy: null };
   const closeAll = () => closeOpened(opened, certificate);
@@ -68,7 +79,12 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const target = opts.target ?? (await startDemo(opened));
     const proxy = (opened.proxy = createProxy(target, logger, { keepHsts: opts.keepHsts }));
     const guard = createGuard(hosts, logger);
-    const timeouts: ServerTimeouts = { headersTimeout: opts.headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(1000, opts.headersTimeout), maxHeaderSize: MAX_HEADER_BYTES };
+    const timeouts: ServerTimeouts = {
+      headersTimeout: opts.headersTimeout,
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(1000, opts.headersTimeout),
+      maxHeaderSize: MAX_HEADER_BYTES,
+    };
     const listen = listenerFor(opts, opened);
 
     // One HTTPS server and one plain-HTTP one behind the HTTPS port, fed by a listener per address
@@ -78,7 +94,13 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const httpsListener: EntryListener = { proto: 'https', port: 0, httpsPort: 0 };
     const tlsServer = prepareFedServer(createTlsServer(certificate, opts, timeouts));
     await applyCertificateUpdates(tlsServer, certificate);
-    serve(tlsServer, guard, 'https', (req, res) => proxy.web(req, res, httpsListener), (req, socket, head) => proxy.ws(req, socket, head, httpsListener));
+    serve(
+      tlsServer,
+      guard,
+      'https',
+      (req, res) => proxy.web(req, res, httpsListener),
+      (req, socket, head) => proxy.ws(req, socket, head, httpsListener),
+    );
     const plainOnTlsPort = prepareFedServer(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', redirect, refuseUpgrade, true);
     opened.fed.push(tlsServer, plainOnTlsPort);
@@ -90,7 +112,14 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       const httpListener: EntryListener = { proto: 'http', port: 0, httpsPort };
       const httpServer = prepareFedServer(http.createServer(timeouts));
       if (opts.redirectHttp) serve(httpServer, guard, 'http', redirect, refuseUpgrade);
-      else serve(httpServer, guard, 'http', (req, res) => proxy.web(req, res, httpListener), (req, socket, head) => proxy.ws(req, socket, head, httpListener));
+      else
+        serve(
+          httpServer,
+          guard,
+          'http',
+          (req, res) => proxy.web(req, res, httpListener),
+          (req, socket, head) => proxy.ws(req, socket, head, httpListener),
+        );
       opened.fed.push(httpServer);
       httpPort = httpListener.port = await listen(opts.httpPort, '--http-port', (socket) => {
         socket.on('error', () => socket.destroy());
@@ -99,7 +128,10 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     }
 
     warnAboutReach(opts, logger);
-    const urls = { https: `https://${opts.publicHost}:${httpsPort}/`, http: httpPort === null ? null : `http://${opts.publicHost}:${httpPort}/` };
+    const urls = {
+      https: `https://${opts.publicHost}:${httpsPort}/`,
+      http: httpPort === null ? null : `http://${opts.publicHost}:${httpPort}/`,
+    };
     const opening = openWhenAnswering(opts, target, urls.https);
     let closing: Promise<void> | null = null;
     return createHandle(opts, opened, certificate, target, urls, () => {
@@ -113,7 +145,14 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
 }
 
 /** The handle a start returns; `certificate` is read when asked, so it is the one served now. */
-function createHandle(opts: ResolvedOptions, opened: Opened, certificate: CurrentCertificate, target: ResolvedTarget, urls: DevHttpsHandle['urls'], close: () => Promise<void>): DevHttpsHandle {
+function createHandle(
+  opts: ResolvedOptions,
+  opened: Opened,
+  certificate: CurrentCertificate,
+  target: ResolvedTarget,
+  urls: DevHttpsHandle['urls'],
+  close: () => Promise<void>,
+): DevHttpsHandle {
   return {
     get certificate() {
       return certificate.info();
@@ -163,10 +202,14 @@ function warnAboutReach(opts: ResolvedOptions, logger: Logger): void {
   // A target elsewhere gets every request of your browser tabs on localhost, cookies included,
   // over plain HTTP (a repository's config can set it).
   if (opts.target && !isLoopbackName(opts.target.hostname) && !machineAddresses().includes(opts.target.hostname.toLowerCase())) {
-    logger.warn(`${settingText(opts.origins, 'target', '--target', opts.target.origin)}: the app is not on this machine, so your requests to dev-https, cookies included, go to ${opts.target.hostname} over plain HTTP`);
+    logger.warn(
+      `${settingText(opts.origins, 'target', '--target', opts.target.origin)}: the app is not on this machine, so your requests to dev-https, cookies included, go to ${opts.target.hostname} over plain HTTP`,
+    );
   }
   if (opts.exposed) {
-    logger.warn(`${settingText(opts.origins, 'host', '--host', opts.listenAddresses.join(', '))}: dev-https and your app are now reachable from the network, not only from this machine`);
+    logger.warn(
+      `${settingText(opts.origins, 'host', '--host', opts.listenAddresses.join(', '))}: dev-https and your app are now reachable from the network, not only from this machine`,
+    );
   }
 }
 

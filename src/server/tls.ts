@@ -17,9 +17,15 @@ import { MAX_HEADER_BYTES } from './guard.js';
 export const TLS_POLICY = {
   minVersion: 'TLSv1.2',
   ciphers: [
-    'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
-    'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
   ].join(':'),
   honorCipherOrder: false,
   secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION,
@@ -55,13 +61,21 @@ export function createTlsServer(certificate: CurrentCertificate, opts: TlsOption
     SNICallback: (servername: string, done: (err: Error | null, context?: SecureContext) => void) => {
       const pending = certificate.sniContext(servername);
       if (!pending) return done(null);
-      pending.then((context) => done(null, context ?? undefined), () => done(null));
+      pending.then(
+        (context) => done(null, context ?? undefined),
+        () => done(null),
+      );
     },
   };
   if (!opts.http2) return https.createServer({ ...tls, ...timeouts, keepAliveTimeout: opts.idleTimeout });
   // Its HTTP/1.1 connections take the timeouts from these properties (no constructor options).
   const server = Object.assign(
-    http2.createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_SETTINGS, maxHeaderListPairs: HTTP2_MAX_HEADER_PAIRS }) as unknown as http.Server,
+    http2.createSecureServer({
+      ...tls,
+      allowHTTP1: true,
+      settings: HTTP2_SETTINGS,
+      maxHeaderListPairs: HTTP2_MAX_HEADER_PAIRS,
+    }) as unknown as http.Server,
     { ...timeouts, keepAliveTimeout: opts.idleTimeout, requireHostHeader: true, maxHeaderSize: MAX_HEADER_BYTES },
   );
   server.on('session', (session: http2.ServerHttp2Session) => closeWhenIdle(session, opts.headersTimeout, opts.idleTimeout));
@@ -70,7 +84,9 @@ export function createTlsServer(certificate: CurrentCertificate, opts: TlsOption
 
 /** Renewed or reloaded certificates go to new handshakes; open connections keep theirs. */
 export function applyCertificateUpdates(server: http.Server, certificate: CurrentCertificate): Promise<void> {
-  return certificate.applyUpdates((secure) => (server as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...secure, ...TLS_POLICY }));
+  return certificate.applyUpdates((secure) =>
+    (server as unknown as { setSecureContext(o: object): void }).setSecureContext({ ...secure, ...TLS_POLICY }),
+  );
 }
 
 /**

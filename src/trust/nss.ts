@@ -120,5 +120,5 @@ function packageHint(tool: 'certutil', ctx: TrustContext): string {
     [/alpine/, 'sudo apk add nss-tools'],
   ];
   const found = pkg.find(([re]) => re.test(ids));
-  return `${tool} not found: install it with ${found ? found[1] : 'your distribution\'s NSS tools package (libnss3-tools on Debian and Ubuntu, nss-tools on Fedora)'}`;
+  return `${tool} not found: install it with ${found ? found[1] : "your distribution's NSS tools package (libnss3-tools on Debian and Ubuntu, nss-tools on Fedora)"}`;
 }

@@ -20,8 +20,18 @@ interface SystemLayout {
 
 const LAYOUTS: Array<{ anchors: string; bundle: string; tool: string; args: string[] }> = [
   { anchors: '/usr/local/share/ca-certificates', bundle: '/etc/ssl/certs/ca-certificates.crt', tool: 'update-ca-certificates', args: [] },
-  { anchors: '/etc/pki/ca-trust/source/anchors', bundle: '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem', tool: 'update-ca-trust', args: ['extract'] },
-  { anchors: '/etc/ca-certificates/trust-source/anchors', bundle: '/etc/ca-certificates/extracted/tls-ca-bundle.pem', tool: 'trust', args: ['extract-compat'] },
+  {
+    anchors: '/etc/pki/ca-trust/source/anchors',
+    bundle: '/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem',
+    tool: 'update-ca-trust',
+    args: ['extract'],
+  },
+  {
+    anchors: '/etc/ca-certificates/trust-source/anchors',
+    bundle: '/etc/ca-certificates/extracted/tls-ca-bundle.pem',
+    tool: 'trust',
+    args: ['extract-compat'],
+  },
   { anchors: '/usr/share/pki/trust/anchors', bundle: '/var/lib/ca-certificates/ca-bundle.pem', tool: 'update-ca-certificates', args: [] },
 ];
 
@@ -31,7 +41,8 @@ function systemLayout(ctx: TrustContext): SystemLayout | string {
   if (root) return rootedLayout(root, ctx);
   for (const l of LAYOUTS) {
     const tool = findTool(l.tool, ctx);
-    const debian = l.bundle === '/etc/ssl/certs/ca-certificates.crt' ? { certsDir: '/etc/ssl/certs', hooksDir: '/etc/ca-certificates/update.d' } : null;
+    const debian =
+      l.bundle === '/etc/ssl/certs/ca-certificates.crt' ? { certsDir: '/etc/ssl/certs', hooksDir: '/etc/ca-certificates/update.d' } : null;
     if (tool && exists(l.anchors)) return { anchors: l.anchors, bundle: l.bundle, command: tool, args: l.args, dirs: [], debian };
   }
   return 'none of update-ca-certificates, update-ca-trust or trust extract-compat with its anchors directory was found';
@@ -52,11 +63,16 @@ function rootedLayout(root: string, ctx: TrustContext): SystemLayout | string {
     dirs: ['etc/ssl/certs', 'usr/share/ca-certificates', 'usr/local/share/ca-certificates', 'etc/ca-certificates/update.d'].map(at),
     debian: { certsDir: at('etc/ssl/certs'), hooksDir: at('etc/ca-certificates/update.d') },
     args: [
-      '--certsconf', at('etc/ca-certificates.conf'),
-      '--certsdir', at('usr/share/ca-certificates'),
-      '--localcertsdir', at('usr/local/share/ca-certificates'),
-      '--etccertsdir', at('etc/ssl/certs'),
-      '--hooksdir', at('etc/ca-certificates/update.d'),
+      '--certsconf',
+      at('etc/ca-certificates.conf'),
+      '--certsdir',
+      at('usr/share/ca-certificates'),
+      '--localcertsdir',
+      at('usr/local/share/ca-certificates'),
+      '--etccertsdir',
+      at('etc/ssl/certs'),
+      '--hooksdir',
+      at('etc/ca-certificates/update.d'),
     ],
   };
 }
@@ -102,7 +118,8 @@ function systemTarget(ca: CaCertificate, ctx: TrustContext, layout: SystemLayout
       // dangling dev-https-*.pem or hash link), and the hooks (ca-certificates-java's Java
       // keystore) are told "-<link>", the line the script sends only for "!" entries of its config.
       await update(layout.debian ? ['--fresh'] : []);
-      if (layout.debian) await tellHooksRemoved(exec, layout.debian, path.join(layout.debian.certsDir, `${path.basename(file, '.crt')}.pem`), sudo);
+      if (layout.debian)
+        await tellHooksRemoved(exec, layout.debian, path.join(layout.debian.certsDir, `${path.basename(file, '.crt')}.pem`), sudo);
       if (bundleHas(layout.bundle, ca)) throw new Error(`${commandText} ran, but ${layout.bundle} still contains the CA`);
       return true;
     },
@@ -113,7 +130,10 @@ function systemTarget(ca: CaCertificate, ctx: TrustContext, layout: SystemLayout
 async function tellHooksRemoved(exec: ToolRunner, debian: { hooksDir: string }, pem: string, sudo: boolean): Promise<void> {
   let names: string[] = [];
   try {
-    names = fs.readdirSync(debian.hooksDir).filter((n) => /^[\w-]+$/.test(n)).sort();
+    names = fs
+      .readdirSync(debian.hooksDir)
+      .filter((n) => /^[\w-]+$/.test(n))
+      .sort();
   } catch {
     return;
   }

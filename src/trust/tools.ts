@@ -96,7 +96,10 @@ function run(command: string, args: string[], { sudo = null, env, input, keepPat
   const [cmd, argv] = sudo ? [sudo, [keepPath ? command : path.basename(command), ...args]] : [command, args];
   return new Promise((resolve, reject) => {
     // sudo may ask for a password on the terminal: stdin stays the user's.
-    const child = spawn(cmd, argv, { stdio: [input !== undefined ? 'pipe' : sudo ? 'inherit' : 'ignore', 'pipe', 'pipe'], env: env ?? process.env });
+    const child = spawn(cmd, argv, {
+      stdio: [input !== undefined ? 'pipe' : sudo ? 'inherit' : 'ignore', 'pipe', 'pipe'],
+      env: env ?? process.env,
+    });
     if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
@@ -145,7 +148,7 @@ export function toolRunner(ctx: TrustContext): ToolRunner {
 
 /** A command as the plan prints it: the path that runs, or `sudo <name>` (sudo finds it on its secure_path). */
 export function shown(command: string, args: string[], sudo: boolean): string {
-  const quote = (a: string) => (/^[\w@%+=:,./\-]+$/.test(a) ? a : `"${a}"`);
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `"${a}"`);
   return [...(sudo ? ['sudo', path.basename(command)] : [command]), ...args].map((a, i) => (i === 0 ? a : quote(a))).join(' ');
 }
 

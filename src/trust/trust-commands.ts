@@ -33,7 +33,9 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   if (!resolved) return false;
   const { ca, alsoTrust, replacing } = resolved;
   if (!ca) {
-    print(`There is no dev-https CA in ${root} yet: ${action === 'untrust' ? 'nothing to remove' : 'run dev-https trust to create and trust it'}.`);
+    print(
+      `There is no dev-https CA in ${root} yet: ${action === 'untrust' ? 'nothing to remove' : 'run dev-https trust to create and trust it'}.`,
+    );
     return action === 'untrust';
   }
   printCa(ca, print);
@@ -51,7 +53,11 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   const targets = lookups.flatMap((l) => l.targets);
   if (action === 'check') {
     const statuses = await checkTrust(lookups);
-    for (const line of formatTrustStatus(statuses, lookups.filter((l) => !wanted(l.store)))) print(line);
+    for (const line of formatTrustStatus(
+      statuses,
+      lookups.filter((l) => !wanted(l.store)),
+    ))
+      print(line);
     return ok && statuses.length > 0 && statuses.every((s) => s.trusted === true);
   }
   if (targets.length === 0) {
@@ -63,8 +69,10 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
   if (action === 'trust' && ok && targets.some((t) => t.store === 'nss' || t.store === 'macos' || t.store === 'windows')) {
     print('Restart your browser if it was open: browsers read their trust stores at start.');
   }
-  if (action === 'trust' && replacing) print('Each project gets a leaf from the new CA on its next start (restart a dev-https that is running).');
-  if (action === 'untrust') print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
+  if (action === 'trust' && replacing)
+    print('Each project gets a leaf from the new CA on its next start (restart a dev-https that is running).');
+  if (action === 'untrust')
+    print(`The CA itself stays in ${root}; delete that directory to remove it for good (projects then get a new CA).`);
   return ok;
 }
 
@@ -73,13 +81,18 @@ export async function runTrustCommand(options: TrustCommandOptions): Promise<boo
  * (--replace, or a --permit the current one lacks) with the stores that trusted the old one.
  * false: the replacement failed (said why).
  */
-async function caForCommand(root: string, options: TrustCommandOptions, ctx: TrustContext): Promise<{ ca: CertificateAuthority | null; alsoTrust: StoreName[]; replacing: boolean } | false> {
+async function caForCommand(
+  root: string,
+  options: TrustCommandOptions,
+  ctx: TrustContext,
+): Promise<{ ca: CertificateAuthority | null; alsoTrust: StoreName[]; replacing: boolean } | false> {
   const { action } = options;
   const permit = options.permit ?? [];
   // untrust and the check need only the certificate: they must work when the key is lost or damaged.
   // --replace needs only the old certificate (to untrust it): it also replaces a CA whose key is lost or loose.
   const ca = action === 'trust' && !options.replace ? await readCA(root) : await readCA(root, { withKey: false });
-  const replacing = action === 'trust' && (options.replace === true || (permit.length > 0 && !permit.every((p) => ca?.permitted?.includes(p))));
+  const replacing =
+    action === 'trust' && (options.replace === true || (permit.length > 0 && !permit.every((p) => ca?.permitted?.includes(p))));
   if (replacing) {
     const replaced = await replaceTrustedCA(root, ca, permit, options, ctx);
     return replaced ? { ...replaced, replacing } : false;
@@ -98,7 +111,8 @@ function printPlan(action: 'trust' | 'untrust', targets: TrustTarget[], print: (
   if (action === 'trust') {
     print('Adding it to:');
     for (const t of targets) print(`  - ${t.label}: ${t.missing ? `skipped, ${t.missing}` : t.change}`);
-    if (targets.some((t) => t.sudo && !t.missing)) print('sudo will ask for your password for the stores marked "through sudo", and only for those.');
+    if (targets.some((t) => t.sudo && !t.missing))
+      print('sudo will ask for your password for the stores marked "through sudo", and only for those.');
   } else {
     print('Removing it from:');
     for (const t of targets) print(`  - ${t.label}${t.sudo ? ' (through sudo)' : ''}`);
@@ -137,12 +151,20 @@ async function applyToTargets(action: 'trust' | 'untrust', targets: TrustTarget[
  * of them, not only --store), then deleted, and a new one made; the caller trusts it in those
  * stores. Nothing is deleted when a removal fails. null: it failed (said why).
  */
-async function replaceTrustedCA(root: string, old: CertificateAuthority | null, permit: string[], options: TrustCommandOptions, ctx: TrustContext): Promise<{ ca: CertificateAuthority; alsoTrust: StoreName[] } | null> {
+async function replaceTrustedCA(
+  root: string,
+  old: CertificateAuthority | null,
+  permit: string[],
+  options: TrustCommandOptions,
+  ctx: TrustContext,
+): Promise<{ ca: CertificateAuthority; alsoTrust: StoreName[] } | null> {
   const { print } = options;
   const permitted = [...new Set([...(old?.permitted ?? DEFAULT_PERMITTED), ...permit])];
   let alsoTrust: StoreName[] = [];
   if (old) {
-    print(`Replacing the dev-https CA ${old.certPath} (${old.commonName}, SHA-256 ${old.fingerprint256})${old.permitted ? '' : ', which can sign for any site'}.`);
+    print(
+      `Replacing the dev-https CA ${old.certPath} (${old.commonName}, SHA-256 ${old.fingerprint256})${old.permitted ? '' : ', which can sign for any site'}.`,
+    );
     const lookups = await findStores(old, ctx);
     const statuses = await checkTrust(lookups);
     const trusted = lookups.flatMap((l) => l.targets).filter((t) => statuses.some((s) => s.label === t.label && s.trusted === true));
@@ -161,7 +183,10 @@ async function replaceTrustedCA(root: string, old: CertificateAuthority | null, 
 }
 
 function formatTrustStatus(statuses: TrustStatus[], lookups: StoreLookup[]): string[] {
-  const lines = statuses.map((s) => `${s.trusted === true ? '✔' : '✘'} ${s.label}: ${s.trusted === true ? 'trusted' : s.trusted === false ? 'not trusted (run dev-https trust)' : `cannot tell: ${s.note}`}`);
+  const lines = statuses.map(
+    (s) =>
+      `${s.trusted === true ? '✔' : '✘'} ${s.label}: ${s.trusted === true ? 'trusted' : s.trusted === false ? 'not trusted (run dev-https trust)' : `cannot tell: ${s.note}`}`,
+  );
   for (const l of lookups) if (l.absent) lines.push(`- ${l.store}: not here (${l.absent})`);
   return lines;
 }
@@ -178,14 +203,22 @@ export async function isCaTrustedAnywhere(caRoot?: string, context: TrustContext
 
 export interface CertificateReport {
   certificate: Omit<CertificateInfo, 'cert' | 'ca'>;
-  ca: (Omit<NonNullable<CertificateInfo['ca']>, 'cert' | 'keyPath' | 'permitted' | 'unconstrained'> & { keyPath: string; /** What it may sign for; null: any site (an older CA). */ signs: string | null }) | null;
+  ca:
+    | (Omit<NonNullable<CertificateInfo['ca']>, 'cert' | 'keyPath' | 'permitted' | 'unconstrained'> & {
+        keyPath: string;
+        /** What it may sign for; null: any site (an older CA). */ signs: string | null;
+      })
+    | null;
   trust: TrustStatus[];
   /** How clients that do not read the system store trust it. */
   clients: { node: string; curl: string; python: string };
 }
 
 /** What `dev-https cert` shows: the certificate the options would serve (made now if needed), its CA and trust. */
-export async function certificateReport(options: DevHttpsOptions, context: TrustContext = defaultTrustContext()): Promise<CertificateReport> {
+export async function certificateReport(
+  options: DevHttpsOptions,
+  context: TrustContext = defaultTrustContext(),
+): Promise<CertificateReport> {
   const opts = resolveOptions(options);
   const current = await loadCurrentCertificate(opts);
   await current.close();
@@ -217,8 +250,13 @@ export function formatCertificateReport(report: CertificateReport): string {
   const lines: string[] = [];
   if (report.ca) {
     lines.push(`CA:        ${report.ca.certPath}`, `           ${report.ca.commonName}, expires ${day(report.ca.validTo)}`);
-    if (report.ca.signs) lines.push(`           signs only ${report.ca.signs}`, `           key ${report.ca.keyPath} (private: keep it to yourself)`);
-    else lines.push(`           key ${report.ca.keyPath} (private: it can sign for any site; never share it)`, `           ⚠ ${unconstrainedWarning(report.ca)}`);
+    if (report.ca.signs)
+      lines.push(`           signs only ${report.ca.signs}`, `           key ${report.ca.keyPath} (private: keep it to yourself)`);
+    else
+      lines.push(
+        `           key ${report.ca.keyPath} (private: it can sign for any site; never share it)`,
+        `           ⚠ ${unconstrainedWarning(report.ca)}`,
+      );
   } else {
     lines.push('CA:        none (your own certificate: --cert/--key or --pfx)');
   }

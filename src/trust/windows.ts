@@ -26,7 +26,13 @@ export function windowsStore(ca: CaCertificate, ctx: TrustContext): StoreLookup 
   // (wslpath -w: \\wsl.localhost\<distro>\...).
   const certutil = wsl ? findTool('certutil.exe', ctx, ['/mnt/c/Windows/System32/certutil.exe']) : findTool('certutil', ctx);
   const wslpath = wsl ? findTool('wslpath', ctx) : null;
-  const missing = !certutil ? (wsl ? 'certutil.exe not found in /mnt/c/Windows/System32 (is the C: drive mounted elsewhere? name its System32 in DEV_HTTPS_TOOL_DIR)' : 'certutil not found in System32') : wsl && !wslpath ? 'wslpath not found in /usr/bin or /bin' : null;
+  const missing = !certutil
+    ? wsl
+      ? 'certutil.exe not found in /mnt/c/Windows/System32 (is the C: drive mounted elsewhere? name its System32 in DEV_HTTPS_TOOL_DIR)'
+      : 'certutil not found in System32'
+    : wsl && !wslpath
+      ? 'wslpath not found in /usr/bin or /bin'
+      : null;
   const windowsPath = async (): Promise<string> => {
     if (!wsl) return ca.certPath;
     return (await exec.runOk(wslpath!, ['-w', ca.certPath])).stdout.trim();

@@ -34,7 +34,11 @@ test('a page that gets everything right: every rule passes, in the report order,
 describe('redirect', () => {
   test.each([
     [reply('http://localhost:8080/', 200), 'fail', 'http:// answers 200 without redirecting to HTTPS'],
-    [reply('http://localhost:8080/', 301, { location: 'https://localhost/' }), 'fail', '301 to https://localhost/, not to https://localhost:8443/'],
+    [
+      reply('http://localhost:8080/', 301, { location: 'https://localhost/' }),
+      'fail',
+      '301 to https://localhost/, not to https://localhost:8443/',
+    ],
     [reply('http://localhost:8080/', 301, { location: `${HTTPS}/` }), 'pass', `301 to ${HTTPS}/`],
   ])('%#: %s', (overHttp, status, detail) => {
     const redirect = item(ratePath('/', overHttp, [reply(`${HTTPS}/`, 200, GOOD_PAGE_HEADERS)], HTTPS, 'django'), 'redirect')!;
@@ -43,7 +47,7 @@ describe('redirect', () => {
   });
 });
 
-test('a loop fails with the stack\'s proxy-header fix, leaves HSTS unrated and rates no page', () => {
+test("a loop fails with the stack's proxy-header fix, leaves HSTS unrated and rates no page", () => {
   const chain = [reply(`${HTTPS}/`, 301, { location: `${HTTPS}/` }), reply(`${HTTPS}/`, 301, { location: `${HTTPS}/` })];
   const items = ratePath('/', redirectToHttps, chain, HTTPS, 'express');
   expect(items.map((i) => [i.id, i.status])).toEqual([
@@ -83,15 +87,24 @@ test('no session cookie on a stack with a login page: the hint names it', () => 
   expect(item(items, 'cookies-secure')!.detail).toBe("no cookies set on /; try Devise's sign-in page with --path /users/sign_in");
 });
 
-test('page rules: missing headers warn, active mixed content fails, a version header warns with the stack\'s fix', () => {
-  const page = reply(`${HTTPS}/`, 200, { 'content-type': 'text/html', 'x-powered-by': 'Express', 'strict-transport-security': 'max-age=31536000; includeSubDomains' }, '<script src="http://cdn.example/x.js"></script>');
+test("page rules: missing headers warn, active mixed content fails, a version header warns with the stack's fix", () => {
+  const page = reply(
+    `${HTTPS}/`,
+    200,
+    { 'content-type': 'text/html', 'x-powered-by': 'Express', 'strict-transport-security': 'max-age=31536000; includeSubDomains' },
+    '<script src="http://cdn.example/x.js"></script>',
+  );
   const items = ratePath('/', redirectToHttps, [page], HTTPS, 'express');
-  expect(['nosniff', 'clickjacking', 'referrer-policy', 'mixed-content', 'version-headers'].map((id) => item(items, id as CheckItem['id'])!.status)).toEqual(['warn', 'warn', 'warn', 'fail', 'warn']);
+  expect(
+    ['nosniff', 'clickjacking', 'referrer-policy', 'mixed-content', 'version-headers'].map(
+      (id) => item(items, id as CheckItem['id'])!.status,
+    ),
+  ).toEqual(['warn', 'warn', 'warn', 'fail', 'warn']);
   expect(item(items, 'version-headers')).toMatchObject({ detail: 'x-powered-by: Express', fix: "app.disable('x-powered-by')" });
   expect(item(items, 'mixed-content')!.detail).toBe('http:// subresources: <script> http://cdn.example/x.js');
 });
 
-test('not HTML: mixed content is info; a development server\'s Server header is info', () => {
+test("not HTML: mixed content is info; a development server's Server header is info", () => {
   const page = reply(`${HTTPS}/`, 200, { ...GOOD_PAGE_HEADERS, 'content-type': 'application/json', server: 'WSGIServer/0.2 CPython/3.12' });
   const items = ratePath('/', redirectToHttps, [page], HTTPS, 'django');
   expect(item(items, 'mixed-content')).toMatchObject({ status: 'info', detail: 'not HTML (application/json)' });

@@ -12,11 +12,6 @@ const NODE = process.execPath;
 
 afterEach(runCleanups);
 
-
-
-
-
-
 /** True when the process has exited (a zombie has too: only its parent has not reaped it yet). */
 function gone(pid: number): boolean {
   try {
@@ -45,7 +40,12 @@ function reap(pid: number): void {
 
 /** Reads a pid a process wrote to `file`, once it is complete. */
 async function pidIn(file: string): Promise<number> {
-  const text = await poll(() => fs.readFile(file, 'utf8').then((t) => (/^\d+\n$/.test(t) ? t : null), () => null));
+  const text = await poll(() =>
+    fs.readFile(file, 'utf8').then(
+      (t) => (/^\d+\n$/.test(t) ? t : null),
+      () => null,
+    ),
+  );
   if (!text) throw new Error(`no pid in ${file}`);
   const pid = Number(text);
   reap(pid);
@@ -134,29 +134,38 @@ describe('the app command after --', () => {
     expect(await r.exited).toEqual({ code: 0, signal: null });
   });
 
-  test.each(['SIGTERM', 'SIGINT'] as const)('%s stops the whole process group of the app command, then dev-https exits 0', async (signal) => {
-    const cwd = await tempDir();
-    const port = await freePort();
-    const pids = { sh: path.join(cwd, 'sh.pid'), app: path.join(cwd, 'app.pid'), sleeper: path.join(cwd, 'sleeper.pid') };
-    const appJs = path.join(cwd, 'app.cjs');
-    const sleeperJs = path.join(cwd, 'sleeper.cjs');
-    await fs.writeFile(appJs, `require('fs').writeFileSync(${JSON.stringify(pids.app)}, process.pid + '\\n'); ${appScript('grandchild app')}`);
-    await fs.writeFile(sleeperJs, `require('fs').writeFileSync(${JSON.stringify(pids.sleeper)}, process.pid + '\\n'); setInterval(() => {}, 60000);`);
-    const sh = `echo $$ > "${pids.sh}"; "$0" "${appJs}" & "$0" "${sleeperJs}"; wait`;
-    const r = run(['--target', String(port), '--port', '0', '--', 'sh', '-c', sh, NODE], { cwd });
-    const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
-    const shPid = await pidIn(pids.sh);
-    const appPid = await pidIn(pids.app);
-    const sleeperPid = await pidIn(pids.sleeper);
-    const cert = await testCa();
-    expect((await request(url!, { ca: cert })).body).toBe('grandchild app');
-    expect([gone(shPid), gone(appPid), gone(sleeperPid)]).toEqual([false, false, false]);
+  test.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s stops the whole process group of the app command, then dev-https exits 0',
+    async (signal) => {
+      const cwd = await tempDir();
+      const port = await freePort();
+      const pids = { sh: path.join(cwd, 'sh.pid'), app: path.join(cwd, 'app.pid'), sleeper: path.join(cwd, 'sleeper.pid') };
+      const appJs = path.join(cwd, 'app.cjs');
+      const sleeperJs = path.join(cwd, 'sleeper.cjs');
+      await fs.writeFile(
+        appJs,
+        `require('fs').writeFileSync(${JSON.stringify(pids.app)}, process.pid + '\\n'); ${appScript('grandchild app')}`,
+      );
+      await fs.writeFile(
+        sleeperJs,
+        `require('fs').writeFileSync(${JSON.stringify(pids.sleeper)}, process.pid + '\\n'); setInterval(() => {}, 60000);`,
+      );
+      const sh = `echo $$ > "${pids.sh}"; "$0" "${appJs}" & "$0" "${sleeperJs}"; wait`;
+      const r = run(['--target', String(port), '--port', '0', '--', 'sh', '-c', sh, NODE], { cwd });
+      const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
+      const shPid = await pidIn(pids.sh);
+      const appPid = await pidIn(pids.app);
+      const sleeperPid = await pidIn(pids.sleeper);
+      const cert = await testCa();
+      expect((await request(url!, { ca: cert })).body).toBe('grandchild app');
+      expect([gone(shPid), gone(appPid), gone(sleeperPid)]).toEqual([false, false, false]);
 
-    r.child.kill(signal);
-    expect(await r.exited).toEqual({ code: 0, signal: null });
-    expect(await poll(() => gone(shPid) && gone(appPid) && gone(sleeperPid), 100)).toBe(true);
-    expect(r.stderr()).toBe('');
-  });
+      r.child.kill(signal);
+      expect(await r.exited).toEqual({ code: 0, signal: null });
+      expect(await poll(() => gone(shPid) && gone(appPid) && gone(sleeperPid), 100)).toBe(true);
+      expect(r.stderr()).toBe('');
+    },
+  );
 
   test('SIGTERM while waiting for the app: the app is stopped, no banner, exit 0', async () => {
     const cwd = await tempDir();
@@ -225,7 +234,9 @@ describe('the app command after --', () => {
     const port = await freePort();
     const r = run(['--target', String(port), '--port', '0', '--', NODE, '-e', `process.exit(${code})`], { cwd });
     expect(await r.exited).toEqual({ code, signal: null });
-    expect(r.stderr()).toBe(`error: the app command (${NODE} -e 'process.exit(${code})') exited with code ${code} before http://localhost:${port} accepted connections: stopping dev-https\n`);
+    expect(r.stderr()).toBe(
+      `error: the app command (${NODE} -e 'process.exit(${code})') exited with code ${code} before http://localhost:${port} accepted connections: stopping dev-https\n`,
+    );
     expect(r.stdout()).toMatch(GENERATED);
     expect(r.stdout().replace(GENERATED, '')).toBe(`waiting for http://localhost:${port}…\n`);
   });
@@ -242,7 +253,9 @@ describe('the app command after --', () => {
     expect((await request(url!, { ca: cert })).body).toBe('bye');
     await fs.writeFile(stop, '');
     expect(await r.exited).toEqual({ code: 0, signal: null });
-    expect(r.stdout().endsWith(`\nthe app command (${formatShellCommand([NODE, '-e', script])}) exited with code 0: stopping dev-https\n`)).toBe(true);
+    expect(
+      r.stdout().endsWith(`\nthe app command (${formatShellCommand([NODE, '-e', script])}) exited with code 0: stopping dev-https\n`),
+    ).toBe(true);
     expect(r.stderr()).toBe('');
   });
 
@@ -251,7 +264,9 @@ describe('the app command after --', () => {
     const port = await freePort();
     const r = run(['--target', String(port), '--port', '0', '--', NODE, '-e', `process.kill(process.pid, 'SIGKILL')`], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
-    expect(r.stderr()).toBe(`error: the app command (${NODE} -e 'process.kill(process.pid, '\\''SIGKILL'\\'')') was ended by SIGKILL before http://localhost:${port} accepted connections: stopping dev-https\n`);
+    expect(r.stderr()).toBe(
+      `error: the app command (${NODE} -e 'process.kill(process.pid, '\\''SIGKILL'\\'')') was ended by SIGKILL before http://localhost:${port} accepted connections: stopping dev-https\n`,
+    );
   });
 
   test('a command that does not exist: "command not found", then the exit line, exit 127', async () => {
@@ -281,14 +296,40 @@ describe('the app command after --', () => {
     const cwd = await tempDir();
     const port = await freePort();
     // An encrypted key, so that DEV_HTTPS_PASSPHRASE is the one dev-https itself needs.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-keyout', 'a-key.pem', '-passout', 'pass:pass-7d1f', '-out', 'a.pem', '-days', '30', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { cwd, stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-keyout',
+        'a-key.pem',
+        '-passout',
+        'pass:pass-7d1f',
+        '-out',
+        'a.pem',
+        '-days',
+        '30',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      ],
+      { cwd, stdio: 'ignore' },
+    );
     const script = `
       const own = Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('DEV_HTTPS_')));
       const all = JSON.stringify(process.env);
       console.log('env ' + JSON.stringify({ own, secrets: all.includes('pass-7d1f') || all.includes('store-5e2b') }));
       ${appScript('ok')}`;
     const env = { DEV_HTTPS_PASSPHRASE: 'pass-7d1f', DEV_HTTPS_JAVA_STOREPASS: 'store-5e2b', DEV_HTTPS_LOG: 'text' };
-    const r = run(['--cert', 'a.pem', '--key', 'a-key.pem', '--target', String(port), '--port', '0', '--', NODE, '-e', script], { cwd, env });
+    const r = run(['--cert', 'a.pem', '--key', 'a-key.pem', '--target', String(port), '--port', '0', '--', NODE, '-e', script], {
+      cwd,
+      env,
+    });
     const [, json] = await waitFor(r, /\[app\] env (.*)\n/);
     expect(JSON.parse(json!)).toEqual({ own: { DEV_HTTPS_CAROOT: process.env.DEV_HTTPS_CAROOT, DEV_HTTPS_LOG: 'text' }, secrets: false });
     const [, url] = await waitFor(r, /➜  Local:   (https:\/\/localhost:\d+\/)/);
@@ -300,7 +341,9 @@ describe('the app command after --', () => {
   test('-- with no command: one line, exit 1', async () => {
     const r = run(['--target', '8000', '--'], { cwd: await tempDir() });
     expect(await r.exited).toEqual({ code: 1, signal: null });
-    expect(r.stderr()).toBe('error: Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000\n');
+    expect(r.stderr()).toBe(
+      'error: Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000\n',
+    );
     expect(r.stdout()).toBe('');
   });
 });

@@ -53,11 +53,40 @@ describe('parseCli', () => {
     // Values stay strings: validating them is resolveOptions' job, with the flag in the message.
     [['--port', 'abc'], run({ port: 'abc' })],
     // After --: the app command, untouched (its own flags are not ours).
-    [['-t', '8000', '--', 'python', 'manage.py', 'runserver', '8000', '--noreload'], run({ target: '8000' }, ['python', 'manage.py', 'runserver', '8000', '--noreload'])],
+    [
+      ['-t', '8000', '--', 'python', 'manage.py', 'runserver', '8000', '--noreload'],
+      run({ target: '8000' }, ['python', 'manage.py', 'runserver', '8000', '--noreload']),
+    ],
     [['--', 'npm', 'run', 'dev', '--', '--port', '5173'], run({}, ['npm', 'run', 'dev', '--', '--port', '5173'])],
     [
-      ['--target', '8000', '--port', '9443', '--http-port', '9080', '--redirect-http', '--host', '127.0.0.1', '--cert-dir', '/tmp/c', '--name', 'x.test', '--open', '--quiet'],
-      run({ target: '8000', port: '9443', 'http-port': '9080', 'redirect-http': true, host: '127.0.0.1', 'cert-dir': '/tmp/c', name: ['x.test'], open: true, quiet: true }),
+      [
+        '--target',
+        '8000',
+        '--port',
+        '9443',
+        '--http-port',
+        '9080',
+        '--redirect-http',
+        '--host',
+        '127.0.0.1',
+        '--cert-dir',
+        '/tmp/c',
+        '--name',
+        'x.test',
+        '--open',
+        '--quiet',
+      ],
+      run({
+        target: '8000',
+        port: '9443',
+        'http-port': '9080',
+        'redirect-http': true,
+        host: '127.0.0.1',
+        'cert-dir': '/tmp/c',
+        name: ['x.test'],
+        open: true,
+        quiet: true,
+      }),
     ],
   ])('%j', (argv, expected) => {
     expect(parseCli(argv)).toEqual(expected);
@@ -72,7 +101,21 @@ describe('parseCli', () => {
     expect(parseCli(['completion'])).toEqual({ kind: 'completion' });
     const text = completionScript();
     expect(text).toContain('complete -F _dev_https_complete dev-https');
-    for (const flag of ['--target', '--port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--allow-host', '--keep-hsts', '--open', '--quiet', '--log']) expect(text).toMatch(new RegExp(`[ "]${flag}[ "]`));
+    for (const flag of [
+      '--target',
+      '--port',
+      '--http-port',
+      '--redirect-http',
+      '--host',
+      '--cert-dir',
+      '--name',
+      '--allow-host',
+      '--keep-hsts',
+      '--open',
+      '--quiet',
+      '--log',
+    ])
+      expect(text).toMatch(new RegExp(`[ "]${flag}[ "]`));
   });
 
   test.each<[string[], string]>([
@@ -98,10 +141,16 @@ describe('parseCli', () => {
     [['docter'], 'Unknown command "docter": did you mean dev-https doctor?'],
     [['cer', '--json'], 'Unknown command "cer": did you mean dev-https cert?'],
     [['compl'], 'Unknown command "compl": did you mean dev-https completion?'],
-    [['completion', 'bash'], 'Unexpected argument "completion": options start with --, e.g. --target completion (an app command goes after --)'],
+    [
+      ['completion', 'bash'],
+      'Unexpected argument "completion": options start with --, e.g. --target completion (an app command goes after --)',
+    ],
     [['check', '8000'], 'Unexpected argument "8000": options start with --, e.g. --target 8000'],
     [['trust', 'nss'], 'Unexpected argument "nss": dev-https trust takes options only (dev-https trust --help lists them)'],
-    [['doctor', '--store', 'nss', 'java'], 'Unexpected argument "java": dev-https doctor takes options only (dev-https doctor --help lists them)'],
+    [
+      ['doctor', '--store', 'nss', 'java'],
+      'Unexpected argument "java": dev-https doctor takes options only (dev-https doctor --help lists them)',
+    ],
     [['cert', 'myapp.test'], 'Unexpected argument "myapp.test": dev-https cert takes options only (dev-https cert --help lists them)'],
     [['myapp'], 'Unexpected argument "myapp": options start with --, e.g. --target myapp (an app command goes after --)'],
     [['trust', '--permit'], 'Invalid --permit: it needs a value, e.g. --permit .company.dev'],
@@ -110,13 +159,22 @@ describe('parseCli', () => {
     [['--allow-host'], 'Invalid --allow-host: it needs a value, e.g. --allow-host myapp.test'],
     [['-t', '8000', '--verbose'], 'Unknown option --verbose: run dev-https --help to see the options'],
     [['8000'], 'Unexpected argument "8000": options start with --, e.g. --target 8000 (an app command goes after --)'],
-    [['localhost:3000'], 'Unexpected argument "localhost:3000": options start with --, e.g. --target localhost:3000 (an app command goes after --)'],
-    [['--port', '9443', 'extra', 'more'], 'Unexpected argument "extra": options start with --, e.g. --target extra (an app command goes after --)'],
+    [
+      ['localhost:3000'],
+      'Unexpected argument "localhost:3000": options start with --, e.g. --target localhost:3000 (an app command goes after --)',
+    ],
+    [
+      ['--port', '9443', 'extra', 'more'],
+      'Unexpected argument "extra": options start with --, e.g. --target extra (an app command goes after --)',
+    ],
     [['--log', 'xml'], 'Invalid --log "xml": expected one of text, json'],
     [['--target'], 'Invalid --target: it needs a value, e.g. --target 8000'],
     [['-p'], 'Invalid --port: it needs a value, e.g. --port 8443'],
     [['--open=yes'], 'Invalid --open=yes: --open takes no value (--no-open turns it off)'],
-    [['--name', 'a.test', 'b.test'], 'Unexpected argument "b.test": options start with --, e.g. --target b.test (an app command goes after --)'],
+    [
+      ['--name', 'a.test', 'b.test'],
+      'Unexpected argument "b.test": options start with --, e.g. --target b.test (an app command goes after --)',
+    ],
     [['-t', '8000', '--'], 'Invalid --: it must be followed by the command that starts your app, e.g. -- python manage.py runserver 8000'],
   ])('%j is rejected', (argv, message) => {
     expect(thrown(() => parseCli(argv))).toEqual({ code: 'E_BAD_OPTION', message });
@@ -137,11 +195,25 @@ describe('parseCli', () => {
     expect(parseCli(['cert', '--help'])).toEqual({ kind: 'help', page: 'cert' });
     const text = helpText('run');
     // Off a terminal, help is wrapped to 80 columns; the synopsis breaks between its groups.
-    expect(text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options]\n                 [-- <app command>]\n')).toBe(true);
+    expect(
+      text.startsWith('Usage: dev-https [--target <port | host:port | http://host:port>] [options]\n                 [-- <app command>]\n'),
+    ).toBe(true);
     expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThanOrEqual(80);
     expect(text.endsWith('\n')).toBe(true);
     expect(text.endsWith('\n\n')).toBe(false);
-    for (const option of ['-t, --target', '-p, --port', '--http-port', '--redirect-http', '--host', '--cert-dir', '--name', '--open', '-q, --quiet', '-h, --help', '--version']) {
+    for (const option of [
+      '-t, --target',
+      '-p, --port',
+      '--http-port',
+      '--redirect-http',
+      '--host',
+      '--cert-dir',
+      '--name',
+      '--open',
+      '-q, --quiet',
+      '-h, --help',
+      '--version',
+    ]) {
       expect(text).toContain(option);
     }
     expect(text).toContain('dev-https --target 8000 --http-port 8080');
@@ -151,7 +223,13 @@ describe('parseCli', () => {
 describe('formatBanner', () => {
   const FP = 'AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89';
 
-  const CA = { cert: '-----BEGIN CERTIFICATE-----\n', certPath: '/home/dev/.local/share/dev-https/rootCA.pem', commonName: 'dev-https development CA dev@laptop', fingerprint256: FP, validTo: new Date('2036-11-28T15:30:45.000Z') };
+  const CA = {
+    cert: '-----BEGIN CERTIFICATE-----\n',
+    certPath: '/home/dev/.local/share/dev-https/rootCA.pem',
+    commonName: 'dev-https development CA dev@laptop',
+    fingerprint256: FP,
+    validTo: new Date('2036-11-28T15:30:45.000Z'),
+  };
 
   function handle(overrides: Partial<DevHttpsHandle>, generated = false): DevHttpsHandle {
     return {
@@ -190,16 +268,32 @@ describe('formatBanner', () => {
     [
       'a target, HTTPS only, cached certificate',
       [handle({})],
-      [...head, '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000', ...certLines('cached'), '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.'],
+      [
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
+        ...certLines('cached'),
+        '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.',
+      ],
     ],
     [
       'a target over HTTPS and proxied HTTP, new certificate',
       [handle({ urls: { https: 'https://localhost:8443/', http: 'http://localhost:8080/' } }, true)],
-      [...head, '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000', '  ➜  HTTP:    http://localhost:8080/  →  http://localhost:8000', ...certLines('new')],
+      [
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
+        '  ➜  HTTP:    http://localhost:8080/  →  http://localhost:8000',
+        ...certLines('new'),
+      ],
     ],
     [
       'an HTTP listener that redirects, on the network',
-      [handle({ urls: { https: 'https://localhost:9443/', http: 'http://localhost:9080/' }, redirectHttp: true, networkAddresses: ['192.168.1.20', 'fd00::5'] })],
+      [
+        handle({
+          urls: { https: 'https://localhost:9443/', http: 'http://localhost:9080/' },
+          redirectHttp: true,
+          networkAddresses: ['192.168.1.20', 'fd00::5'],
+        }),
+      ],
       [
         ...head,
         '  ➜  Local:   https://localhost:9443/  →  http://localhost:8000',
@@ -212,7 +306,12 @@ describe('formatBanner', () => {
     [
       'the demo app',
       [handle({ demo: true, target: 'http://127.0.0.1:41234' }, true)],
-      [...head, '  ➜  Local:   https://localhost:8443/  →  the built-in demo app (no --target given)', ...certLines('new'), '  Run dev-https --target <port> to put your own app behind it.'],
+      [
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  the built-in demo app (no --target given)',
+        ...certLines('new'),
+        '  Run dev-https --target <port> to put your own app behind it.',
+      ],
     ],
     [
       'two proxies from the config file, one certificate',

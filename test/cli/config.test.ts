@@ -10,7 +10,6 @@ import { resolveSettings, type Settings } from '../../src/cli/config.js';
 import { DevHttpsError } from '../../src/errors.js';
 import { BIN, request, run, runCleanups, startUpstream, tempDir, waitFor, testCa } from '../helpers.js';
 
-
 afterEach(runCleanups);
 
 interface Files {
@@ -59,22 +58,35 @@ describe('where each setting came from (origins): messages name the file and key
     ]);
     const fromPackage = resolveSettings({}, { cwd: await project({ pkg: { 'dev-https': { name: 'x.test' } } }), env: {} });
     expect(fromPackage.proxies[0]!.origins).toEqual({ names: { label: '"name" in package.json "dev-https"', fromConfig: true } });
-    const proxies = resolveSettings({}, { cwd: await project({ config: { host: '0.0.0.0', proxies: [{ target: 8000 }, { target: 8001, port: 9444 }] } }), env: {} });
+    const proxies = resolveSettings(
+      {},
+      { cwd: await project({ config: { host: '0.0.0.0', proxies: [{ target: 8000 }, { target: 8001, port: 9444 }] } }), env: {} },
+    );
     expect(proxies.proxies.map((p) => p.origins)).toEqual([
-      { host: { label: '"host" in dev-https.config.json', fromConfig: true }, target: { label: '"target" in "proxies"[0] of dev-https.config.json', fromConfig: true } },
-      { host: { label: '"host" in dev-https.config.json', fromConfig: true }, target: { label: '"target" in "proxies"[1] of dev-https.config.json', fromConfig: true }, port: { label: '"port" in "proxies"[1] of dev-https.config.json', fromConfig: true } },
+      {
+        host: { label: '"host" in dev-https.config.json', fromConfig: true },
+        target: { label: '"target" in "proxies"[0] of dev-https.config.json', fromConfig: true },
+      },
+      {
+        host: { label: '"host" in dev-https.config.json', fromConfig: true },
+        target: { label: '"target" in "proxies"[1] of dev-https.config.json', fromConfig: true },
+        port: { label: '"port" in "proxies"[1] of dev-https.config.json', fromConfig: true },
+      },
     ]);
     expect(resolveSettings({ name: ['a.test'] }, { cwd: await project({}), env: {} }).proxies[0]!.origins).toBeUndefined();
   });
 
-  test.each(['/home/someone/.docker', '../elsewhere', 'certs/../../x', 'C:\\Users\\x'])('a config "cert-dir" outside the project (%s) is refused: only --cert-dir may point elsewhere', async (dir) => {
-    const cwd = await project({ config: { 'cert-dir': dir } });
-    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
-      code: 'E_BAD_OPTION',
-      message: `Invalid "cert-dir" in dev-https.config.json: expected a directory inside the project (e.g. "./certs"); pass --cert-dir yourself for one elsewhere, got ${JSON.stringify(dir)}`,
-    });
-    expect(resolveSettings({ 'cert-dir': dir }, { cwd: await project({}), env: {} }).proxies[0]!.certDir).toBe(dir);
-  });
+  test.each(['/home/someone/.docker', '../elsewhere', 'certs/../../x', 'C:\\Users\\x'])(
+    'a config "cert-dir" outside the project (%s) is refused: only --cert-dir may point elsewhere',
+    async (dir) => {
+      const cwd = await project({ config: { 'cert-dir': dir } });
+      expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
+        code: 'E_BAD_OPTION',
+        message: `Invalid "cert-dir" in dev-https.config.json: expected a directory inside the project (e.g. "./certs"); pass --cert-dir yourself for one elsewhere, got ${JSON.stringify(dir)}`,
+      });
+      expect(resolveSettings({ 'cert-dir': dir }, { cwd: await project({}), env: {} }).proxies[0]!.certDir).toBe(dir);
+    },
+  );
 });
 
 describe('sources', () => {
@@ -83,7 +95,12 @@ describe('sources', () => {
   });
 
   test('a package.json without a "dev-https" key is no config file', async () => {
-    expect(await settingsIn({ pkg: { name: 'app', scripts: { dev: 'vite' } } })).toEqual({ proxies: [{}], quiet: false, log: 'text', configFile: null });
+    expect(await settingsIn({ pkg: { name: 'app', scripts: { dev: 'vite' } } })).toEqual({
+      proxies: [{}],
+      quiet: false,
+      log: 'text',
+      configFile: null,
+    });
   });
 
   test('every option by its long name in dev-https.config.json', async () => {
@@ -213,17 +230,59 @@ describe('sources', () => {
 describe('precedence: flags > environment > config file > defaults', () => {
   test.each<[string, Files, NodeJS.ProcessEnv, Settings, { proxies: object[]; quiet: boolean; log: string }]>([
     ['config only', { config: { port: 1001 } }, {}, {}, { proxies: [{ port: '1001' }], quiet: false, log: 'text' }],
-    ['env over config', { config: { port: 1001 } }, { DEV_HTTPS_PORT: '1002' }, {}, { proxies: [{ port: '1002' }], quiet: false, log: 'text' }],
-    ['flag over env and config', { config: { port: 1001 } }, { DEV_HTTPS_PORT: '1002' }, { port: '1003' }, { proxies: [{ port: '1003' }], quiet: false, log: 'text' }],
+    [
+      'env over config',
+      { config: { port: 1001 } },
+      { DEV_HTTPS_PORT: '1002' },
+      {},
+      { proxies: [{ port: '1002' }], quiet: false, log: 'text' },
+    ],
+    [
+      'flag over env and config',
+      { config: { port: 1001 } },
+      { DEV_HTTPS_PORT: '1002' },
+      { port: '1003' },
+      { proxies: [{ port: '1003' }], quiet: false, log: 'text' },
+    ],
     ['flag over config', { config: { port: 1001 } }, {}, { port: '1003' }, { proxies: [{ port: '1003' }], quiet: false, log: 'text' }],
-    ['package.json, env over it', { pkg: { 'dev-https': { target: 5173, port: 1001 } } }, { DEV_HTTPS_TARGET: '5174' }, {}, { proxies: [{ target: '5174', port: '1001' }], quiet: false, log: 'text' }],
-    ['env false over config true', { config: { open: true, 'keep-hsts': true } }, { DEV_HTTPS_OPEN: 'false' }, {}, { proxies: [{ open: false, keepHsts: true }], quiet: false, log: 'text' }],
+    [
+      'package.json, env over it',
+      { pkg: { 'dev-https': { target: 5173, port: 1001 } } },
+      { DEV_HTTPS_TARGET: '5174' },
+      {},
+      { proxies: [{ target: '5174', port: '1001' }], quiet: false, log: 'text' },
+    ],
+    [
+      'env false over config true',
+      { config: { open: true, 'keep-hsts': true } },
+      { DEV_HTTPS_OPEN: 'false' },
+      {},
+      { proxies: [{ open: false, keepHsts: true }], quiet: false, log: 'text' },
+    ],
     ['flag true over env false', {}, { DEV_HTTPS_OPEN: 'no' }, { open: true }, { proxies: [{ open: true }], quiet: false, log: 'text' }],
     ['--no-quiet over env quiet', {}, { DEV_HTTPS_QUIET: '1' }, { quiet: false }, { proxies: [{}], quiet: false, log: 'text' }],
-    ['env quiet over config', { config: { quiet: false, log: 'json' } }, { DEV_HTTPS_QUIET: '1', DEV_HTTPS_LOG: 'text' }, {}, { proxies: [{}], quiet: true, log: 'text' }],
+    [
+      'env quiet over config',
+      { config: { quiet: false, log: 'json' } },
+      { DEV_HTTPS_QUIET: '1', DEV_HTTPS_LOG: 'text' },
+      {},
+      { proxies: [{}], quiet: true, log: 'text' },
+    ],
     ['flag log over config', { config: { log: 'json' } }, {}, { log: 'text' }, { proxies: [{}], quiet: false, log: 'text' }],
-    ['a list is replaced, not merged', { config: { name: ['a.test'] } }, { DEV_HTTPS_NAME: 'b.test' }, {}, { proxies: [{ names: ['b.test'] }], quiet: false, log: 'text' }],
-    ['flag list over env list', {}, { DEV_HTTPS_ALLOW_HOST: 'a.example' }, { 'allow-host': ['b.example', 'c.example'] }, { proxies: [{ allowHosts: ['b.example', 'c.example'] }], quiet: false, log: 'text' }],
+    [
+      'a list is replaced, not merged',
+      { config: { name: ['a.test'] } },
+      { DEV_HTTPS_NAME: 'b.test' },
+      {},
+      { proxies: [{ names: ['b.test'] }], quiet: false, log: 'text' },
+    ],
+    [
+      'flag list over env list',
+      {},
+      { DEV_HTTPS_ALLOW_HOST: 'a.example' },
+      { 'allow-host': ['b.example', 'c.example'] },
+      { proxies: [{ allowHosts: ['b.example', 'c.example'] }], quiet: false, log: 'text' },
+    ],
     [
       'each setting from its highest source',
       { config: { target: 8000, port: 1001, 'cert-dir': 'from-config', host: '127.0.0.1' } },
@@ -249,14 +308,34 @@ describe('bad config files and variables', () => {
       { verbose: true },
       'Unknown key "verbose" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
     ],
-    ['a near miss of "proxies"', { proxys: [] }, 'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)'],
-    ['a boolean port', { port: true }, 'Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true'],
-    ['a null http-port', { 'http-port': null }, 'Invalid "http-port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got null'],
-    ['an object target', { target: { port: 8000 } }, 'Invalid "target" in dev-https.config.json: expected a port, host:port or http://host:port, got {"port":8000}'],
+    [
+      'a near miss of "proxies"',
+      { proxys: [] },
+      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+    ],
+    [
+      'a boolean port',
+      { port: true },
+      'Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true',
+    ],
+    [
+      'a null http-port',
+      { 'http-port': null },
+      'Invalid "http-port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got null',
+    ],
+    [
+      'an object target',
+      { target: { port: 8000 } },
+      'Invalid "target" in dev-https.config.json: expected a port, host:port or http://host:port, got {"port":8000}',
+    ],
     ['a string boolean', { open: 'yes' }, 'Invalid "open" in dev-https.config.json: expected true or false, got "yes"'],
     ['a number boolean', { 'redirect-http': 1 }, 'Invalid "redirect-http" in dev-https.config.json: expected true or false, got 1'],
     ['a number name', { name: 5 }, 'Invalid "name" in dev-https.config.json: expected a string or a list of strings, got 5'],
-    ['a list with a number', { 'allow-host': ['a.test', 1] }, 'Invalid "allow-host" in dev-https.config.json: expected a string or a list of strings, got ["a.test",1]'],
+    [
+      'a list with a number',
+      { 'allow-host': ['a.test', 1] },
+      'Invalid "allow-host" in dev-https.config.json: expected a string or a list of strings, got ["a.test",1]',
+    ],
     ['an unknown log format', { log: 'xml' }, 'Invalid "log" in dev-https.config.json: expected "text" or "json", got "xml"'],
     ['a number host', { host: 127 }, 'Invalid "host" in dev-https.config.json: expected a string, got 127'],
     ['a list cert-dir', { 'cert-dir': ['a'] }, 'Invalid "cert-dir" in dev-https.config.json: expected a string, got ["a"]'],
@@ -270,7 +349,9 @@ describe('bad config files and variables', () => {
 
   test('errors in package.json name its "dev-https" key', async () => {
     const cwd = await project({ pkg: { 'dev-https': { port: true } } });
-    expect(errorOf(() => resolveSettings({}, { cwd, env: {} })).message).toBe('Invalid "port" in package.json "dev-https": expected a port number from 1 to 65535 (0 picks a free port), got true');
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} })).message).toBe(
+      'Invalid "port" in package.json "dev-https": expected a port number from 1 to 65535 (0 picks a free port), got true',
+    );
     const cwd2 = await project({ pkg: { 'dev-https': 8443 } });
     expect(errorOf(() => resolveSettings({}, { cwd: cwd2, env: {} })).message).toBe(
       'Invalid package.json "dev-https": expected an object of options by their long names',
@@ -290,7 +371,10 @@ describe('bad config files and variables', () => {
     }
     expect(parserMessage).not.toBe('');
     const cwd = await project(files);
-    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({ code: 'E_BAD_OPTION', message: `Invalid ${file}: not JSON (${parserMessage})` });
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
+      code: 'E_BAD_OPTION',
+      message: `Invalid ${file}: not JSON (${parserMessage})`,
+    });
   });
 
   test.each([
@@ -320,7 +404,16 @@ describe('"proxies": several proxies from one config file', () => {
     expect(await settingsIn({ config })).toEqual({
       proxies: [
         { certDir: 'certs', names: ['app.test'], open: true, port: '0', target: '8001' },
-        { certDir: 'certs', names: ['app.test'], open: true, port: '0', target: 'localhost:8002', httpPort: '8081', redirectHttp: true, keepHsts: false },
+        {
+          certDir: 'certs',
+          names: ['app.test'],
+          open: true,
+          port: '0',
+          target: 'localhost:8002',
+          httpPort: '8081',
+          redirectHttp: true,
+          keepHsts: false,
+        },
       ],
       quiet: false,
       log: 'json',
@@ -377,7 +470,9 @@ describe('"proxies": several proxies from one config file', () => {
 
   test('a bad value inside the second proxy names its index', async () => {
     const cwd = await project({ config: { proxies: [{ target: 8000 }, { target: 8001, port: true }] } });
-    expect(errorOf(() => resolveSettings({}, { cwd, env: {} })).message).toBe('Invalid "port" in "proxies"[1] of dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true');
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} })).message).toBe(
+      'Invalid "port" in "proxies"[1] of dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got true',
+    );
   });
 
   test('the same in package.json', async () => {
@@ -402,11 +497,36 @@ describe('"proxies": several proxies from one config file', () => {
   });
 
   test.each<[string, Settings, NodeJS.ProcessEnv, string]>([
-    ['--target', { target: '8000' }, {}, 'Invalid --target: dev-https.config.json lists "proxies", so set "target" in each of them instead'],
-    ['--http-port', { 'http-port': '8080' }, {}, 'Invalid --http-port: dev-https.config.json lists "proxies", so set "http-port" in each of them instead'],
-    ['--redirect-http', { 'redirect-http': true }, {}, 'Invalid --redirect-http: dev-https.config.json lists "proxies", so set "redirect-http" in each of them instead'],
-    ['DEV_HTTPS_PORT', {}, { DEV_HTTPS_PORT: '9443' }, 'Invalid DEV_HTTPS_PORT: dev-https.config.json lists "proxies", so set "port" in each of them instead'],
-    ['DEV_HTTPS_KEEP_HSTS', {}, { DEV_HTTPS_KEEP_HSTS: 'true' }, 'Invalid DEV_HTTPS_KEEP_HSTS: dev-https.config.json lists "proxies", so set "keep-hsts" in each of them instead'],
+    [
+      '--target',
+      { target: '8000' },
+      {},
+      'Invalid --target: dev-https.config.json lists "proxies", so set "target" in each of them instead',
+    ],
+    [
+      '--http-port',
+      { 'http-port': '8080' },
+      {},
+      'Invalid --http-port: dev-https.config.json lists "proxies", so set "http-port" in each of them instead',
+    ],
+    [
+      '--redirect-http',
+      { 'redirect-http': true },
+      {},
+      'Invalid --redirect-http: dev-https.config.json lists "proxies", so set "redirect-http" in each of them instead',
+    ],
+    [
+      'DEV_HTTPS_PORT',
+      {},
+      { DEV_HTTPS_PORT: '9443' },
+      'Invalid DEV_HTTPS_PORT: dev-https.config.json lists "proxies", so set "port" in each of them instead',
+    ],
+    [
+      'DEV_HTTPS_KEEP_HSTS',
+      {},
+      { DEV_HTTPS_KEEP_HSTS: 'true' },
+      'Invalid DEV_HTTPS_KEEP_HSTS: dev-https.config.json lists "proxies", so set "keep-hsts" in each of them instead',
+    ],
   ])('%s with "proxies" in the config file', async (_name, flags, env, message) => {
     const cwd = await project({ config: { proxies: [{ target: 8001 }, { target: 8002 }] } });
     expect(errorOf(() => resolveSettings(flags, { cwd, env }))).toEqual({ code: 'E_BAD_OPTION', message });
@@ -414,9 +534,6 @@ describe('"proxies": several proxies from one config file', () => {
 });
 
 // ---- Through the real bin ----
-
-
-
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents, verified against `ca`. */
 function peerFingerprint(port: number, ca: string): Promise<string> {
@@ -434,7 +551,15 @@ describe('the bin', () => {
   test('two proxies from dev-https.config.json: two Local: lines, each serves its app, with the same certificate', async () => {
     const appA = await startUpstream((_req, res) => res.end('app A'));
     const appB = await startUpstream((_req, res) => res.end('app B'));
-    const cwd = await project({ config: { 'cert-dir': 'certs', proxies: [{ port: 0, target: appA.port }, { port: 0, target: appB.port }] } });
+    const cwd = await project({
+      config: {
+        'cert-dir': 'certs',
+        proxies: [
+          { port: 0, target: appA.port },
+          { port: 0, target: appB.port },
+        ],
+      },
+    });
     const r = run([], { cwd });
     await waitFor(r, /SHA-256 /);
     const locals = [...r.stdout().matchAll(/➜  Local:   (https:\/\/localhost:(\d+)\/)  →  (\S+)\n/g)];
@@ -486,7 +611,9 @@ describe('the bin', () => {
     const cwd = await project({ pkg: { name: 'app', 'dev-https': { name: ['accounts.google.com'] } } });
     const r = run(['cert'], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
-    expect(r.stderr()).toMatch(/^error: Refused "accounts\.google\.com" from "name" in package\.json "dev-https": a project's config may name only localhost, \*\.localhost, \*\.test, [^\n]+; remove it from the file, or if google\.com is your own domain, run dev-https trust --permit \.google\.com yourself\n$/);
+    expect(r.stderr()).toMatch(
+      /^error: Refused "accounts\.google\.com" from "name" in package\.json "dev-https": a project's config may name only localhost, \*\.localhost, \*\.test, [^\n]+; remove it from the file, or if google\.com is your own domain, run dev-https trust --permit \.google\.com yourself\n$/,
+    );
     expect(r.stdout()).toBe('');
     expect((await fs.readdir(cwd)).sort()).toEqual(['package.json']);
   });
@@ -496,8 +623,12 @@ describe('the bin', () => {
     const cwd = await project({ config: { host: '0.0.0.0', 'allow-host': 'any', port: 0, target: app.port } });
     const r = run([], { cwd });
     await waitFor(r, /Local:/);
-    expect(r.stderr()).toContain('warning: "allow-host": "any" in dev-https.config.json: the Host check is off, so any web page you visit can reach your app through DNS rebinding\n');
-    expect(r.stderr()).toContain('warning: "host": "0.0.0.0" in dev-https.config.json: dev-https and your app are now reachable from the network, not only from this machine\n');
+    expect(r.stderr()).toContain(
+      'warning: "allow-host": "any" in dev-https.config.json: the Host check is off, so any web page you visit can reach your app through DNS rebinding\n',
+    );
+    expect(r.stderr()).toContain(
+      'warning: "host": "0.0.0.0" in dev-https.config.json: dev-https and your app are now reachable from the network, not only from this machine\n',
+    );
     expect(r.stderr()).not.toContain('--host');
     expect(r.stderr()).not.toContain('--allow-host any');
   });
@@ -505,7 +636,9 @@ describe('the bin', () => {
   test('a bad port in dev-https.config.json names the file, not --port', async () => {
     const r = run([], { cwd: await project({ config: { port: 'abc' } }) });
     expect(await r.exited).toEqual({ code: 1, signal: null });
-    expect(r.stderr()).toBe('error: Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got "abc"\n');
+    expect(r.stderr()).toBe(
+      'error: Invalid "port" in dev-https.config.json: expected a port number from 1 to 65535 (0 picks a free port), got "abc"\n',
+    );
   });
 });
 

@@ -9,7 +9,18 @@ import { SECRET_ENV } from '../../src/cli/child.js';
 import { resolveSettings } from '../../src/cli/config.js';
 import { completionScript } from '../../src/cli/completion.js';
 import { formatHelp, formatRows, helpText, helpWidth, wrap } from '../../src/cli/help.js';
-import { ENV_NAMES, ENV_ONLY, exampleFlag, OPTION_NAMES, OPTIONS, optionSpec, optionsOf, SECRET_ENV_NAMES, SETTING_NAMES, SUBCOMMANDS } from '../../src/cli/option-table.js';
+import {
+  ENV_NAMES,
+  ENV_ONLY,
+  exampleFlag,
+  OPTION_NAMES,
+  OPTIONS,
+  optionSpec,
+  optionsOf,
+  SECRET_ENV_NAMES,
+  SETTING_NAMES,
+  SUBCOMMANDS,
+} from '../../src/cli/option-table.js';
 import { STORE_NAMES } from '../../src/options.js';
 import { alternatives, closest, editDistance } from '../../src/cli/suggest.js';
 
@@ -18,7 +29,9 @@ const SRC = path.resolve(import.meta.dirname, '../../src');
 describe('the table', () => {
   test('every DEV_HTTPS_* variable named in src/ is in the table, and every variable only the table holds is read somewhere', () => {
     const used = new Set<string>();
-    for (const file of (fs.readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && path.basename(f) !== 'option-table.ts')) {
+    for (const file of (fs.readdirSync(SRC, { recursive: true }) as string[]).filter(
+      (f) => f.endsWith('.ts') && path.basename(f) !== 'option-table.ts',
+    )) {
       for (const m of fs.readFileSync(path.join(SRC, file), 'utf8').matchAll(/DEV_HTTPS_[A-Z0-9_]+/g)) used.add(m[0]);
     }
     expect([...used].filter((name) => !ENV_NAMES.includes(name))).toEqual([]);
@@ -43,11 +56,39 @@ describe('the table', () => {
     const shorts = OPTION_NAMES.map((n) => optionSpec(n).short).filter(Boolean);
     expect(shorts).toEqual(['t', 'p', 'q', 'h']);
     expect(OPTIONS.store.complete).toEqual([...STORE_NAMES]);
-    expect([exampleFlag('port'), exampleFlag('store'), exampleFlag('log'), exampleFlag('open')]).toEqual(['--port 8443', '--store system,nss', '--log json', '--open']);
+    expect([exampleFlag('port'), exampleFlag('store'), exampleFlag('log'), exampleFlag('open')]).toEqual([
+      '--port 8443',
+      '--store system,nss',
+      '--log json',
+      '--open',
+    ]);
   });
 
   test.each<[string, string[]]>([
-    ['run', ['target', 'port', 'http-port', 'redirect-http', 'keep-hsts', 'http2', 'host', 'cert-dir', 'cert', 'key', 'pfx', 'passphrase', 'name', 'allow-host', 'open', 'quiet', 'log', 'help', 'version']],
+    [
+      'run',
+      [
+        'target',
+        'port',
+        'http-port',
+        'redirect-http',
+        'keep-hsts',
+        'http2',
+        'host',
+        'cert-dir',
+        'cert',
+        'key',
+        'pfx',
+        'passphrase',
+        'name',
+        'allow-host',
+        'open',
+        'quiet',
+        'log',
+        'help',
+        'version',
+      ],
+    ],
     ['check', ['target', 'cert-dir', 'path', 'json', 'help']],
     ['trust', ['store', 'check', 'permit', 'replace', 'help']],
     ['untrust', ['store', 'help']],
@@ -59,7 +100,14 @@ describe('the table', () => {
 });
 
 describe('config and environment come from the table', () => {
-  const VALUE: Record<string, string> = { port: '9443', target: '8000', boolean: 'true', list: 'a.test,b.test', string: 'x', choices: 'json' };
+  const VALUE: Record<string, string> = {
+    port: '9443',
+    target: '8000',
+    boolean: 'true',
+    list: 'a.test,b.test',
+    string: 'x',
+    choices: 'json',
+  };
 
   test.each(SETTING_NAMES)('%s is read from its variable, and messages name that variable', (name) => {
     const spec = optionSpec(name);
@@ -73,7 +121,9 @@ describe('config and environment come from the table', () => {
         expect(settings.proxies[0]!.origins![field]).toEqual({ label: spec.env, fromConfig: false });
       } else expect(name === 'quiet' ? settings.quiet : settings.log).toEqual(expected);
       if (spec.type !== 'string' && spec.type !== 'list') {
-        expect(() => resolveSettings({}, { cwd, env: { [spec.env!]: 'bad value' } })).toThrow(new RegExp(`^Invalid ${spec.env} "bad value": expected `));
+        expect(() => resolveSettings({}, { cwd, env: { [spec.env!]: 'bad value' } })).toThrow(
+          new RegExp(`^Invalid ${spec.env} "bad value": expected `),
+        );
       }
     } finally {
       fs.rmSync(cwd, { recursive: true });
@@ -92,13 +142,33 @@ describe('help', () => {
   });
 
   test('rows wrap beside the left column, [default: …] kept whole, and go under it when the width leaves less than 30', () => {
-    const rows = [['--port <n>', 'HTTPS port (0 picks a free one) [default: 8443]'], ['--open', 'Open it']] as const;
-    expect(formatRows(rows, 44)).toEqual(['  --port <n>  HTTPS port (0 picks a free', '              one) [default: 8443]', '  --open      Open it']);
-    expect(formatRows(rows, 40)).toEqual(['  --port <n>', '        HTTPS port (0 picks a free one)', '        [default: 8443]', '  --open', '        Open it']);
+    const rows = [
+      ['--port <n>', 'HTTPS port (0 picks a free one) [default: 8443]'],
+      ['--open', 'Open it'],
+    ] as const;
+    expect(formatRows(rows, 44)).toEqual([
+      '  --port <n>  HTTPS port (0 picks a free',
+      '              one) [default: 8443]',
+      '  --open      Open it',
+    ]);
+    expect(formatRows(rows, 40)).toEqual([
+      '  --port <n>',
+      '        HTTPS port (0 picks a free one)',
+      '        [default: 8443]',
+      '  --open',
+      '        Open it',
+    ]);
   });
 
   test('a page at 60 columns: the synopsis breaks between groups, paragraphs reflow, options come from the table', () => {
-    const text = formatHelp({ usage: ['dev-https trust [--store system,nss,macos,windows,java] [--check]', 'dev-https doctor'], about: 'trust adds the CA\nto the stores.\n\nuntrust removes it.', commands: ['untrust'] }, 60);
+    const text = formatHelp(
+      {
+        usage: ['dev-https trust [--store system,nss,macos,windows,java] [--check]', 'dev-https doctor'],
+        about: 'trust adds the CA\nto the stores.\n\nuntrust removes it.',
+        commands: ['untrust'],
+      },
+      60,
+    );
     expect(text).toBe(
       [
         'Usage: dev-https trust',
@@ -120,27 +190,41 @@ describe('help', () => {
     );
   });
 
-  test.each([40, 60, 80, 100, 160])('every page at %i columns: no line longer, every option of the command listed with its alias', (width) => {
-    const pages = { run: ['run'], check: ['check'], trust: ['trust', 'untrust', 'doctor'], cert: ['cert'] } as const;
-    for (const [page, commands] of Object.entries(pages)) {
-      const text = helpText(page as keyof typeof pages, width);
-      const long = text.split('\n').filter((l) => l.length > width);
-      // Only a single word wider than the width may pass it.
-      for (const line of long) expect(line.trim()).not.toContain(' ');
-      for (const name of optionsOf(commands)) {
-        const short = optionSpec(name).short;
-        expect(text).toContain(short ? `-${short}, --${name}` : `    --${name}`);
+  test.each([40, 60, 80, 100, 160])(
+    'every page at %i columns: no line longer, every option of the command listed with its alias',
+    (width) => {
+      const pages = { run: ['run'], check: ['check'], trust: ['trust', 'untrust', 'doctor'], cert: ['cert'] } as const;
+      for (const [page, commands] of Object.entries(pages)) {
+        const text = helpText(page as keyof typeof pages, width);
+        const long = text.split('\n').filter((l) => l.length > width);
+        // Only a single word wider than the width may pass it.
+        for (const line of long) expect(line.trim()).not.toContain(' ');
+        for (const name of optionsOf(commands)) {
+          const short = optionSpec(name).short;
+          expect(text).toContain(short ? `-${short}, --${name}` : `    --${name}`);
+        }
       }
-    }
-    if (width >= 100) expect(helpText('run', width)).toContain('Usage: dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]\n');
-  });
+      if (width >= 100)
+        expect(helpText('run', width)).toContain(
+          'Usage: dev-https [--target <port | host:port | http://host:port>] [options] [-- <app command>]\n',
+        );
+    },
+  );
 
   test('the secret option names its variable; defaults come from the table', () => {
     const row = (left: string, right: string) => `\n  ${left.padEnd(35)}${right}\n`;
-    expect(helpText('run', 200)).toContain(row('    --passphrase <text>', 'Passphrase of --pfx or of an encrypted --key (or DEV_HTTPS_PASSPHRASE, kept out of ps)'));
-    expect(helpText('run', 200)).toContain(row('-t, --target <port|host:port|url>', 'The app: a port (8000), host:port or http://host:port [default: the demo app]'));
-    expect(helpText('check', 200)).toContain(row('-t, --target <port|host:port|url>', 'The running app: a port (8000), host:port or http://host:port'));
-    expect(helpText('run', 200)).toContain(row('    --log <text|json>', 'Log format: text for people, json lines for tools [default: text]'));
+    expect(helpText('run', 200)).toContain(
+      row('    --passphrase <text>', 'Passphrase of --pfx or of an encrypted --key (or DEV_HTTPS_PASSPHRASE, kept out of ps)'),
+    );
+    expect(helpText('run', 200)).toContain(
+      row('-t, --target <port|host:port|url>', 'The app: a port (8000), host:port or http://host:port [default: the demo app]'),
+    );
+    expect(helpText('check', 200)).toContain(
+      row('-t, --target <port|host:port|url>', 'The running app: a port (8000), host:port or http://host:port'),
+    );
+    expect(helpText('run', 200)).toContain(
+      row('    --log <text|json>', 'Log format: text for people, json lines for tools [default: text]'),
+    );
   });
 
   test.each<[{ isTTY?: boolean; columns?: number }, number]>([
@@ -182,8 +266,18 @@ describe('did you mean', () => {
   });
 
   test('ties are all named, in table order', () => {
-    expect(closest('cart', SUBCOMMANDS.map((c) => c.name))).toEqual(['cert']);
-    expect(closest('tust', SUBCOMMANDS.map((c) => c.name))).toEqual(['trust']);
+    expect(
+      closest(
+        'cart',
+        SUBCOMMANDS.map((c) => c.name),
+      ),
+    ).toEqual(['cert']);
+    expect(
+      closest(
+        'tust',
+        SUBCOMMANDS.map((c) => c.name),
+      ),
+    ).toEqual(['trust']);
     expect(closest('bat', ['cat', 'bar', 'hat'])).toEqual(['cat', 'bar', 'hat']);
     expect(alternatives(['--a', '--b', '--c'])).toBe('--a, --b or --c');
     expect(alternatives(['--a', '--b'])).toBe('--a or --b');
@@ -207,7 +301,9 @@ describe.skipIf(!hasBash)('completion', () => {
     for (const name of OPTION_NAMES) {
       const spec = optionSpec(name);
       for (const command of spec.commands) {
-        const words = complete(command === 'run' ? ['dev-https', '-'] : ['dev-https', command, '-']).trim().split(' ');
+        const words = complete(command === 'run' ? ['dev-https', '-'] : ['dev-https', command, '-'])
+          .trim()
+          .split(' ');
         expect([name, command, words.includes(`--${name}`)]).toEqual([name, command, true]);
         if (spec.short) expect(words).toContain(`-${spec.short}`);
       }

@@ -11,7 +11,10 @@ const CASES: Array<[string[], string]> = [
   [['/usr/bin/env', 'PORT=8000', 'npm', 'run', 'dev'], '/usr/bin/env PORT=8000 npm run dev'],
   [['A=1', 'x'], "'A=1' x"],
   [['echo', ''], "echo ''"],
-  [['echo', '$HOME', '`id`', '"q"', '*', '~', '#', 'a\\b', '!', '{a,b}', 'semi;colon', 'a&b', 'pipe|x', '(x)', '<in', '>out'], `echo '$HOME' '\`id\`' '"q"' '*' '~' '#' 'a\\b' '!' '{a,b}' 'semi;colon' 'a&b' 'pipe|x' '(x)' '<in' '>out'`],
+  [
+    ['echo', '$HOME', '`id`', '"q"', '*', '~', '#', 'a\\b', '!', '{a,b}', 'semi;colon', 'a&b', 'pipe|x', '(x)', '<in', '>out'],
+    `echo '$HOME' '\`id\`' '"q"' '*' '~' '#' 'a\\b' '!' '{a,b}' 'semi;colon' 'a&b' 'pipe|x' '(x)' '<in' '>out'`,
+  ],
   [['echo', 'two\nlines', 'tab\there'], "echo 'two\nlines' 'tab\there'"],
   [['printf', "it's"], `printf 'it'\\''s'`],
   [['ls', '--color=auto', '-la', 'a.b/c-d_e,f:g@h%i+j'], 'ls --color=auto -la a.b/c-d_e,f:g@h%i+j'],
@@ -25,7 +28,9 @@ describe('formatShellCommand', () => {
 
   test.each(CASES)('sh splits the quoted %j back into the same words', (words) => {
     // `set --` takes the words as a shell would; the script prints each NUL-terminated.
-    const out = execFileSync('sh', ['-c', `set -- ${formatShellCommand(words)}; for w in "$@"; do printf '%s\\0' "$w"; done`], { encoding: 'utf8' });
+    const out = execFileSync('sh', ['-c', `set -- ${formatShellCommand(words)}; for w in "$@"; do printf '%s\\0' "$w"; done`], {
+      encoding: 'utf8',
+    });
     expect(out.split('\0').slice(0, -1)).toEqual(words);
   });
 });

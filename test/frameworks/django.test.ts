@@ -23,17 +23,25 @@ describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject s
   let pinned: Pinned;
   let context: BrowserContext;
 
-  const manage = (args: string[], extra: NodeJS.ProcessEnv = {}) => execFileSync(PYTHON, ['manage.py', ...args], { cwd: site.dir, env: { ...env, ...extra }, stdio: 'pipe' });
+  const manage = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+    execFileSync(PYTHON, ['manage.py', ...args], { cwd: site.dir, env: { ...env, ...extra }, stdio: 'pipe' });
   const runserver = async (trust: boolean) => {
     const port = await freePort();
-    return spawnApp(PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], { cwd: site.dir, port, env: { ...env, DEV_HTTPS_TRUST_PROXY: trust ? '1' : '0' } });
+    return spawnApp(PYTHON, ['manage.py', 'runserver', `127.0.0.1:${port}`, '--noreload'], {
+      cwd: site.dir,
+      port,
+      env: { ...env, DEV_HTTPS_TRUST_PROXY: trust ? '1' : '0' },
+    });
   };
 
   beforeAll(async () => {
     site = await scopedTempDir('dev-https-fw-django-');
     env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', DEV_HTTPS_DJANGO_DB: path.join(site.dir, 'db.sqlite3') };
     execFileSync(PYTHON, ['-m', 'django', 'startproject', 'mysite', site.dir], { stdio: 'pipe' });
-    await fs.appendFile(path.join(site.dir, 'mysite/settings.py'), await fs.readFile(path.join(FIXTURES, 'django_startproject_settings.py'), 'utf8'));
+    await fs.appendFile(
+      path.join(site.dir, 'mysite/settings.py'),
+      await fs.readFile(path.join(FIXTURES, 'django_startproject_settings.py'), 'utf8'),
+    );
     manage(['migrate', '--noinput']);
     manage(['createsuperuser', '--noinput', '--username', USER, '--email', 'admin@example.com'], { DJANGO_SUPERUSER_PASSWORD: PASSWORD });
     [trusting, untrusting] = await Promise.all([runserver(true), runserver(false)]);
@@ -56,7 +64,7 @@ describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject s
     const page = await context.newPage();
     const posts: Array<{ url: string; status: number }> = [];
     page.on('response', (r) => r.request().method() === 'POST' && posts.push({ url: r.url(), status: r.status() }));
-    const login = await page.goto(`${origin}/admin/`)
+    const login = await page.goto(`${origin}/admin/`);
     expect(login!.status()).toBe(200);
     expect(page.url()).toBe(`${origin}/admin/login/?next=/admin/`);
     expect(await page.title()).toBe('Log in | Django site admin');
@@ -68,7 +76,14 @@ describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject s
     expect(posts).toEqual([{ url: `${origin}/admin/login/?next=/admin/`, status: 302 }]);
     expect(await page.title()).toBe('Site administration | Django site admin');
     expect(await page.textContent('#user-tools strong')).toBe(USER);
-    const cookies = (await context.cookies()).map(({ name, domain, path: p, httpOnly, secure, sameSite }) => ({ name, domain, path: p, httpOnly, secure, sameSite }));
+    const cookies = (await context.cookies()).map(({ name, domain, path: p, httpOnly, secure, sameSite }) => ({
+      name,
+      domain,
+      path: p,
+      httpOnly,
+      secure,
+      sameSite,
+    }));
     expect(cookies.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
       { name: 'csrftoken', domain: 'localhost', path: '/', httpOnly: false, secure: true, sameSite: 'Lax' },
       { name: 'sessionid', domain: 'localhost', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' },
@@ -139,7 +154,9 @@ describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject s
       // The 301 is no page: startproject has XFrameOptionsMiddleware, and an empty redirect body
       // proves nothing about mixed content (issue 13, part 4).
       expect(report.items.filter((i) => i.fix.includes('XFrameOptionsMiddleware'))).toEqual([]);
-      expect(report.items.filter((i) => ['clickjacking', 'mixed-content', 'nosniff', 'referrer-policy'].includes(i.id) && i.status === 'pass')).toEqual([]);
+      expect(
+        report.items.filter((i) => ['clickjacking', 'mixed-content', 'nosniff', 'referrer-policy'].includes(i.id) && i.status === 'pass'),
+      ).toEqual([]);
     } finally {
       await certs.remove();
     }

@@ -56,27 +56,33 @@ describe('Express 5 behind dev-https', () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  const release = async (name: string) => expect((await request(`${proxy.origin}/release/${name}`, { ca: proxy.ca, method: 'POST' })).body).toBe('released');
+  const release = async (name: string) =>
+    expect((await request(`${proxy.origin}/release/${name}`, { ca: proxy.ca, method: 'POST' })).body).toBe('released');
 
-  test.each(['http/1.1', 'h2'] as const)('Server-Sent Events over %s: each event as it is sent, and closing the stream closes the app\'s response', async (protocol) => {
-    const name = `sse-${protocol === 'h2' ? 'h2' : 'h1'}`;
-    const stream = openStream(`${proxy.origin}/events/${name}`, { ca: proxy.ca, protocol, headers: { accept: 'text/event-stream' } });
-    try {
-      const head = await stream.head;
-      expect(head.status).toBe(200);
-      expect(head.headers['content-type']).toBe('text/event-stream');
-      expect(head.headers['cache-control']).toBe('no-cache');
-      expect(head.headers['content-encoding']).toBeUndefined();
-      const host = new URL(proxy.origin).host;
-      expect(await stream.until('\n\n')).toBe(`data: ${JSON.stringify({ secure: true, protocol: 'https', host, ip: '127.0.0.1' })}\n\n`);
-      await release(name);
-      expect(await stream.until('data: two\n\n')).toBe(`data: ${JSON.stringify({ secure: true, protocol: 'https', host, ip: '127.0.0.1' })}\n\nid: 2\ndata: two\n\n`);
-    } finally {
-      stream.close();
-    }
-    // The app learns the client left (an event stream that leaks would never close).
-    await closedOf(name).promise;
-  });
+  test.each(['http/1.1', 'h2'] as const)(
+    "Server-Sent Events over %s: each event as it is sent, and closing the stream closes the app's response",
+    async (protocol) => {
+      const name = `sse-${protocol === 'h2' ? 'h2' : 'h1'}`;
+      const stream = openStream(`${proxy.origin}/events/${name}`, { ca: proxy.ca, protocol, headers: { accept: 'text/event-stream' } });
+      try {
+        const head = await stream.head;
+        expect(head.status).toBe(200);
+        expect(head.headers['content-type']).toBe('text/event-stream');
+        expect(head.headers['cache-control']).toBe('no-cache');
+        expect(head.headers['content-encoding']).toBeUndefined();
+        const host = new URL(proxy.origin).host;
+        expect(await stream.until('\n\n')).toBe(`data: ${JSON.stringify({ secure: true, protocol: 'https', host, ip: '127.0.0.1' })}\n\n`);
+        await release(name);
+        expect(await stream.until('data: two\n\n')).toBe(
+          `data: ${JSON.stringify({ secure: true, protocol: 'https', host, ip: '127.0.0.1' })}\n\nid: 2\ndata: two\n\n`,
+        );
+      } finally {
+        stream.close();
+      }
+      // The app learns the client left (an event stream that leaks would never close).
+      await closedOf(name).promise;
+    },
+  );
 
   test.each(['http/1.1', 'h2'] as const)('res.write() parts over %s arrive one by one, then the end', async (protocol) => {
     const name = `write-${protocol === 'h2' ? 'h2' : 'h1'}`;
@@ -94,39 +100,47 @@ describe('Express 5 behind dev-https', () => {
     }
   });
 
-  test.skipIf(!chromiumAvailable)("an EventSource in Chromium gets each event as it is sent, with its id; close() closes the app's response", async () => {
-    const { origin, ca } = await pinned!.startDevHttps({ target: (server.address() as net.AddressInfo).port });
-    const context = await pinned!.browser.newContext();
-    try {
-      const page = await context.newPage();
-      await page.goto(`${origin}/`);
-      expect(await page.title()).toBe('express app');
-      const first = await page.evaluate(
-        () =>
-          new Promise<string>((resolve, reject) => {
-            const source = new EventSource('/events/browser');
-            (window as unknown as { source: EventSource }).source = source;
-            source.onmessage = (e) => resolve(e.data);
-            source.onerror = () => reject(new Error('EventSource error'));
-          }),
-      );
-      // Chromium reaches localhost over ::1 or 127.0.0.1; either is the client address Express must see.
-      expect(JSON.parse(first)).toEqual({ secure: true, protocol: 'https', host: new URL(origin).host, ip: expect.stringMatching(/^(127\.0\.0\.1|::1)$/) });
-      const second = page.evaluate(
-        () =>
-          new Promise<{ data: string; id: string }>((resolve) => {
-            const source = (window as unknown as { source: EventSource }).source;
-            source.onmessage = (e) => {
-              source.close();
-              resolve({ data: e.data, id: e.lastEventId });
-            };
-          }),
-      );
-      expect((await request(`${origin}/release/browser`, { ca, method: 'POST' })).body).toBe('released');
-      expect(await second).toEqual({ data: 'two', id: '2' });
-      await closedOf('browser').promise;
-    } finally {
-      await context.close();
-    }
-  });
+  test.skipIf(!chromiumAvailable)(
+    "an EventSource in Chromium gets each event as it is sent, with its id; close() closes the app's response",
+    async () => {
+      const { origin, ca } = await pinned!.startDevHttps({ target: (server.address() as net.AddressInfo).port });
+      const context = await pinned!.browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(`${origin}/`);
+        expect(await page.title()).toBe('express app');
+        const first = await page.evaluate(
+          () =>
+            new Promise<string>((resolve, reject) => {
+              const source = new EventSource('/events/browser');
+              (window as unknown as { source: EventSource }).source = source;
+              source.onmessage = (e) => resolve(e.data);
+              source.onerror = () => reject(new Error('EventSource error'));
+            }),
+        );
+        // Chromium reaches localhost over ::1 or 127.0.0.1; either is the client address Express must see.
+        expect(JSON.parse(first)).toEqual({
+          secure: true,
+          protocol: 'https',
+          host: new URL(origin).host,
+          ip: expect.stringMatching(/^(127\.0\.0\.1|::1)$/),
+        });
+        const second = page.evaluate(
+          () =>
+            new Promise<{ data: string; id: string }>((resolve) => {
+              const source = (window as unknown as { source: EventSource }).source;
+              source.onmessage = (e) => {
+                source.close();
+                resolve({ data: e.data, id: e.lastEventId });
+              };
+            }),
+        );
+        expect((await request(`${origin}/release/browser`, { ca, method: 'POST' })).body).toBe('released');
+        expect(await second).toEqual({ data: 'two', id: '2' });
+        await closedOf('browser').promise;
+      } finally {
+        await context.close();
+      }
+    },
+  );
 });

@@ -112,7 +112,9 @@ export async function launchPinned(): Promise<Pinned> {
 }
 
 /** dev-https on port 0 with its own cert dir (no browser), closed by the returned handle. */
-export async function startPlain(options: DevHttpsOptions): Promise<{ handle: DevHttpsHandle; logger: CapturingLogger; ca: string; origin: string; close: () => Promise<void> }> {
+export async function startPlain(
+  options: DevHttpsOptions,
+): Promise<{ handle: DevHttpsHandle; logger: CapturingLogger; ca: string; origin: string; close: () => Promise<void> }> {
   const { dir, remove } = await scopedTempDir('dev-https-fw-cert-');
   const logger = captureLogger();
   const handle = await startDevHttps({ port: 0, certDir: dir, logger, ...options });
@@ -150,8 +152,17 @@ function accepting(port: number): Promise<boolean> {
  * A framework's own server as a child process in its own process group, until it accepts
  * connections on `port` (at most `waitMs`). stop() kills the whole group and waits for the exit.
  */
-export async function spawnApp(command: string, args: string[], options: { cwd: string; port: number; env?: NodeJS.ProcessEnv; waitMs?: number }): Promise<App> {
-  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+export async function spawnApp(
+  command: string,
+  args: string[],
+  options: { cwd: string; port: number; env?: NodeJS.ProcessEnv; waitMs?: number },
+): Promise<App> {
+  const child = spawn(command, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
@@ -215,7 +226,10 @@ export interface OpenStream {
  * `ca`. Tests read one part, act (release the next), then wait for the next part: a proxy that
  * holds the response back makes until() wait forever, so the test fails on its timeout.
  */
-export function openStream(url: string, options: { ca: string; protocol: 'http/1.1' | 'h2'; headers?: Record<string, string> }): OpenStream {
+export function openStream(
+  url: string,
+  options: { ca: string; protocol: 'http/1.1' | 'h2'; headers?: Record<string, string> },
+): OpenStream {
   let body = '';
   const waiters: Array<{ text: string; resolve: (b: string) => void; reject: (e: Error) => void }> = [];
   let ended = false;
@@ -230,7 +244,8 @@ export function openStream(url: string, options: { ca: string; protocol: 'http/1
   const settle = () => {
     for (const w of [...waiters]) {
       if (body.includes(w.text)) w.resolve(body);
-      else if (failure || ended) w.reject(failure ?? new Error(`the response ended without ${JSON.stringify(w.text)}: ${JSON.stringify(body)}`));
+      else if (failure || ended)
+        w.reject(failure ?? new Error(`the response ended without ${JSON.stringify(w.text)}: ${JSON.stringify(body)}`));
       else continue;
       waiters.splice(waiters.indexOf(w), 1);
     }

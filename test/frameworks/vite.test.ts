@@ -17,7 +17,11 @@ describe.skipIf(!chromiumAvailable)('Vite behind dev-https in Chromium', { timeo
   beforeAll(async () => {
     appDir = await copyFixture('vite-app');
     const port = await freePort();
-    app = await spawnApp(process.execPath, [path.join(REPO, 'node_modules/vite/bin/vite.js'), '--port', String(port), '--strictPort', '--host', '127.0.0.1'], { cwd: appDir.dir, port });
+    app = await spawnApp(
+      process.execPath,
+      [path.join(REPO, 'node_modules/vite/bin/vite.js'), '--port', String(port), '--strictPort', '--host', '127.0.0.1'],
+      { cwd: appDir.dir, port },
+    );
     pinned = await launchPinned();
     context = await pinned.browser.newContext();
   });

@@ -56,12 +56,32 @@ describe('fixesFor', () => {
 
 describe('findMixedContent', () => {
   test.each<[string, string, Array<{ tag: string; url: string; active: boolean }>]>([
-    ['script', '<script src="http://cdn.example.com/app.js"></script>', [{ tag: 'script', url: 'http://cdn.example.com/app.js', active: true }]],
-    ['iframe', "<iframe width=300 src='http://example.com/embed'></iframe>", [{ tag: 'iframe', url: 'http://example.com/embed', active: true }]],
-    ['stylesheet link', '<link rel="stylesheet" href="http://example.com/s.css">', [{ tag: 'link', url: 'http://example.com/s.css', active: true }]],
+    [
+      'script',
+      '<script src="http://cdn.example.com/app.js"></script>',
+      [{ tag: 'script', url: 'http://cdn.example.com/app.js', active: true }],
+    ],
+    [
+      'iframe',
+      "<iframe width=300 src='http://example.com/embed'></iframe>",
+      [{ tag: 'iframe', url: 'http://example.com/embed', active: true }],
+    ],
+    [
+      'stylesheet link',
+      '<link rel="stylesheet" href="http://example.com/s.css">',
+      [{ tag: 'link', url: 'http://example.com/s.css', active: true }],
+    ],
     ['form', '<form method="post" action="http://example.com/login">', [{ tag: 'form', url: 'http://example.com/login', active: true }]],
-    ['upper-case tag', '<SCRIPT SRC="http://example.com/a.js"></SCRIPT>', [{ tag: 'script', url: 'http://example.com/a.js', active: true }]],
-    ['img (passive)', '<img alt="logo" src="http://example.com/logo.png">', [{ tag: 'img', url: 'http://example.com/logo.png', active: false }]],
+    [
+      'upper-case tag',
+      '<SCRIPT SRC="http://example.com/a.js"></SCRIPT>',
+      [{ tag: 'script', url: 'http://example.com/a.js', active: true }],
+    ],
+    [
+      'img (passive)',
+      '<img alt="logo" src="http://example.com/logo.png">',
+      [{ tag: 'img', url: 'http://example.com/logo.png', active: false }],
+    ],
     ['https script', '<script src="https://cdn.example.com/app.js"></script>', []],
     ['relative script and img', '<script src="/static/app.js"></script><img src="logo.png">', []],
     ['protocol-relative script', '<script src="//cdn.example.com/app.js"></script>', []],
@@ -93,7 +113,13 @@ function fakeReq(method: string, url: string, host = 'localhost:8443', remoteAdd
   return { method, url, headers: { host }, socket: { remoteAddress } } as unknown as IncomingMessage;
 }
 
-function redirect(req: IncomingMessage, location: string, proto: Exchange['proto'] = 'https', statusCode = 302, extra: IncomingHttpHeaders = {}): Exchange {
+function redirect(
+  req: IncomingMessage,
+  location: string,
+  proto: Exchange['proto'] = 'https',
+  statusCode = 302,
+  extra: IncomingHttpHeaders = {},
+): Exchange {
   return { req, proto, statusCode, headers: { location, ...extra } };
 }
 
@@ -103,14 +129,19 @@ describe('createDiagnostics: redirect loops', () => {
   test('a redirect to the same URL is a loop on the first response', () => {
     const logger = captureLogger();
     const d = createDiagnostics(logger, false);
-    const loop = d.inspect(redirect(fakeReq('GET', '/'), 'https://localhost:8443/', 'https', 301, { server: 'WSGIServer/0.2 CPython/3.11.2' }));
+    const loop = d.inspect(
+      redirect(fakeReq('GET', '/'), 'https://localhost:8443/', 'https', 301, { server: 'WSGIServer/0.2 CPython/3.11.2' }),
+    );
     expect(loop).toEqual({ urls: ['https://localhost:8443/', 'https://localhost:8443/'], stack: 'django' });
     expect(warnings(logger)).toEqual([`warn: ${describeLoop(loop!)}`]);
   });
 
   test('a relative Location to the same path is a loop too', () => {
     const d = createDiagnostics(captureLogger(), false);
-    expect(d.inspect(redirect(fakeReq('GET', '/x?a=1'), '/x?a=1'))).toEqual({ urls: ['https://localhost:8443/x?a=1', 'https://localhost:8443/x?a=1'], stack: null });
+    expect(d.inspect(redirect(fakeReq('GET', '/x?a=1'), '/x?a=1'))).toEqual({
+      urls: ['https://localhost:8443/x?a=1', 'https://localhost:8443/x?a=1'],
+      stack: null,
+    });
   });
 
   test('a two-step GET cycle A → B, B → A is detected on the second redirect', () => {
@@ -125,7 +156,9 @@ describe('createDiagnostics: redirect loops', () => {
     expect(warnings(logger)).toEqual([
       `warn: ${describeLoop({ urls: ['https://localhost:8443/b', 'https://localhost:8443/a', 'https://localhost:8443/b'], stack: null })}`,
     ]);
-    expect(warnings(logger)[0]).toContain('the app keeps redirecting: https://localhost:8443/b → https://localhost:8443/a → https://localhost:8443/b.');
+    expect(warnings(logger)[0]).toContain(
+      'the app keeps redirecting: https://localhost:8443/b → https://localhost:8443/a → https://localhost:8443/b.',
+    );
   });
 
   test('each client has its own redirects: A → B from one address and B → A from another is no loop', () => {
@@ -204,9 +237,18 @@ describe('createDiagnostics: redirect loops', () => {
 
   test('describeLoop without a detected stack marks none as detected', () => {
     const text = describeLoop({ urls: ['https://localhost:8443/a', 'https://localhost:8443/b', 'https://localhost:8443/a'], stack: null });
-    expect(text.startsWith('redirect loop: the app keeps redirecting: https://localhost:8443/a → https://localhost:8443/b → https://localhost:8443/a. It does not believe')).toBe(true);
+    expect(
+      text.startsWith(
+        'redirect loop: the app keeps redirecting: https://localhost:8443/a → https://localhost:8443/b → https://localhost:8443/a. It does not believe',
+      ),
+    ).toBe(true);
     expect(text).not.toContain('(detected)');
-    expect(text.split('\n').slice(1).map((l) => l.trim().split(':')[0])).toEqual(['Django', 'Express', 'Rails', 'Flask/Werkzeug', 'Laravel', 'Spring Boot']);
+    expect(
+      text
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(':')[0]),
+    ).toEqual(['Django', 'Express', 'Rails', 'Flask/Werkzeug', 'Laravel', 'Spring Boot']);
   });
 });
 
@@ -234,13 +276,16 @@ describe('createDiagnostics: HSTS', () => {
     expect(logger.lines).toEqual([hstsWarning(hostname)]);
   });
 
-  test.each([['example.com:8443'], ['myapp.example.com'], ['192.168.1.10:8443'], ['testing.dev:8443']])('kept for Host %s, without a warning', (host) => {
-    const logger = captureLogger();
-    const headers: IncomingHttpHeaders = { 'strict-transport-security': HSTS };
-    createDiagnostics(logger, false).inspect({ req: fakeReq('GET', '/', host), proto: 'https', statusCode: 200, headers });
-    expect(headers).toEqual({ 'strict-transport-security': HSTS });
-    expect(logger.lines).toEqual([]);
-  });
+  test.each([['example.com:8443'], ['myapp.example.com'], ['192.168.1.10:8443'], ['testing.dev:8443']])(
+    'kept for Host %s, without a warning',
+    (host) => {
+      const logger = captureLogger();
+      const headers: IncomingHttpHeaders = { 'strict-transport-security': HSTS };
+      createDiagnostics(logger, false).inspect({ req: fakeReq('GET', '/', host), proto: 'https', statusCode: 200, headers });
+      expect(headers).toEqual({ 'strict-transport-security': HSTS });
+      expect(logger.lines).toEqual([]);
+    },
+  );
 
   test('kept on localhost with keepHsts, without a warning', () => {
     const logger = captureLogger();
@@ -277,14 +322,24 @@ describe('createDiagnostics: cookies over the HTTP listener', () => {
   test('cookies without Secure over HTTP, and any cookie over HTTPS, warn about nothing', () => {
     const logger = captureLogger();
     const d = createDiagnostics(logger, false);
-    d.inspect({ req: fakeReq('GET', '/', 'localhost:8080'), proto: 'http', statusCode: 200, headers: { 'set-cookie': ['sessionid=abc; HttpOnly; Path=/', 'csrftoken=def; Path=/; SameSite=Lax'] } });
+    d.inspect({
+      req: fakeReq('GET', '/', 'localhost:8080'),
+      proto: 'http',
+      statusCode: 200,
+      headers: { 'set-cookie': ['sessionid=abc; HttpOnly; Path=/', 'csrftoken=def; Path=/; SameSite=Lax'] },
+    });
     d.inspect({ req: fakeReq('GET', '/'), proto: 'https', statusCode: 200, headers: { 'set-cookie': [...setCookie] } });
     expect(logger.lines).toEqual([]);
   });
 
   test('a cookie value containing "Secure" is not the Secure attribute', () => {
     const logger = captureLogger();
-    createDiagnostics(logger, false).inspect({ req: fakeReq('GET', '/', 'localhost:8080'), proto: 'http', statusCode: 200, headers: { 'set-cookie': ['pref=Secure; Path=/'] } });
+    createDiagnostics(logger, false).inspect({
+      req: fakeReq('GET', '/', 'localhost:8080'),
+      proto: 'http',
+      statusCode: 200,
+      headers: { 'set-cookie': ['pref=Secure; Path=/'] },
+    });
     expect(logger.lines).toEqual([]);
   });
 });

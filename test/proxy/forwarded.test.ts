@@ -203,7 +203,8 @@ describe('setForwardedHeaders', () => {
 });
 
 describe('httpsLocation', () => {
-  const req = (host: string | undefined, url: string | undefined) => ({ headers: host === undefined ? {} : { host }, url }) as IncomingMessage;
+  const req = (host: string | undefined, url: string | undefined) =>
+    ({ headers: host === undefined ? {} : { host }, url }) as IncomingMessage;
 
   test.each<[string | undefined, string | undefined, number, string]>([
     ['localhost:8080', '/', 8443, 'https://localhost:8443/'],

@@ -7,8 +7,27 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
-import { DevHttpsError, startDevHttps } from '../../src/index.js';
-import { bigBodyHandler, captureLogger, deferred, downloadSha256, echoHandler, MiB, payloadSha256, uploadBig, freePort, onCleanup, readResponse, request, runCleanups, start, startError, startUpstream, tempDir, type Reply } from '../helpers.js';
+import { DevHttpsError } from '../../src/index.js';
+import {
+  bigBodyHandler,
+  captureLogger,
+  deferred,
+  downloadSha256,
+  echoHandler,
+  MiB,
+  payloadSha256,
+  uploadBig,
+  freePort,
+  onCleanup,
+  readResponse,
+  request,
+  runCleanups,
+  start,
+  startError,
+  startUpstream,
+  tempDir,
+  type Reply,
+} from '../helpers.js';
 
 afterEach(runCleanups);
 
@@ -115,7 +134,9 @@ function upgradeRequest(url: string, ca?: string): Promise<UpgradeOutcome> {
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ kind: 'response', status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () =>
+        resolve({ kind: 'response', status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -204,7 +225,9 @@ describe('what the app receives', () => {
     ['an HTTP/1.1 client, answer with Content-Length', 'HTTP/1.1', 'Content-Length: 5\r\n\r\nhello'],
   ])('an app announcing trailers still reaches %s (the Trailer header is not passed on)', async (_name, version, rest) => {
     // A raw app: Node's own server refuses Trailer with Content-Length.
-    const app = net.createServer((socket) => socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: X-Checksum\r\n${rest}`)));
+    const app = net.createServer((socket) =>
+      socket.once('data', () => socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: X-Checksum\r\n${rest}`)),
+    );
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     onCleanup(() => new Promise<void>((resolve) => app.close(() => resolve())));
     const { port, ca } = await start({ target: (app.address() as net.AddressInfo).port });
@@ -266,7 +289,10 @@ describe('what the app receives', () => {
     // One line each on the wire: ours replaced theirs rather than being added next to them.
     const names = rawNames(seen);
     for (const name of ['x-forwarded-proto', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port', 'forwarded']) {
-      expect(names.filter((n) => n === name), name).toHaveLength(1);
+      expect(
+        names.filter((n) => n === name),
+        name,
+      ).toHaveLength(1);
     }
   });
 
@@ -333,7 +359,7 @@ describe('connection pool to the app', () => {
 
   // The app's Connection / Keep-Alive describe the pooled connection; passed on, they would keep
   // open a client connection the client asked to close.
-  test('a client sending Connection: close is answered with Connection: close, not the app\'s keep-alive', async () => {
+  test("a client sending Connection: close is answered with Connection: close, not the app's keep-alive", async () => {
     const upstream = await startUpstream((_req, res) => res.end('app'));
     const { port, ca } = await start({ target: upstream.port });
 
@@ -390,23 +416,25 @@ describe('streaming', () => {
     });
     const { port, ca } = await start({ target: upstream.port });
 
-    const result = await new Promise<{ status: number; type: string | undefined; openAtFirst: boolean; body: string }>((resolve, reject) => {
-      const req = https.get(`https://localhost:${port}/events`, { ca, agent: false }, (res) => {
-        let body = '';
-        let openAtFirst = false;
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-          if (body === 'data: one\n\n') {
-            openAtFirst = !res.complete && !res.readableEnded;
-            clientSawFirst.resolve();
-          }
+    const result = await new Promise<{ status: number; type: string | undefined; openAtFirst: boolean; body: string }>(
+      (resolve, reject) => {
+        const req = https.get(`https://localhost:${port}/events`, { ca, agent: false }, (res) => {
+          let body = '';
+          let openAtFirst = false;
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            body += c;
+            if (body === 'data: one\n\n') {
+              openAtFirst = !res.complete && !res.readableEnded;
+              clientSawFirst.resolve();
+            }
+          });
+          res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], openAtFirst, body }));
+          res.on('error', reject);
         });
-        res.on('end', () => resolve({ status: res.statusCode!, type: res.headers['content-type'], openAtFirst, body }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-    });
+        req.on('error', reject);
+      },
+    );
 
     expect(result).toEqual({ status: 200, type: 'text/event-stream', openAtFirst: true, body: 'data: one\n\ndata: two\n\n' });
   });
@@ -490,7 +518,9 @@ describe('when the app is unreachable', () => {
 
     expect((await request(`https://localhost:${port}/`, { ca })).status).toBe(502);
     const warnings = () => logger.lines.filter((l) => l.startsWith('warn: '));
-    expect(warnings()).toEqual([`warn: cannot reach the app at ${origin}: nothing is listening there (connection refused); answering 502 until it is back`]);
+    expect(warnings()).toEqual([
+      `warn: cannot reach the app at ${origin}: nothing is listening there (connection refused); answering 502 until it is back`,
+    ]);
 
     await startUpstream((_req, res) => res.end('app is up'), '127.0.0.1', appPort);
     const ok = await request(`https://localhost:${port}/`, { ca });
@@ -620,7 +650,12 @@ describe('the demo app', () => {
     const json = await request(`https://localhost:${port}/json`, { ca });
     expect(json.status).toBe(200);
     expect(json.headers['content-type']).toBe('application/json');
-    const report = JSON.parse(json.body) as { scheme: string; host: string; forwarded: Record<string, string>; cookies: Record<string, string> };
+    const report = JSON.parse(json.body) as {
+      scheme: string;
+      host: string;
+      forwarded: Record<string, string>;
+      cookies: Record<string, string>;
+    };
     expect(report.scheme).toBe('https');
     expect(report.host).toBe(`localhost:${port}`);
     expect(report.forwarded).toEqual({
@@ -648,7 +683,9 @@ describe('the demo app', () => {
     const [name, value] = pair.split('=') as [string, string];
     expect(name).toBe('dev_https_demo');
 
-    const back = JSON.parse((await request(`https://localhost:${port}/json`, { ca, headers: { cookie: pair } })).body) as { cookies: Record<string, string> };
+    const back = JSON.parse((await request(`https://localhost:${port}/json`, { ca, headers: { cookie: pair } })).body) as {
+      cookies: Record<string, string>;
+    };
     expect(back.cookies).toEqual({ dev_https_demo: value });
   });
 });
@@ -703,7 +740,13 @@ describe('listening', () => {
     const httpsPort = await freePort();
     const upstream = await startUpstream((_req, res) => res.end('app'));
 
-    const err = await startError({ target: upstream.port, port: httpsPort, httpPort: occupier.port, certDir: await tempDir(), logger: captureLogger() });
+    const err = await startError({
+      target: upstream.port,
+      port: httpsPort,
+      httpPort: occupier.port,
+      certDir: await tempDir(),
+      logger: captureLogger(),
+    });
     expect(err).toBeInstanceOf(DevHttpsError);
     expect(err).toMatchObject({
       code: 'E_PORT_IN_USE',

@@ -7,7 +7,13 @@ import { captureLogger, onCleanup, request, runCleanups, startUpstream, tempDir 
 
 afterEach(runCleanups);
 
-const onHttps: LocationContext = { proto: 'https', host: 'localhost:8443', listenerPort: 8443, httpsPort: 8443, target: { hostname: 'localhost', port: 8000 } };
+const onHttps: LocationContext = {
+  proto: 'https',
+  host: 'localhost:8443',
+  listenerPort: 8443,
+  httpsPort: 8443,
+  target: { hostname: 'localhost', port: 8000 },
+};
 const onHttp: LocationContext = { ...onHttps, proto: 'http', host: 'localhost:8080', listenerPort: 8080 };
 
 test.each([
@@ -73,7 +79,14 @@ test("an app redirecting to its own address is sent to the listener's public URL
 
 test('--redirect-http: 307 to the same path and query on HTTPS, POST included, and the app sees nothing', async () => {
   const app = await startUpstream((_req, res) => res.end('app'));
-  const handle = await startDevHttps({ target: app.port, port: 0, httpPort: 0, redirectHttp: true, certDir: await tempDir(), logger: captureLogger() });
+  const handle = await startDevHttps({
+    target: app.port,
+    port: 0,
+    httpPort: 0,
+    redirectHttp: true,
+    certDir: await tempDir(),
+    logger: captureLogger(),
+  });
   onCleanup(() => handle.close());
   const httpsPort = new URL(handle.urls.https).port;
   const httpPort = new URL(handle.urls.http!).port;
@@ -89,7 +102,14 @@ test('--redirect-http: 307 to the same path and query on HTTPS, POST included, a
 
 test('--redirect-http: a WebSocket upgrade on the HTTP listener gets 400 naming wss://, not a silent hang-up', async () => {
   const app = await startUpstream((_req, res) => res.end('app'));
-  const handle = await startDevHttps({ target: app.port, port: 0, httpPort: 0, redirectHttp: true, certDir: await tempDir(), logger: captureLogger() });
+  const handle = await startDevHttps({
+    target: app.port,
+    port: 0,
+    httpPort: 0,
+    redirectHttp: true,
+    certDir: await tempDir(),
+    logger: captureLogger(),
+  });
   onCleanup(() => handle.close());
   const socket = net.connect(Number(new URL(handle.urls.http!).port), '127.0.0.1');
   socket.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');

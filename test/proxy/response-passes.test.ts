@@ -32,14 +32,24 @@ interface Stubs {
 function context(stubs: Stubs = {}) {
   const calls: string[] = [];
   const ctx: ResponseContext = {
-    req: { httpVersionMajor: stubs.httpVersionMajor ?? 1, method: 'GET', url: '/', headers: { host: 'localhost:8443', ...stubs.requestHeaders }, socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage,
+    req: {
+      httpVersionMajor: stubs.httpVersionMajor ?? 1,
+      method: 'GET',
+      url: '/',
+      headers: { host: 'localhost:8443', ...stubs.requestHeaders },
+      socket: { remoteAddress: '127.0.0.1' },
+    } as unknown as IncomingMessage,
     res: {
       writeHead: (status: number) => {
         calls.push(`writeHead ${status}`);
       },
       end: () => calls.push('end'),
     } as unknown as ServerResponse,
-    proxyRes: { headers: stubs.headers ?? {}, statusCode: stubs.statusCode ?? 200, resume: () => calls.push('resume') } as unknown as IncomingMessage,
+    proxyRes: {
+      headers: stubs.headers ?? {},
+      statusCode: stubs.statusCode ?? 200,
+      resume: () => calls.push('resume'),
+    } as unknown as IncomingMessage,
     listener: { proto: stubs.proto ?? 'https', port: 8443, httpsPort: 8443 },
     clientClose: stubs.clientClose ?? false,
     target: { origin: 'http://127.0.0.1:3000', hostname: '127.0.0.1', port: 3000 },
@@ -51,7 +61,15 @@ function context(stubs: Stubs = {}) {
 
 describe('dropConnectionListed', () => {
   test('removes the headers the app named in Connection, keeps Content-Length', () => {
-    const { ctx } = context({ headers: { connection: 'X-Private, Content-Length , x-other', 'x-private': 'a', 'x-other': 'b', 'content-length': '3', 'x-kept': 'c' } });
+    const { ctx } = context({
+      headers: {
+        connection: 'X-Private, Content-Length , x-other',
+        'x-private': 'a',
+        'x-other': 'b',
+        'content-length': '3',
+        'x-kept': 'c',
+      },
+    });
     dropConnectionListed(ctx);
     expect(ctx.proxyRes.headers).toEqual({ connection: 'X-Private, Content-Length , x-other', 'content-length': '3', 'x-kept': 'c' });
   });
@@ -66,7 +84,17 @@ describe('dropConnectionListed', () => {
 describe('dropHopByHop', () => {
   test('removes every hop-by-hop header and nothing else', () => {
     const { ctx } = context({
-      headers: { connection: 'close', 'keep-alive': 'timeout=5', 'proxy-connection': 'x', 'proxy-authorization': 'x', te: 'trailers', trailer: 'x-t', upgrade: 'h2c', 'transfer-encoding': 'chunked', 'content-type': 'text/plain' },
+      headers: {
+        connection: 'close',
+        'keep-alive': 'timeout=5',
+        'proxy-connection': 'x',
+        'proxy-authorization': 'x',
+        te: 'trailers',
+        trailer: 'x-t',
+        upgrade: 'h2c',
+        'transfer-encoding': 'chunked',
+        'content-type': 'text/plain',
+      },
     });
     dropHopByHop(ctx);
     expect(ctx.proxyRes.headers).toEqual({ 'content-type': 'text/plain' });
@@ -94,10 +122,18 @@ describe('rewriteUrls', () => {
   test('Location, Content-Location and Refresh to the app point at the listener', () => {
     const { ctx } = context({
       statusCode: 302,
-      headers: { location: 'http://127.0.0.1:3000/next?a=1', 'content-location': 'http://localhost:3000/doc', refresh: '0; url=http://127.0.0.1:3000/later' },
+      headers: {
+        location: 'http://127.0.0.1:3000/next?a=1',
+        'content-location': 'http://localhost:3000/doc',
+        refresh: '0; url=http://127.0.0.1:3000/later',
+      },
     });
     rewriteUrls(ctx);
-    expect(ctx.proxyRes.headers).toEqual({ location: 'https://localhost:8443/next?a=1', 'content-location': 'https://localhost:8443/doc', refresh: '0; url=https://localhost:8443/later' });
+    expect(ctx.proxyRes.headers).toEqual({
+      location: 'https://localhost:8443/next?a=1',
+      'content-location': 'https://localhost:8443/doc',
+      refresh: '0; url=https://localhost:8443/later',
+    });
   });
 
   test('relative and foreign URLs are left alone', () => {
@@ -110,7 +146,12 @@ describe('rewriteUrls', () => {
 describe('diagnose', () => {
   test('hands the exchange to the diagnostics and keeps the loop it reports', () => {
     const seen: unknown[] = [];
-    const { ctx } = context({ statusCode: 301, headers: { location: '/' }, proto: 'https', inspect: (exchange) => (seen.push(exchange), LOOP) });
+    const { ctx } = context({
+      statusCode: 301,
+      headers: { location: '/' },
+      proto: 'https',
+      inspect: (exchange) => (seen.push(exchange), LOOP),
+    });
     diagnose(ctx);
     expect(seen).toEqual([{ req: ctx.req, proto: 'https', statusCode: 301, headers: ctx.proxyRes.headers }]);
     expect(ctx.loop).toBe(LOOP);
@@ -140,7 +181,10 @@ describe('RESPONSE_PASSES', () => {
   });
 
   test('rewriteResponseHead runs them all on one head', () => {
-    const { ctx } = context({ headers: { connection: 'x-private', 'x-private': '1', 'keep-alive': 'timeout=5', location: 'http://127.0.0.1:3000/a' }, statusCode: 201 });
+    const { ctx } = context({
+      headers: { connection: 'x-private', 'x-private': '1', 'keep-alive': 'timeout=5', location: 'http://127.0.0.1:3000/a' },
+      statusCode: 201,
+    });
     expect(rewriteResponseHead(ctx)).toBe(false);
     expect(ctx.proxyRes.headers).toEqual({ connection: 'keep-alive', location: 'https://localhost:8443/a' });
   });

@@ -172,20 +172,36 @@ async function setup(caDir = 'ca'): Promise<Fixture> {
   const fakes = await tempDir('dev-https-fakes-');
   fs.writeFileSync(path.join(fakes, 'fake.cjs'), FAKE);
   for (const tool of ['security', 'certutil', 'sudo']) {
-    fs.writeFileSync(path.join(fakes, tool), `#!/bin/sh\nexec '${process.execPath}' '${path.join(fakes, 'fake.cjs')}' ${tool} "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(fakes, tool), `#!/bin/sh\nexec '${process.execPath}' '${path.join(fakes, 'fake.cjs')}' ${tool} "$@"\n`, {
+      mode: 0o755,
+    });
   }
   const x509 = new X509Certificate(ca.cert);
-  const state = () => (fs.existsSync(path.join(fakes, 'state.json')) ? JSON.parse(fs.readFileSync(path.join(fakes, 'state.json'), 'utf8')) : { keychain: [], root: [] });
+  const state = () =>
+    fs.existsSync(path.join(fakes, 'state.json'))
+      ? JSON.parse(fs.readFileSync(path.join(fakes, 'state.json'), 'utf8'))
+      : { keychain: [], root: [] };
   return {
     ca,
     home,
     fakes,
     sha1: x509.fingerprint.replace(/:/g, ''),
     serial: x509.serialNumber,
-    header: [`dev-https CA: ${ca.commonName}`, `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`, `  signs only ${describePermitted(DEFAULT_PERMITTED)}`],
+    header: [
+      `dev-https CA: ${ca.commonName}`,
+      `  ${ca.certPath} (SHA-256 ${ca.fingerprint256})`,
+      `  signs only ${describePermitted(DEFAULT_PERMITTED)}`,
+    ],
     stays: `The CA itself stays in ${ca.root}; delete that directory to remove it for good (projects then get a new CA).`,
     // The fakes stand in for the platform's own tool directories (/usr/bin, System32): tools are never looked up on PATH.
-    context: (platform, isRoot = false, env = {}) => ({ env: { PATH: fakes, HOME: home, ...env }, platform, home, isRoot, toolDirs: [fakes], wsl: false }),
+    context: (platform, isRoot = false, env = {}) => ({
+      env: { PATH: fakes, HOME: home, ...env },
+      platform,
+      home,
+      isRoot,
+      toolDirs: [fakes],
+      wsl: false,
+    }),
     fail: (call, stderr) => {
       const file = path.join(fakes, 'fail.json');
       const fails = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
@@ -209,8 +225,21 @@ async function command(f: Fixture, action: 'trust' | 'untrust' | 'check', stores
   const log = path.join(f.fakes, 'calls.log');
   fs.rmSync(log, { force: true });
   const lines: string[] = [];
-  const ok = await runTrustCommand({ action, stores: resolveStores(stores), print: (l) => lines.push(l), logger: captureLogger(), caRoot: f.ca.root, context });
-  const calls: Call[] = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Call) : [];
+  const ok = await runTrustCommand({
+    action,
+    stores: resolveStores(stores),
+    print: (l) => lines.push(l),
+    logger: captureLogger(),
+    caRoot: f.ca.root,
+    context,
+  });
+  const calls: Call[] = fs.existsSync(log)
+    ? fs
+        .readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Call)
+    : [];
   return { ok, lines, calls: calls.map((c) => c.argv), homes: [...new Set(calls.map((c) => c.home))] };
 }
 
@@ -227,7 +256,12 @@ describe('macOS system keychain (platform darwin)', () => {
     // The tools are found on the context's PATH: the process's does not have them.
     expect((process.env.PATH ?? '').split(path.delimiter)).not.toContain(f.fakes);
 
-    expect(await command(f, 'check', 'macos', ctx)).toEqual({ ok: false, lines: [...f.header, `✘ ${MAC}: not trusted (run dev-https trust)`], calls: [verify], homes: [f.home] });
+    expect(await command(f, 'check', 'macos', ctx)).toEqual({
+      ok: false,
+      lines: [...f.header, `✘ ${MAC}: not trusted (run dev-https trust)`],
+      calls: [verify],
+      homes: [f.home],
+    });
 
     expect(await command(f, 'trust', 'macos', ctx)).toEqual({
       ok: true,
@@ -250,7 +284,12 @@ describe('macOS system keychain (platform darwin)', () => {
     expect(again.lines.slice(-2)).toEqual([`✔ ${MAC}: already trusted`, RESTART]);
     expect(again.calls).toEqual([verify]);
 
-    expect(await command(f, 'check', 'macos', ctx)).toEqual({ ok: true, lines: [...f.header, `✔ ${MAC}: trusted`], calls: [verify], homes: [f.home] });
+    expect(await command(f, 'check', 'macos', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, `✔ ${MAC}: trusted`],
+      calls: [verify],
+      homes: [f.home],
+    });
 
     // What the keychain names it by: the SHA-1 node computes, uppercase hex without colons.
     expect(f.sha1).toMatch(/^[0-9A-F]{40}$/);
@@ -266,7 +305,10 @@ describe('macOS system keychain (platform darwin)', () => {
     });
     expect(f.keychain()).toEqual([]);
 
-    expect(await command(f, 'check', 'macos', ctx)).toMatchObject({ ok: false, lines: [...f.header, `✘ ${MAC}: not trusted (run dev-https trust)`] });
+    expect(await command(f, 'check', 'macos', ctx)).toMatchObject({
+      ok: false,
+      lines: [...f.header, `✘ ${MAC}: not trusted (run dev-https trust)`],
+    });
     const none = await command(f, 'untrust', 'macos', ctx);
     expect(none).toMatchObject({ ok: true, calls: [find] });
     expect(none.lines).toContain(`✔ ${MAC}: was not there`);
@@ -280,7 +322,13 @@ describe('macOS system keychain (platform darwin)', () => {
 
     expect(await command(f, 'trust', 'macos', ctx)).toEqual({
       ok: true,
-      lines: [...f.header, 'Adding it to:', `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with ${path.join(f.fakes, 'security')} add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath}`, `✔ ${MAC}: trusted`, RESTART],
+      lines: [
+        ...f.header,
+        'Adding it to:',
+        `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with ${path.join(f.fakes, 'security')} add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath}`,
+        `✔ ${MAC}: trusted`,
+        RESTART,
+      ],
       calls: [verify, ['security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, caPath]],
       homes: [f.home],
     });
@@ -310,7 +358,13 @@ describe('Windows user root store (platform win32)', () => {
 
     expect(await command(f, 'trust', 'windows', ctx)).toEqual({
       ok: true,
-      lines: [...f.header, 'Adding it to:', `  - ${WIN}: adds the CA to your user Root store with ${path.join(f.fakes, 'certutil')} -addstore -user -f Root ${f.ca.certPath} (Windows asks you to confirm)`, `✔ ${WIN}: trusted`, RESTART],
+      lines: [
+        ...f.header,
+        'Adding it to:',
+        `  - ${WIN}: adds the CA to your user Root store with ${path.join(f.fakes, 'certutil')} -addstore -user -f Root ${f.ca.certPath} (Windows asks you to confirm)`,
+        `✔ ${WIN}: trusted`,
+        RESTART,
+      ],
       calls: [verify, ['certutil', '-addstore', '-user', '-f', 'Root', f.ca.certPath]],
       homes: [f.home],
     });
@@ -320,7 +374,12 @@ describe('Windows user root store (platform win32)', () => {
     expect(again).toMatchObject({ ok: true, calls: [verify] });
     expect(again.lines).toContain(`✔ ${WIN}: already trusted`);
 
-    expect(await command(f, 'check', 'windows', ctx)).toEqual({ ok: true, lines: [...f.header, `✔ ${WIN}: trusted`], calls: [verify], homes: [f.home] });
+    expect(await command(f, 'check', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, `✔ ${WIN}: trusted`],
+      calls: [verify],
+      homes: [f.home],
+    });
 
     expect(await command(f, 'untrust', 'windows', ctx)).toEqual({
       ok: true,
@@ -336,7 +395,10 @@ describe('Windows user root store (platform win32)', () => {
       calls: [verify],
       homes: [f.home],
     });
-    expect(await command(f, 'check', 'windows', ctx)).toMatchObject({ ok: false, lines: [...f.header, `✘ ${WIN}: not trusted (run dev-https trust)`] });
+    expect(await command(f, 'check', 'windows', ctx)).toMatchObject({
+      ok: false,
+      lines: [...f.header, `✘ ${WIN}: not trusted (run dev-https trust)`],
+    });
   });
 });
 
@@ -346,7 +408,10 @@ describe('Windows user root store (platform win32)', () => {
 describe('a failing tool', () => {
   test('certutil -addstore refused (the user said No): ✘ with its last two lines, the command fails, no restart hint', async () => {
     const f = await setup();
-    f.fail('certutil -addstore', 'CertUtil: -addstore command FAILED: 0x800704c7 (WIN32: 1223 ERROR_CANCELLED)\nCertUtil: The operation was canceled by the user.');
+    f.fail(
+      'certutil -addstore',
+      'CertUtil: -addstore command FAILED: 0x800704c7 (WIN32: 1223 ERROR_CANCELLED)\nCertUtil: The operation was canceled by the user.',
+    );
     expect(await command(f, 'trust', 'windows', f.context('win32'))).toEqual({
       ok: false,
       lines: [
@@ -363,7 +428,6 @@ describe('a failing tool', () => {
     });
     expect(f.root()).toEqual([]);
   });
-
 
   test.skipIf(!KEYTOOL)('macOS fails through sudo, Java cacerts in the same call still gets the CA', async () => {
     const f = await setup();
@@ -468,11 +532,25 @@ describe('trust --replace', () => {
     const f = await setup();
     const ctx = f.context('darwin', true);
     expect((await command(f, 'trust', 'macos', ctx)).ok).toBe(true);
-    const files = () => Object.fromEntries(fs.readdirSync(f.ca.root).sort().map((n) => [n, fs.readFileSync(path.join(f.ca.root, n), 'utf8')]));
+    const files = () =>
+      Object.fromEntries(
+        fs
+          .readdirSync(f.ca.root)
+          .sort()
+          .map((n) => [n, fs.readFileSync(path.join(f.ca.root, n), 'utf8')]),
+      );
     const before = files();
     f.fail('security delete-certificate', 'SecKeychainItemDelete: UNIX[Operation not permitted]');
     const lines: string[] = [];
-    const ok = await runTrustCommand({ action: 'trust', stores: resolveStores('macos'), print: (l) => lines.push(l), logger: captureLogger(), caRoot: f.ca.root, context: ctx, replace: true });
+    const ok = await runTrustCommand({
+      action: 'trust',
+      stores: resolveStores('macos'),
+      print: (l) => lines.push(l),
+      logger: captureLogger(),
+      caRoot: f.ca.root,
+      context: ctx,
+      replace: true,
+    });
     expect(ok).toBe(false);
     expect(lines).toEqual([
       `Replacing the dev-https CA ${f.ca.certPath} (${f.ca.commonName}, SHA-256 ${f.ca.fingerprint256}).`,
@@ -493,7 +571,11 @@ describe('WSL: the browser runs on Windows', () => {
   async function setupWsl(): Promise<Fixture> {
     const f = await setup();
     for (const tool of ['certutil.exe', 'wslpath']) {
-      fs.writeFileSync(path.join(f.fakes, tool), `#!/bin/sh\nexec '${process.execPath}' '${path.join(f.fakes, 'fake.cjs')}' ${tool} "$@"\n`, { mode: 0o755 });
+      fs.writeFileSync(
+        path.join(f.fakes, tool),
+        `#!/bin/sh\nexec '${process.execPath}' '${path.join(f.fakes, 'fake.cjs')}' ${tool} "$@"\n`,
+        { mode: 0o755 },
+      );
     }
     return f;
   }
@@ -517,7 +599,12 @@ describe('WSL: the browser runs on Windows', () => {
       homes: [f.home],
     });
     expect(f.root()).toEqual([f.serial]);
-    expect(await command(f, 'check', 'windows', ctx)).toEqual({ ok: true, lines: [...f.header, `✔ ${WSL}: trusted`], calls: [verify], homes: [f.home] });
+    expect(await command(f, 'check', 'windows', ctx)).toEqual({
+      ok: true,
+      lines: [...f.header, `✔ ${WSL}: trusted`],
+      calls: [verify],
+      homes: [f.home],
+    });
     expect(await command(f, 'untrust', 'windows', ctx)).toEqual({
       ok: true,
       lines: [...f.header, 'Removing it from:', `  - ${WSL}`, `✔ ${WSL}: removed`, f.stays],
@@ -529,10 +616,22 @@ describe('WSL: the browser runs on Windows', () => {
 
   test('outside WSL, Linux has no Windows store; in WSL without certutil.exe, the line says where it was looked for', async () => {
     const f = await setupWsl();
-    expect(await command(f, 'check', 'windows', { ...f.context('linux'), wsl: false })).toEqual({ ok: false, lines: [...f.header, '✘ windows: not on this machine: only on Windows and in WSL'], calls: [], homes: [] });
+    expect(await command(f, 'check', 'windows', { ...f.context('linux'), wsl: false })).toEqual({
+      ok: false,
+      lines: [...f.header, '✘ windows: not on this machine: only on Windows and in WSL'],
+      calls: [],
+      homes: [],
+    });
     fs.rmSync(path.join(f.fakes, 'certutil.exe'));
-    const missing = 'certutil.exe not found in /mnt/c/Windows/System32 (is the C: drive mounted elsewhere? name its System32 in DEV_HTTPS_TOOL_DIR)';
-    expect(await command(f, 'trust', 'windows', { ...f.context('linux'), wsl: true, toolDirs: [path.join(f.fakes, 'none')] })).toMatchObject({ ok: false, lines: [...f.header, 'Adding it to:', `  - ${WSL}: skipped, ${missing}`, `✘ ${WSL}: ${missing}`], calls: [] });
+    const missing =
+      'certutil.exe not found in /mnt/c/Windows/System32 (is the C: drive mounted elsewhere? name its System32 in DEV_HTTPS_TOOL_DIR)';
+    expect(
+      await command(f, 'trust', 'windows', { ...f.context('linux'), wsl: true, toolDirs: [path.join(f.fakes, 'none')] }),
+    ).toMatchObject({
+      ok: false,
+      lines: [...f.header, 'Adding it to:', `  - ${WSL}: skipped, ${missing}`, `✘ ${WSL}: ${missing}`],
+      calls: [],
+    });
   });
 });
 
@@ -550,23 +649,41 @@ describe("trust-store tools come from the system's directories, never PATH", () 
     return { bin, marks };
   }
 
-  test.skipIf(!CERTUTIL)('a dependency\'s certutil first on PATH (as under npx) never runs: the system\'s does, and the plan names it', async () => {
-    const { bin, marks } = await planted();
-    const home = await tempDir();
-    const db = path.join(home, '.pki', 'nssdb');
-    fs.mkdirSync(db, { recursive: true });
-    execFileSync(CERTUTIL!, ['-N', '-d', `sql:${db}`, '--empty-password']);
-    const ca = await ensureCA(path.join(await tempDir(), 'ca'), captureLogger());
-    const nickname = `${ca.commonName} ${ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()}`;
-    const context: TrustContext = { env: { HOME: home, PATH: `${bin}${path.delimiter}${process.env.PATH}` }, platform: 'linux', home, isRoot: true, wsl: false };
-    const lines: string[] = [];
-    const ok = await runTrustCommand({ action: 'trust', stores: resolveStores('nss'), print: (l) => lines.push(l), logger: captureLogger(), caRoot: ca.root, context });
-    expect(ok).toBe(true);
-    expect(lines).toContain(`  - ${CHROME}: adds the CA as "${nickname}" with ${CERTUTIL} -A -d sql:${db} -t C,, -n "${nickname}" -i ${ca.certPath}`);
-    expect(lines).toContain(`✔ ${CHROME}: trusted`);
-    expect(execFileSync(CERTUTIL!, ['-L', '-d', `sql:${db}`], { encoding: 'utf8' })).toContain(nickname);
-    expect(fs.readdirSync(marks)).toEqual([]);
-  });
+  test.skipIf(!CERTUTIL)(
+    "a dependency's certutil first on PATH (as under npx) never runs: the system's does, and the plan names it",
+    async () => {
+      const { bin, marks } = await planted();
+      const home = await tempDir();
+      const db = path.join(home, '.pki', 'nssdb');
+      fs.mkdirSync(db, { recursive: true });
+      execFileSync(CERTUTIL!, ['-N', '-d', `sql:${db}`, '--empty-password']);
+      const ca = await ensureCA(path.join(await tempDir(), 'ca'), captureLogger());
+      const nickname = `${ca.commonName} ${ca.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()}`;
+      const context: TrustContext = {
+        env: { HOME: home, PATH: `${bin}${path.delimiter}${process.env.PATH}` },
+        platform: 'linux',
+        home,
+        isRoot: true,
+        wsl: false,
+      };
+      const lines: string[] = [];
+      const ok = await runTrustCommand({
+        action: 'trust',
+        stores: resolveStores('nss'),
+        print: (l) => lines.push(l),
+        logger: captureLogger(),
+        caRoot: ca.root,
+        context,
+      });
+      expect(ok).toBe(true);
+      expect(lines).toContain(
+        `  - ${CHROME}: adds the CA as "${nickname}" with ${CERTUTIL} -A -d sql:${db} -t C,, -n "${nickname}" -i ${ca.certPath}`,
+      );
+      expect(lines).toContain(`✔ ${CHROME}: trusted`);
+      expect(execFileSync(CERTUTIL!, ['-L', '-d', `sql:${db}`], { encoding: 'utf8' })).toContain(nickname);
+      expect(fs.readdirSync(marks)).toEqual([]);
+    },
+  );
 
   test('a sudo only on PATH is never handed the password: without a system sudo the store fails with the reason', async () => {
     const f = await setup();
@@ -586,7 +703,9 @@ describe("trust-store tools come from the system's directories, never PATH", () 
     // No system directory holds the tools: only the one named finds them.
     const done = await command(f, 'trust', 'macos', { ...ctx, toolDirs: [path.join(f.fakes, 'none')] });
     expect(done.ok).toBe(true);
-    expect(done.lines).toContain(`  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with sudo security add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath} (through sudo: it needs an administrator)`);
+    expect(done.lines).toContain(
+      `  - ${MAC}: adds the CA to ${KEYCHAIN} as a trusted root with sudo security add-trusted-cert -d -r trustRoot -k ${KEYCHAIN} ${f.ca.certPath} (through sudo: it needs an administrator)`,
+    );
     // sudo (from the named directory) is handed "security", not a path: its own secure_path decides.
     expect(done.calls[1]).toEqual(['sudo', 'security', 'add-trusted-cert', '-d', '-r', 'trustRoot', '-k', KEYCHAIN, f.ca.certPath]);
   });

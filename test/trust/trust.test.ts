@@ -34,7 +34,8 @@ const ALIAS = `dev-https-${SHORT}`;
 const SIGNS = `  signs only ${describePermitted(DEFAULT_PERMITTED)}`;
 const HEADER = [`dev-https CA: ${CA_NAME}`, `  ${CA_PATH} (SHA-256 ${CA.fingerprint256})`, SIGNS];
 /** Where dev-https finds a tool: the system's directories, never PATH. */
-const systemTool = (name: string) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => path.join(d, name)).find((f) => fs.existsSync(f))!;
+const systemTool = (name: string) =>
+  ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((d) => path.join(d, name)).find((f) => fs.existsSync(f))!;
 // Only after a browser's store (nss, macos, windows) was trusted.
 const RESTART = 'Restart your browser if it was open: browsers read their trust stores at start.';
 const STAYS = `The CA itself stays in ${CA_ROOT}; delete that directory to remove it for good (projects then get a new CA).`;
@@ -49,7 +50,8 @@ const realCaRootExisted = fs.existsSync(REAL_CA_ROOT);
 afterAll(() => {
   expect(fs.existsSync(REAL_CA_ROOT)).toBe(realCaRootExisted);
   expect(fs.existsSync(`/usr/local/share/ca-certificates/dev-https-${SHORT}.crt`)).toBe(false);
-  if (fs.existsSync('/etc/ssl/certs/ca-certificates.crt')) expect(fingerprints(fs.readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8'))).not.toContain(CA.fingerprint256);
+  if (fs.existsSync('/etc/ssl/certs/ca-certificates.crt'))
+    expect(fingerprints(fs.readFileSync('/etc/ssl/certs/ca-certificates.crt', 'utf8'))).not.toContain(CA.fingerprint256);
   const realNssDb = path.join(os.homedir(), '.pki', 'nssdb');
   if (CERTUTIL && fs.existsSync(path.join(realNssDb, 'cert9.db'))) expect(Object.keys(nssEntries(realNssDb))).not.toContain(NICKNAME);
 });
@@ -78,7 +80,9 @@ function resultLine(done: Done, label: string): string | undefined {
 }
 
 function fingerprints(pemBundle: string): string[] {
-  return (pemBundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem).fingerprint256);
+  return (pemBundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []).map(
+    (pem) => new X509Certificate(pem).fingerprint256,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -96,8 +100,15 @@ function newNssDb(dir: string): string {
 
 /** Nickname → trust flags ("C,,"), as `certutil -L` lists them. */
 function nssEntries(dir: string): Record<string, string> {
-  const lines = certutil(['-L', '-d', `sql:${dir}`]).split('\n').slice(4);
-  return Object.fromEntries(lines.map((l) => /^(.+?)\s+(\S*,\S*,\S*)\s*$/.exec(l)).filter((m) => m !== null).map((m) => [m[1], m[2]]));
+  const lines = certutil(['-L', '-d', `sql:${dir}`])
+    .split('\n')
+    .slice(4);
+  return Object.fromEntries(
+    lines
+      .map((l) => /^(.+?)\s+(\S*,\S*,\S*)\s*$/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => [m[1], m[2]]),
+  );
 }
 
 /** The SHA-256 of the certificate stored under `nickname`. */
@@ -124,7 +135,8 @@ describe.skipIf(!CERTUTIL)('nss', () => {
   const CHROME = 'NSS database ~/.pki/nssdb (Chrome, Chromium)';
   const FIREFOX = 'NSS database ~/.mozilla/firefox/abcd1234.default-release (Firefox profile abcd1234.default-release)';
   /** The plan's line for an NSS database: the exact command. */
-  const adds = (dir: string) => `adds the CA as "${NICKNAME}" with ${systemTool('certutil')} -A -d sql:${dir} -t C,, -n "${NICKNAME}" -i ${CA_PATH}`;
+  const adds = (dir: string) =>
+    `adds the CA as "${NICKNAME}" with ${systemTool('certutil')} -A -d sql:${dir} -t C,, -n "${NICKNAME}" -i ${CA_PATH}`;
 
   test('trust adds the CA to ~/.pki/nssdb and a Firefox profile as "C,,", check sees it, untrust removes exactly it', async () => {
     const HOME = await tempDir();
@@ -137,7 +149,15 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: ${adds(chrome)}`, `  - ${FIREFOX}: ${adds(firefox)}`, `✔ ${CHROME}: trusted`, `✔ ${FIREFOX}: trusted`, RESTART),
+      stdout: text(
+        ...HEADER,
+        'Adding it to:',
+        `  - ${CHROME}: ${adds(chrome)}`,
+        `  - ${FIREFOX}: ${adds(firefox)}`,
+        `✔ ${CHROME}: trusted`,
+        `✔ ${FIREFOX}: trusted`,
+        RESTART,
+      ),
     });
     expect(nssEntries(chrome)).toEqual({ 'Unrelated Root': 'C,,', [NICKNAME]: 'C,,' });
     expect(nssEntries(firefox)).toEqual({ [NICKNAME]: 'C,,' });
@@ -146,13 +166,25 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     // NSS itself now accepts the CA as an SSL issuer.
     expect(nssVerify(firefox, NICKNAME)).toBe('certutil: certificate is valid');
 
-    expect(await dev(['trust', '--check', '--store', 'nss'], { HOME })).toEqual({ code: 0, stderr: '', stdout: text(...HEADER, `✔ ${CHROME}: trusted`, `✔ ${FIREFOX}: trusted`) });
+    expect(await dev(['trust', '--check', '--store', 'nss'], { HOME })).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: text(...HEADER, `✔ ${CHROME}: trusted`, `✔ ${FIREFOX}: trusted`),
+    });
 
     const again = await dev(['trust', '--store', 'nss'], { HOME });
     expect(again).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: ${adds(chrome)}`, `  - ${FIREFOX}: ${adds(firefox)}`, `✔ ${CHROME}: already trusted`, `✔ ${FIREFOX}: already trusted`, RESTART),
+      stdout: text(
+        ...HEADER,
+        'Adding it to:',
+        `  - ${CHROME}: ${adds(chrome)}`,
+        `  - ${FIREFOX}: ${adds(firefox)}`,
+        `✔ ${CHROME}: already trusted`,
+        `✔ ${FIREFOX}: already trusted`,
+        RESTART,
+      ),
     });
     expect(nssEntries(firefox)).toEqual({ [NICKNAME]: 'C,,' });
 
@@ -160,7 +192,15 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(untrusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Removing it from:', `  - ${CHROME}`, `  - ${FIREFOX}`, `✔ ${CHROME}: removed`, `✔ ${FIREFOX}: removed`, STAYS),
+      stdout: text(
+        ...HEADER,
+        'Removing it from:',
+        `  - ${CHROME}`,
+        `  - ${FIREFOX}`,
+        `✔ ${CHROME}: removed`,
+        `✔ ${FIREFOX}: removed`,
+        STAYS,
+      ),
     });
     expect(nssEntries(chrome)).toEqual({ 'Unrelated Root': 'C,,' });
     expect(nssFingerprint(chrome, 'Unrelated Root')).toBe(otherFp);
@@ -168,7 +208,17 @@ describe.skipIf(!CERTUTIL)('nss', () => {
 
     const twice = await dev(['untrust', '--store', 'nss'], { HOME });
     expect(twice.code).toBe(0);
-    expect(twice.stdout).toBe(text(...HEADER, 'Removing it from:', `  - ${CHROME}`, `  - ${FIREFOX}`, `✔ ${CHROME}: was not there`, `✔ ${FIREFOX}: was not there`, STAYS));
+    expect(twice.stdout).toBe(
+      text(
+        ...HEADER,
+        'Removing it from:',
+        `  - ${CHROME}`,
+        `  - ${FIREFOX}`,
+        `✔ ${CHROME}: was not there`,
+        `✔ ${FIREFOX}: was not there`,
+        STAYS,
+      ),
+    );
 
     const doctor = await dev(['doctor', '--store', 'nss'], { HOME });
     expect(doctor).toEqual({
@@ -185,7 +235,9 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     // What unticking "Trust this CA to identify websites" in Firefox or Chrome leaves.
     certutil(['-M', '-d', `sql:${db}`, '-n', NICKNAME, '-t', ',,']);
     expect(nssEntries(db)).toEqual({ [NICKNAME]: ',,' });
-    expect(nssVerify(db, NICKNAME)).toBe("certutil: certificate is invalid: Peer's certificate issuer has been marked as not trusted by the user.");
+    expect(nssVerify(db, NICKNAME)).toBe(
+      "certutil: certificate is invalid: Peer's certificate issuer has been marked as not trusted by the user.",
+    );
 
     const doctor = await dev(['doctor', '--store', 'nss'], { HOME });
     expect.soft(doctor).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${CHROME}: not trusted (run dev-https trust)`) });
@@ -218,7 +270,11 @@ describe.skipIf(!CERTUTIL)('nss', () => {
 
   test.each([
     ['deleted', (keyPath: string) => fs.rmSync(keyPath), 'signerCA-key.pem is missing'],
-    ['replaced by garbage', (keyPath: string) => fs.writeFileSync(keyPath, 'garbage\n', { mode: 0o600 }), 'signerCA-key.pem is not a PEM private key'],
+    [
+      'replaced by garbage',
+      (keyPath: string) => fs.writeFileSync(keyPath, 'garbage\n', { mode: 0o600 }),
+      'signerCA-key.pem is not a PEM private key',
+    ],
   ])('a CA whose key was %s: doctor and untrust work as before (untrust removes the entry), trust is E_CA', async (_label, damage, why) => {
     const HOME = await tempDir();
     const DEV_HTTPS_CAROOT = await tempDir();
@@ -238,7 +294,13 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(doctorIntact).toEqual({ code: 0, stderr: '', stdout: text(...header, `✔ ${CHROME}: trusted`) });
 
     damage(ca.keyPath);
-    const files = () => Object.fromEntries(fs.readdirSync(DEV_HTTPS_CAROOT).sort().map((f) => [f, fs.readFileSync(path.join(DEV_HTTPS_CAROOT, f), 'utf8')]));
+    const files = () =>
+      Object.fromEntries(
+        fs
+          .readdirSync(DEV_HTTPS_CAROOT)
+          .sort()
+          .map((f) => [f, fs.readFileSync(path.join(DEV_HTTPS_CAROOT, f), 'utf8')]),
+      );
     const damaged = files();
 
     expect(await dev(['doctor', '--store', 'nss'], env)).toEqual(doctorIntact);
@@ -254,11 +316,21 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(await dev(['untrust', '--store', 'nss'], env)).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...header, 'Removing it from:', `  - ${CHROME}`, `✔ ${CHROME}: removed`, `The CA itself stays in ${DEV_HTTPS_CAROOT}; delete that directory to remove it for good (projects then get a new CA).`),
+      stdout: text(
+        ...header,
+        'Removing it from:',
+        `  - ${CHROME}`,
+        `✔ ${CHROME}: removed`,
+        `The CA itself stays in ${DEV_HTTPS_CAROOT}; delete that directory to remove it for good (projects then get a new CA).`,
+      ),
     });
     expect(nssEntries(db)).toEqual({ 'Unrelated Root': 'C,,' });
     expect(nssFingerprint(db, 'Unrelated Root')).toBe(otherFp);
-    expect(await dev(['doctor', '--store', 'nss'], env)).toEqual({ code: 1, stderr: '', stdout: text(...header, `✘ ${CHROME}: not trusted (run dev-https trust)`) });
+    expect(await dev(['doctor', '--store', 'nss'], env)).toEqual({
+      code: 1,
+      stderr: '',
+      stdout: text(...header, `✘ ${CHROME}: not trusted (run dev-https trust)`),
+    });
     // No command replaced or repaired the CA.
     expect(files()).toEqual(damaged);
   });
@@ -274,7 +346,13 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${CHROME}: creates ~/.pki/nssdb and ${adds(path.join(HOME, '.pki', 'nssdb'))}`, `✔ ${CHROME}: trusted`, RESTART),
+      stdout: text(
+        ...HEADER,
+        'Adding it to:',
+        `  - ${CHROME}: creates ~/.pki/nssdb and ${adds(path.join(HOME, '.pki', 'nssdb'))}`,
+        `✔ ${CHROME}: trusted`,
+        RESTART,
+      ),
     });
     const db = path.join(HOME, '.pki', 'nssdb');
     expect(fs.existsSync(path.join(db, 'cert9.db'))).toBe(true);
@@ -291,7 +369,11 @@ describe.skipIf(!CERTUTIL)('nss', () => {
     const why = 'no NSS database: no Firefox profile, no ~/.pki/nssdb and no Chrome or Chromium';
 
     const trusted = await dev(['trust', '--store', 'nss'], { HOME, PATH: bin });
-    expect(trusted).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ nss: not on this machine: ${why}`, `No trust store found (nss: ${why}).`) });
+    expect(trusted).toEqual({
+      code: 1,
+      stderr: '',
+      stdout: text(...HEADER, `✘ nss: not on this machine: ${why}`, `No trust store found (nss: ${why}).`),
+    });
     expect(fs.readdirSync(HOME)).toEqual([]);
   });
 });
@@ -302,7 +384,10 @@ describe.skipIf(!CERTUTIL)('nss', () => {
 /** A root with one real Mozilla CA listed, as a Debian system has: the script needs one to write the bundle. */
 async function seededSystemRoot(): Promise<{ root: string; bundle: string; anchor: string; seededFp: string }> {
   const root = await tempDir();
-  const file = fs.readdirSync(MOZILLA_CERTS).filter((f) => f.endsWith('.crt')).sort()[0]!;
+  const file = fs
+    .readdirSync(MOZILLA_CERTS)
+    .filter((f) => f.endsWith('.crt'))
+    .sort()[0]!;
   fs.mkdirSync(path.join(root, 'usr/share/ca-certificates/mozilla'), { recursive: true });
   fs.copyFileSync(path.join(MOZILLA_CERTS, file), path.join(root, 'usr/share/ca-certificates/mozilla', file));
   fs.mkdirSync(path.join(root, 'etc'));
@@ -328,7 +413,19 @@ async function handshake(url: string, ca: string): Promise<string> {
 /** update-ca-certificates as the plan shows it for the layout under DEV_HTTPS_SYSTEM_STORE_ROOT. */
 function updateCommand(root: string): string {
   const at = (p: string) => path.join(root, p);
-  return [systemTool('update-ca-certificates'), '--certsconf', at('etc/ca-certificates.conf'), '--certsdir', at('usr/share/ca-certificates'), '--localcertsdir', at('usr/local/share/ca-certificates'), '--etccertsdir', at('etc/ssl/certs'), '--hooksdir', at('etc/ca-certificates/update.d')].join(' ');
+  return [
+    systemTool('update-ca-certificates'),
+    '--certsconf',
+    at('etc/ca-certificates.conf'),
+    '--certsdir',
+    at('usr/share/ca-certificates'),
+    '--localcertsdir',
+    at('usr/local/share/ca-certificates'),
+    '--etccertsdir',
+    at('etc/ssl/certs'),
+    '--hooksdir',
+    at('etc/ca-certificates/update.d'),
+  ].join(' ');
 }
 
 describe.skipIf(!systemStoreTestable)('system store', () => {
@@ -343,7 +440,12 @@ describe.skipIf(!systemStoreTestable)('system store', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${SYSTEM}: copies the CA to ${anchor} and runs ${updateCommand(root)}`, `✔ ${SYSTEM}: trusted`),
+      stdout: text(
+        ...HEADER,
+        'Adding it to:',
+        `  - ${SYSTEM}: copies the CA to ${anchor} and runs ${updateCommand(root)}`,
+        `✔ ${SYSTEM}: trusted`,
+      ),
     });
     expect(fs.readFileSync(anchor, 'utf8')).toBe(CA_PEM);
     expect(fs.statSync(anchor).mode & 0o777).toBe(0o644);
@@ -355,18 +457,30 @@ describe.skipIf(!systemStoreTestable)('system store', () => {
     const [, url] = await waitFor(server, /➜  Local:   (https:\/\/localhost:\d+\/)/);
     expect(await handshake(url!, fs.readFileSync(bundle, 'utf8'))).toBe('ok');
 
-    expect(await dev(['trust', '--check', '--store', 'system'], env)).toEqual({ code: 0, stderr: '', stdout: text(...HEADER, `✔ ${SYSTEM}: trusted`) });
+    expect(await dev(['trust', '--check', '--store', 'system'], env)).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: text(...HEADER, `✔ ${SYSTEM}: trusted`),
+    });
     expect((await dev(['trust', '--store', 'system'], env)).stdout).toContain(`✔ ${SYSTEM}: already trusted\n`);
 
     const untrusted = await dev(['untrust', '--store', 'system'], env);
-    expect(untrusted).toEqual({ code: 0, stderr: '', stdout: text(...HEADER, 'Removing it from:', `  - ${SYSTEM}`, `✔ ${SYSTEM}: removed`, STAYS) });
+    expect(untrusted).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: text(...HEADER, 'Removing it from:', `  - ${SYSTEM}`, `✔ ${SYSTEM}: removed`, STAYS),
+    });
     expect(fs.existsSync(anchor)).toBe(false);
     const after = fs.readFileSync(bundle, 'utf8');
     expect(fingerprints(after)).toEqual([seededFp]);
     expect(await handshake(url!, after)).toBe('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
 
     expect((await dev(['untrust', '--store', 'system'], env)).stdout).toContain(`✔ ${SYSTEM}: was not there\n`);
-    expect(await dev(['doctor', '--store', 'system'], env)).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${SYSTEM}: not trusted (run dev-https trust)`) });
+    expect(await dev(['doctor', '--store', 'system'], env)).toEqual({
+      code: 1,
+      stderr: '',
+      stdout: text(...HEADER, `✘ ${SYSTEM}: not trusted (run dev-https trust)`),
+    });
 
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
@@ -377,7 +491,11 @@ describe.skipIf(!systemStoreTestable)('system store', () => {
     const HOME = await tempDir();
     const env = { HOME, DEV_HTTPS_SYSTEM_STORE_ROOT: root };
     const certsDir = path.join(root, 'etc/ssl/certs');
-    const dangling = () => fs.readdirSync(certsDir).filter((f) => !fs.existsSync(path.join(certsDir, f))).sort();
+    const dangling = () =>
+      fs
+        .readdirSync(certsDir)
+        .filter((f) => !fs.existsSync(path.join(certsDir, f)))
+        .sort();
 
     expect((await dev(['trust', '--store', 'system'], env)).code).toBe(0);
     expect(fs.readdirSync(certsDir)).toContain(`dev-https-${SHORT}.pem`);
@@ -388,7 +506,7 @@ describe.skipIf(!systemStoreTestable)('system store', () => {
     expect(dangling()).toEqual([]);
   });
 
-  test("untrust tells the update.d hooks the CA is gone (\"-<pem>\"), as trust told them it came: Debian's Java keystore hook drops it then", async () => {
+  test('untrust tells the update.d hooks the CA is gone ("-<pem>"), as trust told them it came: Debian\'s Java keystore hook drops it then', async () => {
     const { root } = await seededSystemRoot();
     const HOME = await tempDir();
     const env = { HOME, DEV_HTTPS_SYSTEM_STORE_ROOT: root };
@@ -433,43 +551,59 @@ describe.skipIf(!systemStoreTestable)('without certutil', () => {
     return bin;
   }
 
-  test.skipIf(!CERTUTIL)('the NSS line names the package to install, exit 1, and the system store in the same command is still trusted', async () => {
-    const HOME = await tempDir();
-    const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
-    const { root, bundle, anchor, seededFp } = await seededSystemRoot();
-    // Tools are looked for in the system's directories, not on PATH: the context narrows them to a copy without certutil.
-    const toolDir = await pathWithout(['certutil']);
-    const context = { env: { HOME, PATH: toolDir, DEV_HTTPS_SYSTEM_STORE_ROOT: root }, platform: 'linux' as const, home: HOME, isRoot: true, toolDirs: [toolDir] };
-    const CHROME = 'NSS database ~/.pki/nssdb (Chrome, Chromium)';
-    const command = async (action: 'trust' | 'check', stores: string) => {
-      const lines: string[] = [];
-      const ok = await runTrustCommand({ action, stores: resolveStores(stores), print: (l) => lines.push(l), logger: { info() {}, warn() {}, error() {} }, caRoot: CA_ROOT, context });
-      return { code: ok ? 0 : 1, stderr: '', stdout: text(...lines) };
-    };
+  test.skipIf(!CERTUTIL)(
+    'the NSS line names the package to install, exit 1, and the system store in the same command is still trusted',
+    async () => {
+      const HOME = await tempDir();
+      const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
+      const { root, bundle, anchor, seededFp } = await seededSystemRoot();
+      // Tools are looked for in the system's directories, not on PATH: the context narrows them to a copy without certutil.
+      const toolDir = await pathWithout(['certutil']);
+      const context = {
+        env: { HOME, PATH: toolDir, DEV_HTTPS_SYSTEM_STORE_ROOT: root },
+        platform: 'linux' as const,
+        home: HOME,
+        isRoot: true,
+        toolDirs: [toolDir],
+      };
+      const CHROME = 'NSS database ~/.pki/nssdb (Chrome, Chromium)';
+      const command = async (action: 'trust' | 'check', stores: string) => {
+        const lines: string[] = [];
+        const ok = await runTrustCommand({
+          action,
+          stores: resolveStores(stores),
+          print: (l) => lines.push(l),
+          logger: { info() {}, warn() {}, error() {} },
+          caRoot: CA_ROOT,
+          context,
+        });
+        return { code: ok ? 0 : 1, stderr: '', stdout: text(...lines) };
+      };
 
-    const trusted = await command('trust', 'nss,system');
-    expect(trusted.code).toBe(1);
-    expect(trusted.stderr).toBe('');
-    const lines = trusted.stdout.split('\n');
-    const missing = lines.find((l) => l.startsWith(`✘ ${CHROME}: `))!.slice(`✘ ${CHROME}: `.length);
-    if (debianLike) expect(missing).toBe('certutil not found: install it with sudo apt install libnss3-tools');
-    else expect(missing).toMatch(/^certutil not found: install it with /);
-    expect(trusted.stdout).toBe(
-      text(
-        ...HEADER,
-        'Adding it to:',
-        `  - ${CHROME}: skipped, ${missing}`,
-        `  - system store (update-ca-certificates): copies the CA to ${anchor} and runs ${updateCommand(root).replace(systemTool('update-ca-certificates'), path.join(toolDir, 'update-ca-certificates'))}`,
-        `✘ ${CHROME}: ${missing}`,
-        '✔ system store (update-ca-certificates): trusted',
-      ),
-    );
-    expect(fingerprints(fs.readFileSync(bundle, 'utf8')).sort()).toEqual([seededFp, CA.fingerprint256].sort());
-    expect(nssEntries(db)).toEqual({});
+      const trusted = await command('trust', 'nss,system');
+      expect(trusted.code).toBe(1);
+      expect(trusted.stderr).toBe('');
+      const lines = trusted.stdout.split('\n');
+      const missing = lines.find((l) => l.startsWith(`✘ ${CHROME}: `))!.slice(`✘ ${CHROME}: `.length);
+      if (debianLike) expect(missing).toBe('certutil not found: install it with sudo apt install libnss3-tools');
+      else expect(missing).toMatch(/^certutil not found: install it with /);
+      expect(trusted.stdout).toBe(
+        text(
+          ...HEADER,
+          'Adding it to:',
+          `  - ${CHROME}: skipped, ${missing}`,
+          `  - system store (update-ca-certificates): copies the CA to ${anchor} and runs ${updateCommand(root).replace(systemTool('update-ca-certificates'), path.join(toolDir, 'update-ca-certificates'))}`,
+          `✘ ${CHROME}: ${missing}`,
+          '✔ system store (update-ca-certificates): trusted',
+        ),
+      );
+      expect(fingerprints(fs.readFileSync(bundle, 'utf8')).sort()).toEqual([seededFp, CA.fingerprint256].sort());
+      expect(nssEntries(db)).toEqual({});
 
-    const doctor = await command('check', 'nss');
-    expect(doctor).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${CHROME}: cannot tell: ${missing}`) });
-  });
+      const doctor = await command('check', 'nss');
+      expect(doctor).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${CHROME}: cannot tell: ${missing}`) });
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -478,7 +612,10 @@ describe.skipIf(!systemStoreTestable)('without certutil', () => {
 /** `keytool -list` of the store (or one alias): exit code and output. */
 function keytoolList(cacerts: string, storepass: string, alias?: string): { code: number; stdout: string } {
   try {
-    const stdout = execFileSync(KEYTOOL!, ['-list', '-keystore', cacerts, '-storepass', storepass, ...(alias ? ['-alias', alias] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const stdout = execFileSync(KEYTOOL!, ['-list', '-keystore', cacerts, '-storepass', storepass, ...(alias ? ['-alias', alias] : [])], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return { code: 0, stdout };
   } catch (err) {
     const e = err as { status: number; stdout: string };
@@ -486,7 +623,12 @@ function keytoolList(cacerts: string, storepass: string, alias?: string): { code
   }
 }
 
-const aliases = (listing: string) => listing.split('\n').filter((l) => l.includes('trustedCertEntry')).map((l) => l.split(',')[0]).sort();
+const aliases = (listing: string) =>
+  listing
+    .split('\n')
+    .filter((l) => l.includes('trustedCertEntry'))
+    .map((l) => l.split(',')[0])
+    .sort();
 
 describe.skipIf(!KEYTOOL)('java', () => {
   test('trust imports the CA into $JAVA_HOME cacerts as dev-https-<fingerprint>, check sees it, untrust deletes only it', async () => {
@@ -502,25 +644,42 @@ describe.skipIf(!KEYTOOL)('java', () => {
     expect(trusted).toEqual({
       code: 0,
       stderr: '',
-      stdout: text(...HEADER, 'Adding it to:', `  - ${JAVA}: imports the CA into ${cacerts} as "${ALIAS}" with ${path.join(JAVA_HOME, 'bin', 'keytool')} -importcert -noprompt -trustcacerts -file ${CA_PATH} -keystore ${cacerts} -alias ${ALIAS}`, `✔ ${JAVA}: trusted`),
+      stdout: text(
+        ...HEADER,
+        'Adding it to:',
+        `  - ${JAVA}: imports the CA into ${cacerts} as "${ALIAS}" with ${path.join(JAVA_HOME, 'bin', 'keytool')} -importcert -noprompt -trustcacerts -file ${CA_PATH} -keystore ${cacerts} -alias ${ALIAS}`,
+        `✔ ${JAVA}: trusted`,
+      ),
     });
     const listed = keytoolList(cacerts, 'changeit', ALIAS);
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(new RegExp(`^${ALIAS}, .*, trustedCertEntry, \\n`));
     expect(listed.stdout).toContain(`Certificate fingerprint (SHA-256): ${CA.fingerprint256}\n`);
 
-    expect(await dev(['trust', '--check', '--store', 'java'], env)).toEqual({ code: 0, stderr: '', stdout: text(...HEADER, `✔ ${JAVA}: trusted`) });
+    expect(await dev(['trust', '--check', '--store', 'java'], env)).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: text(...HEADER, `✔ ${JAVA}: trusted`),
+    });
     expect((await dev(['trust', '--store', 'java'], env)).stdout).toContain(`✔ ${JAVA}: already trusted\n`);
 
     const untrusted = await dev(['untrust', '--store', 'java'], env);
-    expect(untrusted).toEqual({ code: 0, stderr: '', stdout: text(...HEADER, 'Removing it from:', `  - ${JAVA}`, `✔ ${JAVA}: removed`, STAYS) });
+    expect(untrusted).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: text(...HEADER, 'Removing it from:', `  - ${JAVA}`, `✔ ${JAVA}: removed`, STAYS),
+    });
     const gone = keytoolList(cacerts, 'changeit', ALIAS);
     expect(gone.code).toBe(1);
     expect(gone.stdout).toContain(`Alias <${ALIAS}> does not exist`);
     expect(aliases(keytoolList(cacerts, 'changeit').stdout)).toEqual(before);
 
     expect((await dev(['untrust', '--store', 'java'], env)).stdout).toContain(`✔ ${JAVA}: was not there\n`);
-    expect(await dev(['doctor', '--store', 'java'], env)).toEqual({ code: 1, stderr: '', stdout: text(...HEADER, `✘ ${JAVA}: not trusted (run dev-https trust)`) });
+    expect(await dev(['doctor', '--store', 'java'], env)).toEqual({
+      code: 1,
+      stderr: '',
+      stdout: text(...HEADER, `✘ ${JAVA}: not trusted (run dev-https trust)`),
+    });
   });
 
   test('DEV_HTTPS_JAVA_STOREPASS opens a cacerts with another password; a wrong password is an error, not "was not there"', async () => {
@@ -536,7 +695,9 @@ describe.skipIf(!KEYTOOL)('java', () => {
 
     // Without the password (keytool is given "changeit"): the entry is there but cannot be read.
     const doctor = await dev(['doctor', '--store', 'java'], { HOME, JAVA_HOME });
-    expect.soft([doctor.code, resultLine(doctor, JAVA)]).toEqual([1, expect.stringMatching(/^✘ .*: cannot tell: .*password was incorrect$/)]);
+    expect
+      .soft([doctor.code, resultLine(doctor, JAVA)])
+      .toEqual([1, expect.stringMatching(/^✘ .*: cannot tell: .*password was incorrect$/)]);
     const untrusted = await dev(['untrust', '--store', 'java'], { HOME, JAVA_HOME });
     expect.soft([untrusted.code, resultLine(untrusted, JAVA)]).toEqual([1, expect.stringMatching(/^✘ .*: .*password was incorrect$/)]);
     // Either way the entry is still there.
@@ -549,8 +710,14 @@ describe.skipIf(!KEYTOOL)('java', () => {
 
 describe('without a store or a CA', () => {
   test.skipIf(process.platform !== 'linux').each([
-    [['trust', '--store', 'macos'], ['✘ macos: not on this machine: only on macOS', 'No trust store found (macos: only on macOS).']],
-    [['untrust', '--store', 'windows'], ['✘ windows: not on this machine: only on Windows and in WSL', 'No trust store found (windows: only on Windows and in WSL).']],
+    [
+      ['trust', '--store', 'macos'],
+      ['✘ macos: not on this machine: only on macOS', 'No trust store found (macos: only on macOS).'],
+    ],
+    [
+      ['untrust', '--store', 'windows'],
+      ['✘ windows: not on this machine: only on Windows and in WSL', 'No trust store found (windows: only on Windows and in WSL).'],
+    ],
     [['doctor', '--store', 'macos'], ['✘ macos: not on this machine: only on macOS']],
   ])('%j on Linux: the store asked for is not here, exit 1', async (args, lines) => {
     const HOME = await tempDir();
@@ -558,8 +725,14 @@ describe('without a store or a CA', () => {
   });
 
   test.each([
-    [['trust', '--store', 'bogus'], 'error: Invalid --store "bogus": expected a comma-separated list of system, nss, macos, windows, java\n'],
-    [['untrust', '--store', 'nss,chrome'], 'error: Invalid --store "nss,chrome": expected a comma-separated list of system, nss, macos, windows, java\n'],
+    [
+      ['trust', '--store', 'bogus'],
+      'error: Invalid --store "bogus": expected a comma-separated list of system, nss, macos, windows, java\n',
+    ],
+    [
+      ['untrust', '--store', 'nss,chrome'],
+      'error: Invalid --store "nss,chrome": expected a comma-separated list of system, nss, macos, windows, java\n',
+    ],
     [['doctor', '--store', ','], 'error: Invalid --store ",": expected a comma-separated list of system, nss, macos, windows, java\n'],
     [['doctor', '--check'], 'error: Invalid --check: it belongs to dev-https trust (dev-https doctor always checks)\n'],
     [['untrust', '--check'], 'error: Invalid --check: it belongs to dev-https trust (dev-https untrust removes)\n'],
@@ -600,7 +773,12 @@ describe('cert', () => {
     curl: `curl --cacert ${file} https://localhost:8443/`,
     python: `REQUESTS_CA_BUNDLE=${file} (requests) · SSL_CERT_FILE=${file} (urllib, httpx, aiohttp)`,
   });
-  const clientLines = (file: string) => ['Clients:', `  Node:    ${clients(file).node}`, `  curl:    ${clients(file).curl}`, `  Python:  ${clients(file).python}`];
+  const clientLines = (file: string) => [
+    'Clients:',
+    `  Node:    ${clients(file).node}`,
+    `  curl:    ${clients(file).curl}`,
+    `  Python:  ${clients(file).python}`,
+  ];
   /** No key material in what a command printed. */
   const expectNoKey = (done: Done, ...keys: string[]) => {
     for (const out of [done.stdout, done.stderr]) {
@@ -609,74 +787,87 @@ describe('cert', () => {
     }
   };
 
-  test.skipIf(!CERTUTIL)('shows the certificate in ./certs, its CA, where the CA is trusted and how clients trust it; --json says the same', async () => {
-    const cwd = await tempDir();
-    const HOME = await tempDir();
-    const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
-    const certPath = path.join(cwd, 'certs', 'cert.pem');
-    const keyPath = path.join(cwd, 'certs', 'key.pem');
-    const caKey = fs.readFileSync(path.join(CA_ROOT, 'signerCA-key.pem'), 'utf8');
+  test.skipIf(!CERTUTIL)(
+    'shows the certificate in ./certs, its CA, where the CA is trusted and how clients trust it; --json says the same',
+    async () => {
+      const cwd = await tempDir();
+      const HOME = await tempDir();
+      const db = newNssDb(path.join(HOME, '.pki', 'nssdb'));
+      const certPath = path.join(cwd, 'certs', 'cert.pem');
+      const keyPath = path.join(cwd, 'certs', 'key.pem');
+      const caKey = fs.readFileSync(path.join(CA_ROOT, 'signerCA-key.pem'), 'utf8');
 
-    const shown = await dev(['cert'], { HOME }, cwd);
-    const leaf = new X509Certificate(fs.readFileSync(certPath));
-    const key = fs.readFileSync(keyPath, 'utf8');
-    expect(leaf.checkIssued(new X509Certificate(fs.readFileSync(path.join(CA_ROOT, 'signerCA.pem'))))).toBe(true);
-    expect(shown).toEqual({
-      code: 0,
-      stderr: '',
-      stdout: text(
-        `Generating a new certificate: no certificate in ${path.join(cwd, 'certs')} yet`,
-        `CA:        ${CA_PATH}`,
-        `           ${CA_NAME}, expires ${day(CA.validTo)}`,
-        `           signs only ${describePermitted(DEFAULT_PERMITTED)}`,
-        `           key ${path.join(CA_ROOT, 'signerCA-key.pem')} (private: keep it to yourself)`,
-        `Cert:      ${certPath}`,
-        `Key:       ${keyPath}`,
-        'Names:     localhost, 127.0.0.1, ::1',
-        `Expires:   ${day(leaf.validTo)}`,
-        `SHA-256:   ${leaf.fingerprint256}`,
-        'Trusted:   nowhere yet: run dev-https trust',
-        ...clientLines(CA_PATH),
-      ),
-    });
-    expectNoKey(shown, key, caKey);
+      const shown = await dev(['cert'], { HOME }, cwd);
+      const leaf = new X509Certificate(fs.readFileSync(certPath));
+      const key = fs.readFileSync(keyPath, 'utf8');
+      expect(leaf.checkIssued(new X509Certificate(fs.readFileSync(path.join(CA_ROOT, 'signerCA.pem'))))).toBe(true);
+      expect(shown).toEqual({
+        code: 0,
+        stderr: '',
+        stdout: text(
+          `Generating a new certificate: no certificate in ${path.join(cwd, 'certs')} yet`,
+          `CA:        ${CA_PATH}`,
+          `           ${CA_NAME}, expires ${day(CA.validTo)}`,
+          `           signs only ${describePermitted(DEFAULT_PERMITTED)}`,
+          `           key ${path.join(CA_ROOT, 'signerCA-key.pem')} (private: keep it to yourself)`,
+          `Cert:      ${certPath}`,
+          `Key:       ${keyPath}`,
+          'Names:     localhost, 127.0.0.1, ::1',
+          `Expires:   ${day(leaf.validTo)}`,
+          `SHA-256:   ${leaf.fingerprint256}`,
+          'Trusted:   nowhere yet: run dev-https trust',
+          ...clientLines(CA_PATH),
+        ),
+      });
+      expectNoKey(shown, key, caKey);
 
-    const json = await dev(['cert', '--json'], { HOME }, cwd);
-    expect(json.code).toBe(0);
-    expect(json.stderr).toBe('');
-    expectNoKey(json, key, caKey);
-    const report = {
-      certificate: {
-        certPath,
-        keyPath,
-        fingerprint256: leaf.fingerprint256,
-        validTo: new Date(leaf.validTo).toISOString(),
-        names: ['localhost', '127.0.0.1', '::1'],
-        generated: false,
-        source: 'ca',
-        trustPath: CA_PATH,
-      },
-      ca: { certPath: CA_PATH, commonName: CA_NAME, fingerprint256: CA.fingerprint256, validTo: new Date(CA.validTo).toISOString(), keyPath: path.join(CA_ROOT, 'signerCA-key.pem'), signs: describePermitted(DEFAULT_PERMITTED) },
-      trust: [
+      const json = await dev(['cert', '--json'], { HOME }, cwd);
+      expect(json.code).toBe(0);
+      expect(json.stderr).toBe('');
+      expectNoKey(json, key, caKey);
+      const report = {
+        certificate: {
+          certPath,
+          keyPath,
+          fingerprint256: leaf.fingerprint256,
+          validTo: new Date(leaf.validTo).toISOString(),
+          names: ['localhost', '127.0.0.1', '::1'],
+          generated: false,
+          source: 'ca',
+          trustPath: CA_PATH,
+        },
+        ca: {
+          certPath: CA_PATH,
+          commonName: CA_NAME,
+          fingerprint256: CA.fingerprint256,
+          validTo: new Date(CA.validTo).toISOString(),
+          keyPath: path.join(CA_ROOT, 'signerCA-key.pem'),
+          signs: describePermitted(DEFAULT_PERMITTED),
+        },
+        trust: [
+          { store: 'system', label: SYSTEM, trusted: false, note: null },
+          { store: 'nss', label: CHROME, trusted: false, note: null },
+        ],
+        clients: clients(CA_PATH),
+      };
+      expect(JSON.parse(json.stdout)).toEqual(report);
+
+      // Trusted in the NSS database (added here with certutil, as trust would): the report says so.
+      certutil(['-A', '-d', `sql:${db}`, '-t', 'C,,', '-n', NICKNAME, '-i', CA_PATH]);
+      const trustedJson = await dev(['cert', '--json'], { HOME }, cwd);
+      expect(JSON.parse(trustedJson.stdout).trust).toEqual([
         { store: 'system', label: SYSTEM, trusted: false, note: null },
-        { store: 'nss', label: CHROME, trusted: false, note: null },
-      ],
-      clients: clients(CA_PATH),
-    };
-    expect(JSON.parse(json.stdout)).toEqual(report);
-
-    // Trusted in the NSS database (added here with certutil, as trust would): the report says so.
-    certutil(['-A', '-d', `sql:${db}`, '-t', 'C,,', '-n', NICKNAME, '-i', CA_PATH]);
-    const trustedJson = await dev(['cert', '--json'], { HOME }, cwd);
-    expect(JSON.parse(trustedJson.stdout).trust).toEqual([
-      { store: 'system', label: SYSTEM, trusted: false, note: null },
-      { store: 'nss', label: CHROME, trusted: true, note: null },
-    ]);
-    const trustedText = await dev(['cert'], { HOME }, cwd);
-    expect(trustedText.stdout.split('\n').filter((l) => /^(Trusted|Not yet):/.test(l))).toEqual([`Trusted:   ${CHROME}`, `Not yet:   ${SYSTEM}`]);
-    // The cached certificate was served, not a new one.
-    expect(new X509Certificate(fs.readFileSync(certPath)).fingerprint256).toBe(leaf.fingerprint256);
-  });
+        { store: 'nss', label: CHROME, trusted: true, note: null },
+      ]);
+      const trustedText = await dev(['cert'], { HOME }, cwd);
+      expect(trustedText.stdout.split('\n').filter((l) => /^(Trusted|Not yet):/.test(l))).toEqual([
+        `Trusted:   ${CHROME}`,
+        `Not yet:   ${SYSTEM}`,
+      ]);
+      // The cached certificate was served, not a new one.
+      expect(new X509Certificate(fs.readFileSync(certPath)).fingerprint256).toBe(leaf.fingerprint256);
+    },
+  );
 
   test('--name adds the name to the certificate and the report', async () => {
     const cwd = await tempDir();
@@ -755,8 +946,14 @@ test.each([
   expect(resolveStores(value)).toEqual(stores);
 });
 
-test.each(['', ',', ' , ', 'bogus', 'nss,chrome', 'nss;java', 'all'])('resolveStores(%j) throws E_BAD_OPTION naming the value and the stores', (value) => {
-  expect(() => resolveStores(value)).toThrow(
-    expect.objectContaining({ code: 'E_BAD_OPTION', message: `Invalid --store "${value}": expected a comma-separated list of system, nss, macos, windows, java` }),
-  );
-});
+test.each(['', ',', ' , ', 'bogus', 'nss,chrome', 'nss;java', 'all'])(
+  'resolveStores(%j) throws E_BAD_OPTION naming the value and the stores',
+  (value) => {
+    expect(() => resolveStores(value)).toThrow(
+      expect.objectContaining({
+        code: 'E_BAD_OPTION',
+        message: `Invalid --store "${value}": expected a comma-separated list of system, nss, macos, windows, java`,
+      }),
+    );
+  },
+);
