@@ -74,6 +74,24 @@ export function formatRequest(entry: RequestLogEntry, paint: Paint = painter(fal
   return `${paint('2', time)} ${paint('2', via)} ${entry.method} ${entry.path} ${status} ${paint('2', tail)}`;
 }
 
+/** The request line of a WebSocket upgrade: its status (101, or the refusal), no duration. */
+export function upgradeEntry(
+  req: { method?: string; url?: string; httpVersionMajor: number; httpVersionMinor: number },
+  status: number,
+  scheme: 'http' | 'https',
+): RequestLogEntry {
+  return {
+    time: new Date(),
+    method: req.method ?? 'GET',
+    path: logPath(req.url),
+    status,
+    durationMs: 0,
+    ws: true,
+    scheme,
+    protocol: protocolOf(req),
+  };
+}
+
 /** The protocol of a request as the log names it. */
 export function protocolOf(req: { httpVersionMajor: number; httpVersionMinor: number }): RequestLogEntry['protocol'] {
   return req.httpVersionMajor >= 2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';

@@ -4,7 +4,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
 import { errnoCode } from '../errors.js';
-import { logPath, protocolOf, type Logger } from '../logger.js';
+import { upgradeEntry, type Logger } from '../logger.js';
 import type { ResolvedTarget } from '../options.js';
 import { rawReply } from '../pages/raw-reply.js';
 import { requestFraming } from './framing.js';
@@ -33,17 +33,7 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
     socket.destroy();
   };
   const onProxyReq = (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
-    const log = (status: number) =>
-      logger.request?.({
-        time: new Date(),
-        method: req.method ?? 'GET',
-        path: logPath(req.url),
-        status,
-        durationMs: 0,
-        ws: true,
-        scheme: stateOf(req)?.listener.proto ?? 'https',
-        protocol: protocolOf(req),
-      });
+    const log = (status: number) => logger.request?.(upgradeEntry(req, status, stateOf(req)?.listener.proto ?? 'https'));
     proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
       switched.add(socket);
       appSockets.add(appSocket);

@@ -2,7 +2,7 @@
 // Origin) dev-https serves, each refusal logged once; and a net for unexpected exceptions.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { escapeControl, logPath, protocolOf, type Logger } from '../logger.js';
+import { escapeControl, logPath, protocolOf, upgradeEntry, type Logger } from '../logger.js';
 import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
 import { rawReply } from '../pages/raw-reply.js';
 import { parseHost, type HostCheck } from './hosts.js';
@@ -140,17 +140,7 @@ function refusedUpgrade(
   logger: Logger,
   scheme: 'http' | 'https',
 ): boolean {
-  const log = (status: number) =>
-    logger.request?.({
-      time: new Date(),
-      method: req.method ?? 'GET',
-      path: logPath(req.url),
-      status,
-      durationMs: 0,
-      ws: true,
-      scheme,
-      protocol: protocolOf(req),
-    });
+  const log = (status: number) => logger.request?.(upgradeEntry(req, status, scheme));
   const malformed = malformedHead(req);
   if (malformed) {
     refusals.malformed(malformed);

@@ -20,7 +20,7 @@ import { createDemoApp } from '../pages/demo.js';
 import { createProxy, type EntryListener, type Proxy } from '../proxy/proxy.js';
 import { redirectToHttps } from '../proxy/redirect.js';
 import { dispatchByFirstByte, prepareFedServer, refuseUpgrade, serve } from './dispatch.js';
-import { createGuard, MAX_HEADER_BYTES } from './guard.js';
+import { createGuard, MAX_HEADER_BYTES, type UpgradeHandler, type WebHandler } from './guard.js';
 import { createHostCheck } from './hosts.js';
 import { listenAll } from './listen.js';
 import { applyCertificateUpdates, createTlsServer, type ServerTimeouts } from './tls.js';
@@ -94,13 +94,12 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const httpsListener: EntryListener = { proto: 'https', port: 0, httpsPort: 0 };
     const tlsServer = prepareFedServer(createTlsServer(certificate, opts, timeouts));
     await applyCertificateUpdates(tlsServer, certificate);
-    serve(
-      tlsServer,
-      guard,
-      'https',
-      (req, res) => proxy.web(req, res, httpsListener),
-      (req, socket, head) => proxy.ws(req, socket, head, httpsListener),
-    );
+    // A listener's requests and upgrades, proxied with what the app is told about that listener.
+    const proxied = (listener: EntryListener): [WebHandler, UpgradeHandler] => [
+      (req, res) => proxy.web(req, res, listener),
+      (req, socket, head) => proxy.ws(req, socket, head, listener),
+    ];
+    serve(tlsServer, guard, 'https', ...proxied(httpsListener));
     const plainOnTlsPort = prepareFedServer(http.createServer(timeouts));
     serve(plainOnTlsPort, guard, 'http', redirect, refuseUpgrade, true);
     opened.fed.push(tlsServer, plainOnTlsPort);
@@ -112,14 +111,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       const httpListener: EntryListener = { proto: 'http', port: 0, httpsPort };
       const httpServer = prepareFedServer(http.createServer(timeouts));
       if (opts.redirectHttp) serve(httpServer, guard, 'http', redirect, refuseUpgrade);
-      else
-        serve(
-          httpServer,
-          guard,
-          'http',
-          (req, res) => proxy.web(req, res, httpListener),
-          (req, socket, head) => proxy.ws(req, socket, head, httpListener),
-        );
+      else serve(httpServer, guard, 'http', ...proxied(httpListener));
       opened.fed.push(httpServer);
       httpPort = httpListener.port = await listen(opts.httpPort, '--http-port', (socket) => {
         socket.on('error', () => socket.destroy());
