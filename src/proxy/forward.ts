@@ -1,5 +1,5 @@
 // Sends one request to the app over the pool and its response back (WebSockets go through
-// websocket.ts: http-proxy-3's web pass cost 30 µs of CPU per request, README "Performance"),
+// websocket.ts; http-proxy-3's web pass cost more CPU per request, README "Performance"),
 // sending it once more when a reused connection was closed under it, and 502 when it fails.
 import http from 'node:http';
 import { errnoCode } from '../errors.js';

@@ -17,8 +17,8 @@ export interface Agents {
 const POOL_IDLE_MS = 4000;
 
 export function createAgents(): Agents {
-  // Each address gets 2 s, not Node's 250 ms: under a burst of hundreds of connections, a loopback
-  // connect can wait for the 1 s SYN retransmit, and giving up on it made the page's request a 502.
+  // Each address gets 2 s, not Node's 250 ms: under a burst of hundreds of connections a loopback
+  // connect can take longer, and giving up on it made the page's request a 502.
   const connection = { autoSelectFamily: true, autoSelectFamilyAttemptTimeout: 2000, lookup: lookupLoopbackAware, noDelay: true };
   const pooled = new http.Agent({
     keepAlive: true,

@@ -1,5 +1,5 @@
 // WebSocket upgrades, through http-proxy-3 (the one module that imports it), loaded on the first
-// upgrade: a start without any does not pay its 28 ms.
+// upgrade: a start without any does not pay for its import.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ProxyServer } from 'http-proxy-3';
