@@ -10,7 +10,7 @@ import { afterEach, expect, test } from 'vitest';
 import { ensureCA, SIGNER_CERT_FILE, SIGNER_KEY_FILE } from '../src/certs/ca.js';
 import { createCertificate } from '../src/certs/cert.js';
 import { startDevHttps } from '../src/server/server.js';
-import { captureLogger, onCleanup, run, runCleanups, serveTls, startUpstream, tempDir } from './helpers.js';
+import { CHROMIUM_ARGS, captureLogger, onCleanup, run, runCleanups, serveTls, startUpstream, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 // CI installs Chromium and certutil: there, missing ones are a failure, not a skip.
@@ -24,16 +24,7 @@ async function load(url: string, home: string, args: string[] = []): Promise<str
     executablePath: CHROMIUM,
     headless: true,
     env: { ...process.env, HOME: home },
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      ...args,
-    ],
+    args: [...CHROMIUM_ARGS, ...args],
   });
   try {
     const page = await browser.newPage();

@@ -13,7 +13,7 @@ import { readCA } from '../src/certs/ca.js';
 import { CERT_FILE, KEY_FILE, createCertificate } from '../src/certs/cert.js';
 import { DEFAULT_CERT_NAMES } from '../src/options.js';
 import { type DevHttpsHandle, startDevHttps } from '../src/server/server.js';
-import { type CapturingLogger, captureLogger, onCleanup, runCleanups, startUpstream, tempDir } from './helpers.js';
+import { CHROMIUM_ARGS, type CapturingLogger, captureLogger, onCleanup, runCleanups, startUpstream, tempDir } from './helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(import.meta.dirname, '../test-artifacts');
@@ -191,13 +191,7 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
       executablePath: CHROMIUM,
       headless: true,
       args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...CHROMIUM_ARGS,
         // Trusts exactly these keys, as a user accepting the certificate would; every other
         // certificate error still fails (see the first test).
         `--ignore-certificate-errors-spki-list=${pool.map((p) => spkiHash(p.cert)).join(',')}`,

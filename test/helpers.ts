@@ -500,3 +500,17 @@ export async function tempJavaHome(): Promise<{ JAVA_HOME: string; cacerts: stri
   await fs.symlink(keytool, path.join(JAVA_HOME, 'bin/keytool'));
   return { JAVA_HOME, cacerts, keytool };
 }
+
+/**
+ * Headless Chromium's arguments in every browser test: no sandbox (CI runs as root), and nothing
+ * that reaches out to the network, which this machine refuses (many connections at every start).
+ */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];

@@ -16,7 +16,7 @@ import { readCA } from '../../src/certs/ca.js';
 import { CERT_FILE, KEY_FILE, createCertificate } from '../../src/certs/cert.js';
 import { DEFAULT_CERT_NAMES, type DevHttpsOptions } from '../../src/options.js';
 import { type DevHttpsHandle, startDevHttps } from '../../src/server/server.js';
-import { type CapturingLogger, captureLogger, sleep } from '../helpers.js';
+import { CHROMIUM_ARGS, type CapturingLogger, captureLogger, sleep } from '../helpers.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const CHROMIUM = '/usr/bin/chromium';
@@ -76,16 +76,7 @@ export async function launchPinned(): Promise<Pinned> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spkiHash(pair.cert)}`,
-    ],
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${spkiHash(pair.cert)}`],
   });
   const closers: Array<() => Promise<void>> = [];
   return {
