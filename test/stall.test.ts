@@ -88,6 +88,29 @@ test.each([
   },
 );
 
+test('103 Early Hints before a head 50 ms later are no stall: the pool stays', async () => {
+  const app = await startUpstream((req, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    setTimeout(() => res.end(`page ${req.url}`), 50);
+  });
+  const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
+  const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
+  expect(answers).toEqual(['/1', '/2', '/3', '/4', '/5', '/6'].map((p) => `200 page ${p}`));
+  expect([app.connections(), logger.lines]).toEqual([1, []]);
+});
+
+test('a body that comes 400 ms after its flushed head is the app taking its time, no stall: the pool stays', async () => {
+  const app = await startUpstream((req, res) => {
+    res.writeHead(200, { 'content-length': 2 });
+    res.flushHeaders();
+    setTimeout(() => res.end('ok'), 400);
+  });
+  const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
+  const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4']);
+  expect(answers).toEqual(['200 ok', '200 ok', '200 ok', '200 ok']);
+  expect([app.connections(), logger.lines]).toEqual([1, []]);
+});
+
 test('an app that writes its head at once keeps the keep-alive pool', async () => {
   const app = await startUpstream((req, res) => res.end(`ok ${req.url}`));
   const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });

@@ -45,7 +45,7 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
     let stallProbe: ((proxyRes: http.IncomingMessage) => void) | null = null;
     upstream.on('socket', (socket) => {
       state.reusedSocket = upstream.reusedSocket;
-      stallProbe = stalls.probe(upstream.reusedSocket, socket);
+      stallProbe = stalls.probe(upstream.reusedSocket, socket, upstream);
     });
     cancelWithClient(req, res, upstream);
     const onError = (err: Error) => {

@@ -11,6 +11,12 @@ import type { Agents } from './pool.js';
  * and the headers separately, CPython #108736).
  */
 const STALL_MS = 30;
+/**
+ * Linux delays an ACK by 40 to 200 ms: a longer pause is the app taking its time (a slow body after
+ * a flushed head), which a new connection would not shorten.
+ */
+const STALL_MAX_MS = 250;
+const isStall = (ms: number) => ms >= STALL_MS && ms <= STALL_MAX_MS;
 /** Stalls seen before dev-https stops reusing connections to the app. */
 const STALLS_TO_SWITCH = 2;
 
@@ -18,7 +24,7 @@ export interface StallWatch {
   /** The agent for the next request: the pool, or fresh connections once the app stalled. */
   agent(): http.Agent;
   /** Starts probing a request's socket; call the returned function with the response (null: not probed). */
-  probe(reused: boolean, socket: Duplex): ((proxyRes: http.IncomingMessage) => void) | null;
+  probe(reused: boolean, socket: Duplex, upstream: http.ClientRequest): ((proxyRes: http.IncomingMessage) => void) | null;
 }
 
 export function createStallWatch(agents: Agents, logger: Logger, origin: string): StallWatch {
@@ -36,9 +42,9 @@ export function createStallWatch(agents: Agents, logger: Logger, origin: string)
   };
   return {
     agent: () => agent,
-    probe(reused, socket) {
+    probe(reused, socket, upstream) {
       if (!(reused && stalls < STALLS_TO_SWITCH && (stalls > 0 || probesLeft-- > 0))) return null;
-      const headParsed = probeStall(socket, noteStall);
+      const headParsed = probeStall(socket, upstream, noteStall);
       return (proxyRes) => {
         headParsed();
         probeBodyStall(proxyRes, noteStall);
@@ -49,24 +55,33 @@ export function createStallWatch(agents: Agents, logger: Logger, origin: string)
 
 /**
  * Watches a reused socket until the response head is parsed (call the returned function then):
- * a head parsed STALL_MS or more after its first bytes arrived came in pieces that far apart (a
+ * a head parsed STALL_MS to STALL_MAX_MS after its first bytes arrived came in pieces that far apart (a
  * head that comes whole is parsed in the same 'data' event, which Node's parser sees first).
  */
-export function probeStall(socket: Duplex, onStall: () => void): () => void {
+export function probeStall(socket: Duplex, upstream: http.ClientRequest, onStall: () => void): () => void {
   let first = 0;
+  // An informational answer (103 Early Hints) comes before the head: timing starts after it. Node's
+  // parser emits 'information' before this listener sees the piece that carried it.
+  let afterInformational = false;
+  const onInformation = () => (afterInformational = true);
   const onData = () => {
-    if (first === 0) first = performance.now();
+    if (afterInformational) {
+      afterInformational = false;
+      first = 0;
+    } else if (first === 0) first = performance.now();
   };
+  upstream.on('information', onInformation);
   socket.on('data', onData);
   return () => {
     socket.off('data', onData);
-    if (first > 0 && performance.now() - first >= STALL_MS) onStall();
+    upstream.off('information', onInformation);
+    if (first > 0 && isStall(performance.now() - first)) onStall();
   };
 }
 
 /**
  * The other shape of the same stall (`python -m http.server` sends the whole head, then the body
- * in a second send): a Content-Length body whose first bytes come STALL_MS or more after the head.
+ * in a second send): a Content-Length body whose first bytes come STALL_MS to STALL_MAX_MS after the head.
  * Bodies of unknown length (SSE, streamed pages) may well pause there; they are not looked at.
  */
 export function probeBodyStall(proxyRes: http.IncomingMessage, onStall: () => void): void {
@@ -74,6 +89,6 @@ export function probeBodyStall(proxyRes: http.IncomingMessage, onStall: () => vo
   const head = performance.now();
   // A body that came with the head is read on this same turn, before any timer.
   proxyRes.once('data', () => {
-    if (performance.now() - head >= STALL_MS) onStall();
+    if (isStall(performance.now() - head)) onStall();
   });
 }
