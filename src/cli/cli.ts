@@ -11,7 +11,7 @@ import { resolveSettings, type ResolvedSettings, type Settings } from './config.
 import { resolvePermit } from '../certs/constraints.js';
 import { DevHttpsError } from '../errors.js';
 import type { HelpPageName } from './help.js';
-import { createLogger, painter, colorEnabled, type Logger } from '../logger.js';
+import { createLogger, escapeControl, painter, colorEnabled, type Logger } from '../logger.js';
 import { exampleFlag, optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
 import { resolveStores, resolveTarget, type DevHttpsOptions, type StoreName } from '../options.js';
 import { waitUntilAccepting } from './reachable.js';
@@ -473,6 +473,7 @@ async function printBanner(handles: DevHttpsHandle[], trustCheck: Promise<boolea
 function fail(logger: Logger, err: unknown): void {
   // Our own errors are one line for a person; anything else is a bug, still one line.
   const message = err instanceof DevHttpsError ? err.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
-  logger.error(message);
+  // A value typed or configured with control characters is shown, never obeyed, by the terminal.
+  logger.error(escapeControl(message));
   process.exitCode = 1;
 }

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { alternatives, closest } from './suggest.js';
 import { DevHttpsError } from '../errors.js';
+import { escapeControl } from '../logger.js';
 import { optionSpec, SETTING_NAMES, type OptionType, type SettingName } from './option-table.js';
 import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from '../options.js';
 
@@ -111,7 +112,15 @@ function checkPort(value: string, label: string, isTarget: boolean): void {
   else resolvePort(value, label);
 }
 
+/**
+ * Control characters in a setting (C1 too) would reach the terminal in the banner and in messages:
+ * a repository's config could clear the screen after the warnings about what it turned off.
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
 function fromText(raw: string, kind: OptionType, label: string, choices: readonly string[] = []): string | boolean | string[] {
+  if (CONTROL.test(raw))
+    throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${escapeControl(raw)}": control characters are not allowed`);
   if (kind === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
     if (/^(0|false|no|off)$/i.test(raw)) return false;
@@ -154,7 +163,7 @@ function readConfig(cwd: string): Config {
   if (file === null) return { file, shared: {}, proxies: null };
   if (!isObject(raw)) throw new DevHttpsError('E_BAD_OPTION', `Invalid ${file}: expected an object of options by their long names`);
   const { proxies, ...rest } = raw;
-  const shared = validate(rest, file, null);
+  const shared = validate(rest, file, null, cwd);
   if (proxies === undefined) return { file, shared, proxies: null };
   if (!Array.isArray(proxies) || proxies.length === 0 || !proxies.every(isObject)) {
     throw new DevHttpsError(
@@ -167,10 +176,10 @@ function readConfig(cwd: string): Config {
       throw new DevHttpsError('E_BAD_OPTION', `Invalid "${name}" in ${file}: with "proxies", set it in each proxy`);
     }
   }
-  return { file, shared, proxies: proxies.map((p, i) => validate(p as Record<string, unknown>, file!, i)) };
+  return { file, shared, proxies: proxies.map((p, i) => validate(p as Record<string, unknown>, file!, i, cwd)) };
 }
 
-function validate(raw: Record<string, unknown>, file: string, proxyIndex: number | null): Settings {
+function validate(raw: Record<string, unknown>, file: string, proxyIndex: number | null, cwd: string): Settings {
   const where = proxyIndex === null ? file : `"proxies"[${proxyIndex}] of ${file}`;
   const settings: Settings = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -189,7 +198,12 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
       );
     }
     const bad = (expected: string) =>
-      new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: expected ${expected}, got ${JSON.stringify(value)}`);
+      new DevHttpsError(
+        'E_BAD_OPTION',
+        `Invalid "${key}" in ${where}: expected ${expected}, got ${escapeControl(JSON.stringify(value) ?? String(value))}`,
+      );
+    const strings = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+    if (strings.some((v) => typeof v === 'string' && CONTROL.test(v))) throw bad('text without control characters');
     switch (spec.type) {
       case 'boolean':
         if (typeof value !== 'boolean') throw bad('true or false');
@@ -225,10 +239,31 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         if (key === 'cert-dir' && (path.isAbsolute(value) || path.win32.isAbsolute(value) || value.split(/[\\/]/).includes('..'))) {
           throw bad('a directory inside the project (e.g. "./certs"); pass --cert-dir yourself for one elsewhere');
         }
+        // Nor through a symbolic link on the way (`h -> ../..` makes "h/.docker" the home's).
+        if (key === 'cert-dir') {
+          const link = linkOnTheWay(cwd, value);
+          if (link !== null) throw bad(`a directory inside the project reached without symbolic links ("${link}" is one)`);
+        }
         settings[key as SettingName] = value;
     }
   }
   return settings;
+}
+
+/** The first part of `relative` under `root` that is a symbolic link, or null (parts not made yet are none). */
+function linkOnTheWay(root: string, relative: string): string | null {
+  let at = root;
+  for (const part of relative.split(/[\\/]/).filter((p) => p && p !== '.')) {
+    at = path.join(at, part);
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(at);
+    } catch {
+      return null;
+    }
+    if (stat.isSymbolicLink()) return path.relative(root, at);
+  }
+  return null;
 }
 
 function readIfExists(file: string): string | null {

@@ -89,6 +89,61 @@ describe('where each setting came from (origins): messages name the file and key
   );
 });
 
+describe('a repository cannot reach outside itself or the terminal', () => {
+  test('a config "cert-dir" through a symbolic link in the project (h -> ../..) is refused, naming the link; the home it points to is untouched', async () => {
+    const home = await tempDir();
+    await fs.mkdir(path.join(home, '.docker'));
+    await fs.writeFile(path.join(home, '.docker/key.pem'), 'ORIGINAL KEY');
+    const cwd = path.join(home, 'src/proj');
+    await fs.mkdir(cwd, { recursive: true });
+    await fs.symlink('../..', path.join(cwd, 'h'));
+    await fs.writeFile(path.join(cwd, 'dev-https.config.json'), JSON.stringify({ 'cert-dir': 'h/.docker' }));
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
+      code: 'E_BAD_OPTION',
+      message:
+        'Invalid "cert-dir" in dev-https.config.json: expected a directory inside the project reached without symbolic links ("h" is one), got "h/.docker"',
+    });
+    // The bin stops there too: one error line, exit 1, the key left as it was.
+    const r = run([], { cwd });
+    expect(await r.exited).toEqual({ code: 1, signal: null });
+    expect(r.stderr()).toBe(
+      'error: Invalid "cert-dir" in dev-https.config.json: expected a directory inside the project reached without symbolic links ("h" is one), got "h/.docker"\n',
+    );
+    expect(await fs.readFile(path.join(home, '.docker/key.pem'), 'utf8')).toBe('ORIGINAL KEY');
+  });
+
+  test('a cert-dir not made yet under a real directory is fine', async () => {
+    const cwd = await project({ config: { 'cert-dir': 'tmp/certs' } });
+    await fs.mkdir(path.join(cwd, 'tmp'));
+    expect(resolveSettings({}, { cwd, env: {} }).proxies[0]!.certDir).toBe('tmp/certs');
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    [
+      'a config string',
+      { 'cert-dir': 'c\u001b[2J\u001b[3J\u001b[H' },
+      'Invalid "cert-dir" in dev-https.config.json: expected text without control characters, got "c\\u001b[2J\\u001b[3J\\u001b[H"',
+    ],
+    [
+      'a config list entry with C1 (CSI)',
+      { name: ['ok.test', 'x\u009b31m.test'] },
+      'Invalid "name" in dev-https.config.json: expected text without control characters, got ["ok.test","x\\x9b31m.test"]',
+    ],
+  ])('control characters in %s are refused, and the message shows them escaped', async (_what, config, message) => {
+    const cwd = await project({ config });
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({ code: 'E_BAD_OPTION', message });
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
+  test('a variable with control characters is refused, escaped', async () => {
+    const cwd = await project({});
+    expect(errorOf(() => resolveSettings({}, { cwd, env: { DEV_HTTPS_CERT_DIR: 'c\u001b]0;PWNED\u0007' } }))).toEqual({
+      code: 'E_BAD_OPTION',
+      message: 'Invalid DEV_HTTPS_CERT_DIR "c\\x1b]0;PWNED\\x07": control characters are not allowed',
+    });
+  });
+});
+
 describe('sources', () => {
   test('nothing anywhere: one proxy with no options (the defaults apply later), text log, not quiet', async () => {
     expect(await settingsIn({})).toEqual({ proxies: [{}], quiet: false, log: 'text', configFile: null });
