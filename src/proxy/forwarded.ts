@@ -43,6 +43,9 @@ export const CLIENT_CONTROLLED_HEADERS: readonly string[] = [
   'x-proxyuser-ip',
   'proxy-client-ip',
   'wl-proxy-client-ip',
+  // The path prefix the app is mounted at (Flask's ReverseProxied recipe reads X-Script-Name).
+  'x-script-name',
+  'script-name',
 ];
 const CLIENT_CONTROLLED = new RegExp(`^(${CLIENT_CONTROLLED_HEADERS.map((h) => h.replace('*', '.*')).join('|')})$`);
 /** Headers about one connection, never passed on, in either direction (the proxy frames bodies itself). */
@@ -72,8 +75,8 @@ export function setForwardedHeaders(headers: IncomingHttpHeaders, info: Forwarde
     .filter(Boolean);
   const upgrade = listed.includes('upgrade') && headers.upgrade !== undefined ? headers.upgrade : undefined;
   for (const name of Object.keys(headers)) {
-    // X_Forwarded_Proto too: some app servers map `_` and `-` to the same variable (CVE-2024-45614).
-    if (CLIENT_CONTROLLED.test(name.replace(/_/g, '-')) || HOP_BY_HOP.has(name) || (listed.includes(name) && !NEVER_LISTED.has(name)))
+    // X_Forwarded_Proto and X.Forwarded.Proto too: some app servers map `_`, `.` and `-` to the same variable (CVE-2024-45614).
+    if (CLIENT_CONTROLLED.test(name.replace(/[_.]/g, '-')) || HOP_BY_HOP.has(name) || (listed.includes(name) && !NEVER_LISTED.has(name)))
       delete headers[name];
   }
   // The pooled connection to the app is ours to keep alive; only a protocol upgrade passes through.
