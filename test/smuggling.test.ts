@@ -101,6 +101,12 @@ describe.each<Listener>(['https', 'http'])('request framing on the %s listener',
       '501 Not Implemented: dev-https cannot pass this request on: unsupported Transfer-Encoding "gzip, chunked"\n',
     ],
     [
+      'Transfer-Encoding in an HTTP/1.0 request',
+      (h: string) => `POST /a HTTP/1.0\r\nHost: ${h}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('abc')}`,
+      'HTTP/1.1 400 Bad Request',
+      '400 Bad Request: dev-https cannot pass this request on: Transfer-Encoding in an HTTP/1.0 request\n',
+    ],
+    [
       'Content-Length and Transfer-Encoding together',
       (h: string) => `POST /a HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n${chunked('abc')}`,
       'HTTP/1.1 400 Bad Request',

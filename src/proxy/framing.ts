@@ -44,6 +44,9 @@ export function requestFraming(req: http.IncomingMessage): Framing | { kind: 're
   }
   const coding = req.headers['transfer-encoding'];
   if (coding !== undefined) {
+    // RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing (nginx answers 400).
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0)
+      return { kind: 'refuse', status: 400, reason: 'Transfer-Encoding in an HTTP/1.0 request' };
     // nginx answers 501 to any transfer coding but chunked: gzip and friends on a request body are
     // not something an app behind a proxy can be relied on to decode.
     if (coding.trim().toLowerCase() !== 'chunked')
