@@ -123,17 +123,7 @@ test('an app that writes its head at once keeps the keep-alive pool', async () =
 test('python3 -m http.server --protocol HTTP/1.1 (head, then the body in its own send) is recognised', { timeout: 20_000 }, async () => {
   const dir = await tempDir('dev-https-http-server-');
   await fs.writeFile(path.join(dir, 'a.css'), 'body { color: red }\n');
-  const appPort = await freePort();
-  const child = spawn('/usr/bin/python3', ['-m', 'http.server', '--protocol', 'HTTP/1.1', '--bind', '127.0.0.1', String(appPort)], {
-    stdio: 'ignore',
-    cwd: dir,
-  });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  onCleanup(async () => {
-    child.kill('SIGKILL');
-    await exited;
-  });
-  await waitForPort(appPort);
+  const appPort = await startPython(dir, (port) => ['-m', 'http.server', '--protocol', 'HTTP/1.1', '--bind', '127.0.0.1', String(port)]);
   const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
   const answers = await sequential(
     port,
@@ -143,6 +133,19 @@ test('python3 -m http.server --protocol HTTP/1.1 (head, then the body in its own
   expect(answers).toEqual(Array.from({ length: 6 }, () => '200 body { color: red }\n'));
   expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${appPort}`)]);
 });
+
+/** Debian's python3 with `args` (given the free port it takes) in `cwd`, until it accepts connections; killed in afterEach. */
+async function startPython(cwd: string, args: (port: number) => string[]): Promise<number> {
+  const port = await freePort();
+  const child = spawn('/usr/bin/python3', args(port), { stdio: 'ignore', cwd });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  onCleanup(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  await waitForPort(port);
+  return port;
+}
 
 async function waitForPort(port: number): Promise<void> {
   await poll(
@@ -163,17 +166,7 @@ test.skipIf(!djangoAvailable)(
   async () => {
     const dir = await tempDir('dev-https-django-stall-');
     execFileSync('/usr/bin/python3', ['-m', 'django', 'startproject', 'mysite', dir], { stdio: 'pipe' });
-    const appPort = await freePort();
-    const child = spawn('/usr/bin/python3', [path.join(dir, 'manage.py'), 'runserver', `127.0.0.1:${appPort}`, '--noreload'], {
-      stdio: 'ignore',
-      cwd: dir,
-    });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    onCleanup(async () => {
-      child.kill('SIGKILL');
-      await exited;
-    });
-    await waitForPort(appPort);
+    const appPort = await startPython(dir, (port) => [path.join(dir, 'manage.py'), 'runserver', `127.0.0.1:${port}`, '--noreload']);
     const { port, ca, logger } = await start({ target: `127.0.0.1:${appPort}` });
     const answers = await sequential(
       port,
