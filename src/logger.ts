@@ -15,6 +15,8 @@ export interface RequestLogEntry {
   scheme: 'http' | 'https';
   /** The protocol the client spoke to it (the app is always reached over HTTP/1.1). */
   protocol: 'h2' | 'http/1.1' | 'http/1.0';
+  /** The route that took it (`/api`, `admin.localhost`); absent: the default target. */
+  route?: string;
 }
 
 export interface Logger {
@@ -71,7 +73,8 @@ export function formatRequest(entry: RequestLogEntry, paint: Paint = painter(fal
   const status = paint(STATUS_COLORS[Math.floor(entry.status / 100)] ?? '0', String(entry.status));
   const tail = entry.ws ? paint('35', 'ws') : `${Math.round(entry.durationMs)} ms`;
   const via = (entry.protocol === 'h2' ? `${entry.scheme} h2` : entry.scheme).padEnd(8);
-  return `${paint('2', time)} ${paint('2', via)} ${entry.method} ${entry.path} ${status} ${paint('2', tail)}`;
+  const route = entry.route === undefined ? '' : ` ${paint('2', `→ ${escapeControl(entry.route)}`)}`;
+  return `${paint('2', time)} ${paint('2', via)} ${entry.method} ${entry.path} ${status} ${paint('2', tail)}${route}`;
 }
 
 /** The request line of a WebSocket upgrade: its status (101, or the refusal), no duration. */
@@ -79,6 +82,7 @@ export function upgradeEntry(
   req: { method?: string; url?: string; httpVersionMajor: number; httpVersionMinor: number },
   status: number,
   scheme: 'http' | 'https',
+  route?: string,
 ): RequestLogEntry {
   return {
     time: new Date(),
@@ -89,6 +93,7 @@ export function upgradeEntry(
     ws: true,
     scheme,
     protocol: protocolOf(req),
+    ...(route === undefined ? {} : { route }),
   };
 }
 

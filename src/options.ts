@@ -17,6 +17,14 @@ export interface DevHttpsOptions {
    */
   target?: string | number;
   /**
+   * More apps behind the same origin: a path prefix (`/api`: `/api` and `/api/…`, not `/apiary`;
+   * the longest wins) or a host (a `*.localhost` name or one of `names`) mapped to a target of the
+   * same forms as `target`, e.g. `{ '/api': 8000, 'admin.localhost': 'http://127.0.0.1:8001' }`, or
+   * the CLI's `['/api=8000']`. Everything else goes to `target`. The path reaches the app unchanged.
+   * @default {} (no routes)
+   */
+  routes?: Record<string, string | number> | string[];
+  /**
    * HTTPS port. `0` picks a free port (see `handle.urls`).
    * @default 8443
    */
@@ -154,9 +162,18 @@ export interface ResolvedTarget {
   port: number;
 }
 
+export interface ResolvedRoute {
+  /** A path prefix (`/api`, no trailing slash) or a host name (lowercase). */
+  kind: 'prefix' | 'host';
+  match: string;
+  target: ResolvedTarget;
+}
+
 export interface ResolvedOptions {
   /** null: serve the built-in demo app. */
   target: ResolvedTarget | null;
+  /** Host routes first, then prefixes, longest first: the order they are tried in. */
+  routes: ResolvedRoute[];
   port: number;
   httpPort: number | null;
   redirectHttp: boolean;
@@ -213,6 +230,7 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
   }
   const { listenAddresses, publicHost, exposed } = resolveHost(options.host);
   const names = uniq((options.names ?? []).map((n) => resolveName(n, options.origins?.names?.label ?? '--name')));
+  const routes = resolveRoutes(options.routes, names, [port, httpPort], options.origins?.routes?.label ?? '--route');
   const certNames = uniq([
     ...DEFAULT_CERT_NAMES,
     ...names,
@@ -225,6 +243,7 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
   }
   return {
     target,
+    routes,
     port,
     httpPort,
     redirectHttp,
@@ -245,6 +264,59 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     open: options.open ?? false,
     logger: options.logger ?? createLogger(),
   };
+}
+
+/**
+ * `--route /api=8000` or `admin.localhost=8001` (or the same as an object's keys and values):
+ * routes in the order they are tried, host routes first, then the longest prefix first.
+ */
+export function resolveRoutes(
+  value: DevHttpsOptions['routes'],
+  names: string[],
+  ownPorts: Array<number | null>,
+  flag = '--route',
+): ResolvedRoute[] {
+  if (value === undefined) return [];
+  const entries: Array<[string, string | number, string]> = Array.isArray(value)
+    ? value.map((text) => {
+        const eq = text.indexOf('=');
+        if (eq <= 0) throw badRoute(flag, text, 'expected <prefix or host>=<target>, e.g. /api=8000 or admin.localhost=8001');
+        return [text.slice(0, eq).trim(), text.slice(eq + 1).trim(), text];
+      })
+    : Object.entries(value).map(([match, target]) => [match.trim(), target, `${match}=${target}`]);
+  const routes: ResolvedRoute[] = [];
+  for (const [rawMatch, rawTarget, shown] of entries) {
+    const match = rawMatch.startsWith('/') ? rawMatch.replace(/\/+$/, '') : rawMatch.toLowerCase().replace(/\.$/, '');
+    let kind: ResolvedRoute['kind'];
+    if (rawMatch.startsWith('/')) {
+      if (match === '') throw badRoute(flag, shown, 'the prefix / is everything: that is --target');
+      if (/[?#\s]/.test(match)) throw badRoute(flag, shown, 'a prefix is a path, without a query, fragment or spaces');
+      kind = 'prefix';
+    } else if ((isLocalhostName(match) && match !== 'localhost') || names.includes(match)) {
+      kind = 'host';
+    } else {
+      throw badRoute(
+        flag,
+        shown,
+        `a prefix starts with / (e.g. /${rawMatch}=${rawTarget}); a host route is a *.localhost name or a --name`,
+      );
+    }
+    let target: ResolvedTarget;
+    try {
+      target = resolveTarget(rawTarget, flag);
+    } catch {
+      throw badRoute(flag, shown, 'the target is a port, host:port or http://host:port');
+    }
+    if (isLoopbackName(target.hostname) && ownPorts.includes(target.port))
+      throw badRoute(flag, shown, "the target is dev-https's own port");
+    if (routes.some((r) => r.kind === kind && r.match === match)) throw badRoute(flag, shown, `two routes for ${match}`);
+    routes.push({ kind, match, target });
+  }
+  return routes.sort((a, b) => (a.kind === b.kind ? b.match.length - a.match.length : a.kind === 'host' ? -1 : 1));
+}
+
+function badRoute(flag: string, shown: string, why: string): DevHttpsError {
+  return new DevHttpsError('E_BAD_OPTION', `Invalid ${flag} "${shown}": ${why}`);
 }
 
 function resolveUserCert(options: DevHttpsOptions): UserCertificateSpec | null {

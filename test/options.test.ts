@@ -195,6 +195,7 @@ describe('resolveOptions', () => {
     const logger = captureLogger();
     expect(resolveOptions({ cwd: '/srv/app', logger })).toEqual({
       target: null,
+      routes: [],
       port: 8443,
       httpPort: null,
       redirectHttp: false,
@@ -236,6 +237,7 @@ describe('resolveOptions', () => {
     expect(
       resolveOptions({
         target: 'http://127.0.0.1:3000/',
+        routes: ['/api=8000', 'api.myapp.test=9000'],
         port: '9443',
         httpPort: 9080,
         redirectHttp: true,
@@ -257,6 +259,10 @@ describe('resolveOptions', () => {
       }),
     ).toEqual({
       target: { origin: 'http://127.0.0.1:3000', hostname: '127.0.0.1', port: 3000 },
+      routes: [
+        { kind: 'host', match: 'api.myapp.test', target: { origin: 'http://localhost:9000', hostname: 'localhost', port: 9000 } },
+        { kind: 'prefix', match: '/api', target: { origin: 'http://localhost:8000', hostname: 'localhost', port: 8000 } },
+      ],
       port: 9443,
       httpPort: 9080,
       redirectHttp: true,

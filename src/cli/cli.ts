@@ -221,6 +221,7 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
     lines.push(`  ${arrow}  ${label('Local:')}${url(h.urls.https)}  →  ${target}`);
     if (h.urls.http)
       lines.push(`  ${arrow}  ${label('HTTP:')}${url(h.urls.http)}  →  ${h.redirectHttp ? `redirects to ${h.urls.https}` : target}`);
+    for (const r of h.routes) lines.push(`  ${arrow}  ${label('Route:')}${r.match}  →  ${r.target}`);
     const port = new URL(h.urls.https).port; // '' for 443
     for (const address of h.networkAddresses)
       lines.push(

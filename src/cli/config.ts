@@ -182,7 +182,9 @@ function readConfig(cwd: string): Config {
 function validate(raw: Record<string, unknown>, file: string, proxyIndex: number | null, cwd: string): Settings {
   const where = proxyIndex === null ? file : `"proxies"[${proxyIndex}] of ${file}`;
   const settings: Settings = {};
-  for (const [key, value] of Object.entries(raw)) {
+  for (const [rawKey, rawValue] of Object.entries(raw)) {
+    // "routes": { "/api": 8000, "admin.localhost": { "target": 8001 } } is the list of --route values.
+    const [key, value] = rawKey === 'routes' ? ['route', routesObject(rawValue, where)] : [rawKey, rawValue];
     const spec = (SETTING_NAMES as readonly string[]).includes(key) ? settingOf(key as SettingName) : undefined;
     const allowed = SETTING_NAMES.filter((n) => proxyIndex === null || settingOf(n).perProxy);
     if (spec && proxyIndex !== null && !spec.perProxy) {
@@ -248,6 +250,27 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
     }
   }
   return settings;
+}
+
+/** A config's "routes" object as `--route` values (`/api=8000`). */
+function routesObject(value: unknown, where: string): unknown {
+  if (!isObject(value)) return value;
+  return Object.entries(value).map(([match, route]) => {
+    const target = isObject(route) ? route.target : route;
+    if (isObject(route) && route.run !== undefined) {
+      throw new DevHttpsError(
+        'E_BAD_OPTION',
+        `Invalid "routes" in ${where}: "run" for a route is not supported yet; start that app yourself, or with -- for the --target app`,
+      );
+    }
+    if (typeof target !== 'string' && typeof target !== 'number') {
+      throw new DevHttpsError(
+        'E_BAD_OPTION',
+        `Invalid "routes" in ${where}: expected a target for ${JSON.stringify(match)}, e.g. { "/api": 8000 }`,
+      );
+    }
+    return `${match}=${target}`;
+  });
 }
 
 /** The first part of `relative` under `root` that is a symbolic link, or null (parts not made yet are none). */

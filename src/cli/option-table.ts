@@ -62,6 +62,16 @@ export const OPTIONS = {
     setting: { field: 'target', perProxy: true },
     env: 'DEV_HTTPS_TARGET',
   },
+  route: {
+    type: 'list',
+    value: '<prefix|host>=<target>',
+    example: '/api=8000',
+    commands: ['run'],
+    complete: 'none',
+    help: 'Send a path prefix (/api: /api and /api/..., not /apiary; the longest wins) or a host (a *.localhost name or a --name) to another app, e.g. /api=8000 (repeatable); the rest goes to --target',
+    setting: { field: 'routes', perProxy: true },
+    env: 'DEV_HTTPS_ROUTE',
+  },
   port: {
     short: 'p',
     type: 'port',

@@ -30,6 +30,16 @@ type ProxiedRequest = http.IncomingMessage & { [STATE]?: RequestState };
 
 export const stateOf = (req: http.IncomingMessage): RequestState | undefined => (req as ProxiedRequest)[STATE];
 
+const ROUTE = Symbol('dev-https.route');
+type RoutedRequest = http.IncomingMessage & { [ROUTE]?: string };
+
+/** The route a request was sent to (`/api`, `admin.localhost`), for its request line; undefined: the default target. */
+export const routeOf = (req: http.IncomingMessage): string | undefined => (req as RoutedRequest)[ROUTE];
+
+export function setRoute(req: http.IncomingMessage, route: string): void {
+  (req as RoutedRequest)[ROUTE] = route;
+}
+
 export function setState(req: http.IncomingMessage, state: RequestState): void {
   (req as ProxiedRequest)[STATE] = state;
 }

@@ -10,7 +10,7 @@ import { rawReply } from '../pages/raw-reply.js';
 import { requestFraming } from './framing.js';
 import { setForwardedHeaders } from './forwarded.js';
 import type { AppHealth } from './health.js';
-import { setState, stateOf, type EntryListener } from './request-state.js';
+import { routeOf, setState, stateOf, type EntryListener } from './request-state.js';
 
 export interface WebSocketProxy {
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, listener: EntryListener): void;
@@ -33,7 +33,7 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
     socket.destroy();
   };
   const onProxyReq = (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
-    const log = (status: number) => logger.request?.(upgradeEntry(req, status, stateOf(req)?.listener.proto ?? 'https'));
+    const log = (status: number) => logger.request?.(upgradeEntry(req, status, stateOf(req)?.listener.proto ?? 'https', routeOf(req)));
     proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
       switched.add(socket);
       appSockets.add(appSocket);

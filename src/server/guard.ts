@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { escapeControl, logPath, protocolOf, upgradeEntry, type Logger } from '../logger.js';
+import { routeOf } from '../proxy/request-state.js';
 import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
 import { rawReply } from '../pages/raw-reply.js';
 import { parseHost, type HostCheck } from './hosts.js';
@@ -36,7 +37,8 @@ export function createGuard(hosts: HostCheck, logger: Logger): Guard {
       if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = String(req.headers[':authority']);
       if (logger.request) {
         const started = performance.now();
-        res.once('close', () =>
+        res.once('close', () => {
+          const route = routeOf(req);
           logger.request!({
             time: new Date(),
             method: req.method ?? 'GET',
@@ -46,8 +48,9 @@ export function createGuard(hosts: HostCheck, logger: Logger): Guard {
             ws: false,
             scheme,
             protocol: protocolOf(req),
-          }),
-        );
+            ...(route === undefined ? {} : { route }),
+          });
+        });
       }
       try {
         if (!refusedWeb(req, res, hosts, refusals, refuseWith400)) next(req, res);

@@ -17,7 +17,8 @@ import {
   type ResolvedTarget,
 } from '../options.js';
 import { createDemoApp } from '../pages/demo.js';
-import { createProxy, type EntryListener, type Proxy } from '../proxy/proxy.js';
+import { type EntryListener, type Proxy } from '../proxy/proxy.js';
+import { createRoutedProxy } from '../proxy/routes.js';
 import { redirectToHttps } from '../proxy/redirect.js';
 import { dispatchByFirstByte, prepareFedServer, refuseUpgrade, serve } from './dispatch.js';
 import { createGuard, MAX_HEADER_BYTES, type UpgradeHandler, type WebHandler } from './guard.js';
@@ -38,6 +39,8 @@ export interface DevHttpsHandle {
   demo: boolean;
   /** True when the HTTP listener redirects to HTTPS instead of proxying. */
   redirectHttp: boolean;
+  /** The routes to other apps (`--route`), in the order they are tried: `/api` → `http://localhost:8000`. */
+  routes: Array<{ match: string; target: string }>;
   /** Addresses the listeners are bound to. */
   addresses: string[];
   /** Addresses other machines can use (with --host 0.0.0.0: the machine's external ones). */
@@ -77,7 +80,7 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
   const closeAll = () => closeOpened(opened, certificate);
   try {
     const target = opts.target ?? (await startDemo(opened));
-    const proxy = (opened.proxy = createProxy(target, logger, { keepHsts: opts.keepHsts }));
+    const proxy = (opened.proxy = createRoutedProxy(target, opts.routes, logger, { keepHsts: opts.keepHsts }));
     const guard = createGuard(hosts, logger);
     const timeouts: ServerTimeouts = {
       headersTimeout: opts.headersTimeout,
@@ -153,6 +156,7 @@ function createHandle(
     target: target.origin,
     demo: opened.demo !== null,
     redirectHttp: opts.redirectHttp,
+    routes: opts.routes.map((r) => ({ match: r.match, target: r.target.origin })),
     addresses: [...new Set(opened.listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
     networkAddresses: opts.exposed ? networkAddresses(opts.listenAddresses) : [],
     close,

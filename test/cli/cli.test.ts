@@ -237,6 +237,7 @@ describe('formatBanner', () => {
       target: 'http://localhost:8000',
       demo: false,
       redirectHttp: false,
+      routes: [],
       addresses: ['127.0.0.1', '::1'],
       networkAddresses: [],
       certificate: {
@@ -301,6 +302,25 @@ describe('formatBanner', () => {
         '  ➜  Network: https://192.168.1.20:9443/',
         '  ➜  Network: https://[fd00::5]:9443/',
         ...certLines('cached'),
+      ],
+    ],
+    [
+      'routes to other apps, in the order they are tried',
+      [
+        handle({
+          routes: [
+            { match: 'admin.localhost', target: 'http://127.0.0.1:8001' },
+            { match: '/api', target: 'http://localhost:9000' },
+          ],
+        }),
+      ],
+      [
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
+        '  ➜  Route:   admin.localhost  →  http://127.0.0.1:8001',
+        '  ➜  Route:   /api  →  http://localhost:9000',
+        ...certLines('cached'),
+        '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.',
       ],
     ],
     [

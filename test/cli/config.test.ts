@@ -144,6 +144,24 @@ describe('a repository cannot reach outside itself or the terminal', () => {
   });
 });
 
+describe('"routes" in a config file', () => {
+  test('an object of prefix or host to target, a target alone or { "target": ... }, is the list of --route values', async () => {
+    const cwd = await project({
+      config: { target: 5173, routes: { '/api': 8000, 'admin.localhost': { target: 'http://127.0.0.1:8001' } } },
+    });
+    expect(resolveSettings({}, { cwd, env: {} }).proxies[0]!.routes).toEqual(['/api=8000', 'admin.localhost=http://127.0.0.1:8001']);
+  });
+
+  test('"run" for a route is refused with what to do instead', async () => {
+    const cwd = await project({ config: { routes: { '/api': { target: 8000, run: 'python manage.py runserver 8000' } } } });
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
+      code: 'E_BAD_OPTION',
+      message:
+        'Invalid "routes" in dev-https.config.json: "run" for a route is not supported yet; start that app yourself, or with -- for the --target app',
+    });
+  });
+});
+
 describe('sources', () => {
   test('nothing anywhere: one proxy with no options (the defaults apply later), text log, not quiet', async () => {
     expect(await settingsIn({})).toEqual({ proxies: [{}], quiet: false, log: 'text', configFile: null });
@@ -356,17 +374,17 @@ describe('bad config files and variables', () => {
     [
       'an unknown key',
       { prot: 8443 },
-      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
     [
       'an unknown key like none of them',
       { verbose: true },
-      'Unknown key "verbose" in dev-https.config.json: expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
+      'Unknown key "verbose" in dev-https.config.json: expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
     ],
     [
       'a near miss of "proxies"',
       { proxys: [] },
-      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
     [
       'a boolean port',
@@ -516,7 +534,7 @@ describe('"proxies": several proxies from one config file', () => {
     ['prot', { prot: 8443 }, 'did you mean "port"? '],
   ])('an unknown key, "%s", inside a proxy', async (key, proxy, suggestion) => {
     const cwd = await project({ config: { proxies: [proxy] } });
-    const keys = 'target, port, http-port, redirect-http, keep-hsts';
+    const keys = 'target, route, port, http-port, redirect-http, keep-hsts';
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
       message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: ${suggestion ? `${suggestion}(expected one of ${keys})` : `expected one of ${keys}`}`,
@@ -642,7 +660,7 @@ describe('the bin', () => {
     const r = run([], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
     expect(r.stderr()).toBe(
-      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
+      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
     );
     expect(r.stdout()).toBe('');
   });

@@ -69,6 +69,7 @@ describe('the table', () => {
       'run',
       [
         'target',
+        'route',
         'port',
         'http-port',
         'redirect-http',
@@ -212,7 +213,8 @@ describe('help', () => {
   );
 
   test('the secret option names its variable; defaults come from the table', () => {
-    const row = (left: string, right: string) => `\n  ${left.padEnd(35)}${right}\n`;
+    // The column is as wide as the command's longest option (run: --route <prefix|host>=<target>).
+    const row = (left: string, right: string, width = 36) => `\n  ${left.padEnd(width)}${right}\n`;
     expect(helpText('run', 200)).toContain(
       row('    --passphrase <text>', 'Passphrase of --pfx or of an encrypted --key (or DEV_HTTPS_PASSPHRASE, kept out of ps)'),
     );
@@ -220,7 +222,7 @@ describe('help', () => {
       row('-t, --target <port|host:port|url>', 'The app: a port (8000), host:port or http://host:port [default: the demo app]'),
     );
     expect(helpText('check', 200)).toContain(
-      row('-t, --target <port|host:port|url>', 'The running app: a port (8000), host:port or http://host:port'),
+      row('-t, --target <port|host:port|url>', 'The running app: a port (8000), host:port or http://host:port', 35),
     );
     expect(helpText('run', 200)).toContain(
       row('    --log <text|json>', 'Log format: text for people, json lines for tools [default: text]'),
