@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { runCheck } from '../../src/check/check.js';
-import { djangoAvailable, freePort, request } from '../helpers.js';
+import { djangoAvailable, freePort, request, startUpstream } from '../helpers.js';
 import { type App, FIXTURES, type Pinned, PYTHON, chromiumAvailable, launchPinned, scopedTempDir, spawnApp } from './support.js';
 
 const USER = 'admin';
@@ -87,6 +87,40 @@ describe.skipIf(!djangoAvailable || !chromiumAvailable)('a Django startproject s
     expect(cookies.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
       { name: 'csrftoken', domain: 'localhost', path: '/', httpOnly: false, secure: true, sameSite: 'Lax' },
       { name: 'sessionid', domain: 'localhost', path: '/', httpOnly: true, secure: true, sameSite: 'Lax' },
+    ]);
+  });
+
+  test('one origin: a front-end page at / signs in through Django at /admin with fetch (no CORS), its CSRF POST accepted, the Secure SameSite=Lax cookies sent back', async () => {
+    // The front end: one page whose script talks to the API under the same origin, as a Vite app would.
+    const front = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end('<!doctype html><title>front</title><p id="who">front end</p>');
+    });
+    const { origin } = await pinned.startDevHttps({ target: front.port, routes: { '/admin': trusting.port } });
+    const page = await context.newPage();
+    await page.goto(`${origin}/`);
+    expect(await page.textContent('#who')).toBe('front end');
+    const result = await page.evaluate(
+      async ([user, password]) => {
+        const form = await (await fetch('/admin/login/')).text();
+        const token = /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(form)![1]!;
+        const body = new URLSearchParams({ csrfmiddlewaretoken: token, username: user!, password: password!, next: '/admin/' });
+        const login = await fetch('/admin/login/?next=/admin/', { method: 'POST', body });
+        const admin = await fetch('/admin/');
+        return {
+          loginUrl: new URL(login.url).pathname,
+          loginStatus: login.status,
+          adminTitle: /<title>([^<]*)<\/title>/.exec(await admin.text())?.[1],
+        };
+      },
+      [USER, PASSWORD],
+    );
+    // The POST passed Django's CSRF check and redirected to /admin/, where the session cookie signed it in.
+    expect(result).toEqual({ loginUrl: '/admin/', loginStatus: 200, adminTitle: 'Site administration | Django site admin' });
+    const cookies = (await context.cookies(origin)).map(({ name, secure, sameSite }) => ({ name, secure, sameSite }));
+    expect(cookies.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'csrftoken', secure: true, sameSite: 'Lax' },
+      { name: 'sessionid', secure: true, sameSite: 'Lax' },
     ]);
   });
 
