@@ -20,6 +20,11 @@ export interface CheckOptions {
    */
   paths?: string[];
   /**
+   * Routes to other apps, as for dev-https --route: a `--path` under one is rated on that app.
+   * @default []
+   */
+  routes?: string[];
+  /**
    * Where the certificate of the temporary listeners is cached.
    * @default './certs'
    */
@@ -91,6 +96,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
   // Free ports, never the defaults: it runs beside a dev-https already serving the app.
   const handle = await startDevHttps({
     target: options.target,
+    ...(options.routes?.length ? { routes: options.routes } : {}),
     port: 0,
     httpPort: 0,
     certDir: options.certDir,

@@ -124,6 +124,10 @@ function parseCheck(argv: string[]): CliCommand {
     options: {
       target: String(args.target),
       paths: (args.path as string[] | undefined) ?? [],
+      routes: ((args.route as string[] | undefined) ?? [])
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter(Boolean),
       certDir: args['cert-dir'] as string | undefined,
     },
   };

@@ -66,7 +66,7 @@ export const OPTIONS = {
     type: 'list',
     value: '<prefix|host>=<target>',
     example: '/api=8000',
-    commands: ['run'],
+    commands: ['run', 'check'],
     complete: 'none',
     help: 'Send a path prefix (/api: /api and /api/..., not /apiary; the longest wins) or a host (a *.localhost name or a --name) to another app, e.g. /api=8000 (repeatable); the rest goes to --target',
     setting: { field: 'routes', perProxy: true },

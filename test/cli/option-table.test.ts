@@ -90,7 +90,7 @@ describe('the table', () => {
         'version',
       ],
     ],
-    ['check', ['target', 'cert-dir', 'path', 'json', 'help']],
+    ['check', ['target', 'route', 'cert-dir', 'path', 'json', 'help']],
     ['trust', ['store', 'check', 'permit', 'replace', 'help']],
     ['untrust', ['store', 'help']],
     ['doctor', ['store', 'help']],
@@ -213,7 +213,7 @@ describe('help', () => {
   );
 
   test('the secret option names its variable; defaults come from the table', () => {
-    // The column is as wide as the command's longest option (run: --route <prefix|host>=<target>).
+    // The column is as wide as the command's longest option (run and check: --route <prefix|host>=<target>).
     const row = (left: string, right: string, width = 36) => `\n  ${left.padEnd(width)}${right}\n`;
     expect(helpText('run', 200)).toContain(
       row('    --passphrase <text>', 'Passphrase of --pfx or of an encrypted --key (or DEV_HTTPS_PASSPHRASE, kept out of ps)'),
@@ -222,7 +222,7 @@ describe('help', () => {
       row('-t, --target <port|host:port|url>', 'The app: a port (8000), host:port or http://host:port [default: the demo app]'),
     );
     expect(helpText('check', 200)).toContain(
-      row('-t, --target <port|host:port|url>', 'The running app: a port (8000), host:port or http://host:port', 35),
+      row('-t, --target <port|host:port|url>', 'The running app: a port (8000), host:port or http://host:port'),
     );
     expect(helpText('run', 200)).toContain(
       row('    --log <text|json>', 'Log format: text for people, json lines for tools [default: text]'),
