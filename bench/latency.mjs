@@ -37,6 +37,7 @@ import {
   waitPort,
   freePort,
   sleep,
+  printSaid,
 } from './procs.mjs';
 
 const SHAPE_NAMES = ['cl', 'chunked', 'flush20', 'post', 'ws', 'python-static', 'django-css', 'django-login', 'flask'];
@@ -709,14 +710,7 @@ try {
   if (notes.length) console.log(notes.map((f) => `- ${f}`).join('\n'));
   if (verdicts.length) console.log('\nTargets (issue 13):\n' + verdicts.map((v) => `- ${v}`).join('\n'));
   const said = targets.filter((t) => t.handle).flatMap((t) => t.handle.lines.map((l) => `${t.app}: ${l.trim()}`));
-  if (said.length)
-    console.log(
-      '\ndev-https printed after its banner (request lines left out):\n' +
-        said
-          .slice(0, 10)
-          .map((l) => `- ${l}`)
-          .join('\n'),
-    );
+  printSaid(said);
   if (JSON_OUT) {
     fs.writeFileSync(
       JSON_OUT,

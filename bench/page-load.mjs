@@ -22,7 +22,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { DEFAULT_BIN, argsOf, caddyAvailable, has, median, startCaddy, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
+import { DEFAULT_BIN, argsOf, caddyAvailable, has, median, printSaid, startCaddy, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1'];
@@ -268,14 +268,7 @@ try {
       .filter((l) => l.trim())
       .map((l) => `${dhVariants.filter((x) => WANT.includes(x.name))[i].name}: ${l.trim()}`),
   );
-  if (said.length)
-    console.log(
-      '\ndev-https printed after its banner (request lines left out):\n' +
-        said
-          .slice(0, 10)
-          .map((l) => `- ${l}`)
-          .join('\n'),
-    );
+  printSaid(said);
 
   if (PROFILE_DIR) {
     // The measured processes are done: the profiled one has the machine to itself.

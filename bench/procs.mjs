@@ -317,3 +317,15 @@ export async function startLocalSslProxy(appPort, tmp) {
   await waitPort(port);
   return { child, port };
 }
+
+/** What dev-https printed besides its banner and request lines (info lines a benchmark should show). */
+export function printSaid(said) {
+  if (said.length)
+    console.log(
+      '\ndev-https printed after its banner (request lines left out):\n' +
+        said
+          .slice(0, 10)
+          .map((l) => `- ${l}`)
+          .join('\n'),
+    );
+}

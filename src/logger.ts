@@ -108,10 +108,15 @@ export function protocolOf(req: { httpVersionMajor: number; httpVersionMinor: nu
  * JSON.stringify escapes C0 only.
  */
 export function escapeControl(text: string): string {
-  return CONTROL.test(text) ? text.replace(CONTROL_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : text;
+  return hasControlCharacters(text) ? text.replace(CONTROL_ALL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : text;
 }
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 const CONTROL_ALL = /[\x00-\x1f\x7f-\x9f]/g;
+
+/** Whether text holds a control character (C0, DEL or C1) that a terminal would act on. */
+export function hasControlCharacters(text: string): boolean {
+  return CONTROL.test(text);
+}
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const stdout = options.stdout ?? process.stdout;

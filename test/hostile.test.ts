@@ -6,7 +6,7 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CLIENT_CONTROLLED_HEADERS } from '../src/proxy/forwarded.js';
-import { parseHost } from '../src/server/hosts.js';
+import { parseHost } from '../src/net.js';
 import { escapeControl, formatRequest, logPath } from '../src/logger.js';
 import { deferred, onCleanup, poll, runCleanups, start, startUpstream, type Started } from './helpers.js';
 import { bodyOf, rawExchange, startRawApp, status } from './raw.js';

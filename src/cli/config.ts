@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { alternatives, closest } from './suggest.js';
 import { DevHttpsError } from '../errors.js';
-import { escapeControl } from '../logger.js';
+import { escapeControl, hasControlCharacters } from '../logger.js';
 import { optionSpec, SETTING_NAMES, type OptionType, type SettingName } from './option-table.js';
 import { resolvePort, resolveTarget, type DevHttpsOptions, type SettingOrigins } from '../options.js';
 
@@ -112,14 +112,11 @@ function checkPort(value: string, label: string, isTarget: boolean): void {
   else resolvePort(value, label);
 }
 
-/**
- * Control characters in a setting (C1 too) would reach the terminal in the banner and in messages:
- * a repository's config could clear the screen after the warnings about what it turned off.
- */
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+// Control characters in a setting (C1 too) would reach the terminal in the banner and in messages:
+// a repository's config could clear the screen after the warnings about what it turned off.
 
 function fromText(raw: string, kind: OptionType, label: string, choices: readonly string[] = []): string | boolean | string[] {
-  if (CONTROL.test(raw))
+  if (hasControlCharacters(raw))
     throw new DevHttpsError('E_BAD_OPTION', `Invalid ${label} "${escapeControl(raw)}": control characters are not allowed`);
   if (kind === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(raw)) return true;
@@ -205,7 +202,7 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
         `Invalid "${key}" in ${where}: expected ${expected}, got ${escapeControl(JSON.stringify(value) ?? String(value))}`,
       );
     const strings = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
-    if (strings.some((v) => typeof v === 'string' && CONTROL.test(v))) throw bad('text without control characters');
+    if (strings.some((v) => typeof v === 'string' && hasControlCharacters(v))) throw bad('text without control characters');
     switch (spec.type) {
       case 'boolean':
         if (typeof value !== 'boolean') throw bad('true or false');

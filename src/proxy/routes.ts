@@ -6,24 +6,20 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { ResolvedRoute, ResolvedTarget } from '../options.js';
 import { createProxy, type EntryListener, type Proxy, type ProxyOptions } from './proxy.js';
+import { parseHost } from '../net.js';
 import { setRoute } from './request-state.js';
 import { absoluteFormPath } from './request-target.js';
 
 /** The route a request takes: the first host route for its Host, else the longest prefix of its path. */
 export function pickRoute(routes: readonly ResolvedRoute[], host: string | undefined, url: string | undefined): ResolvedRoute | null {
-  const hostname = host === undefined ? '' : hostnameOf(host);
+  // The guard has found the Host valid already; a trailing dot names the same host.
+  const hostname = (host === undefined ? null : parseHost(host)?.hostname.replace(/\.$/, '')) ?? '';
   const raw = url ?? '/';
   const path = (raw.startsWith('/') ? raw : (absoluteFormPath(raw) ?? '/')).replace(/[?#].*$/, '');
   for (const route of routes) {
     if (route.kind === 'host' ? hostname === route.match : path === route.match || path.startsWith(`${route.match}/`)) return route;
   }
   return null;
-}
-
-/** The host name of a Host header the guard has already found valid: lowercase, no port, no final dot. */
-function hostnameOf(host: string): string {
-  const bare = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d*$/, '');
-  return bare.toLowerCase().replace(/\.$/, '');
 }
 
 /** The default target's proxy, and one per route, behind one Proxy. */

@@ -6,7 +6,8 @@ import { escapeControl, logPath, protocolOf, upgradeEntry, type Logger } from '.
 import { routeOf } from '../proxy/request-state.js';
 import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
 import { rawReply } from '../pages/raw-reply.js';
-import { parseHost, type HostCheck } from './hosts.js';
+import { parseHost } from '../net.js';
+import type { HostCheck } from './hosts.js';
 
 /**
  * Request headers larger than this get 431 on both protocols (nginx's default is 4 buffers of
