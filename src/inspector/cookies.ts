@@ -96,7 +96,12 @@ function parseAttributes(parts: string[]): Attributes {
 /** The request's host name, lowercased, without port, brackets or final dot. */
 function hostOf(header: string): CookieFacts['host'] {
   const parsed = parseHost(header);
-  const name = (parsed?.hostname ?? header.toLowerCase()).replace(/\.$/, '');
+  // A Host parseHost refuses never reached the app; read it loosely all the same.
+  const loose = header
+    .toLowerCase()
+    .replace(/^\[(.*)\](:\d+)?$/, '$1')
+    .replace(/:\d+$/, '');
+  const name = (parsed?.hostname ?? loose).replace(/\.$/, '');
   const ip = isIP(name) !== 0;
   const local = name === 'localhost' || name.endsWith('.localhost') || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name);
   return { name, ip, local };

@@ -1,5 +1,10 @@
-import { describe, expect, test } from 'vitest';
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type net from 'node:net';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { annotateSetCookie, type CookieContext } from '../../src/inspector/cookies.js';
+import { CHROMIUM_ARGS } from '../helpers.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const HTTPS: CookieContext = { listener: 'https', host: 'localhost:8443', now: NOW };
@@ -235,4 +240,66 @@ test.each([
 ])('the value never appears in the result: %s', (header, context) => {
   const result = annotateSetCookie(header, context);
   expect(JSON.stringify(result)).not.toContain('TOPSECRETVALUE');
+});
+
+// The notes name what browsers do; Chromium, at least, is here to ask. Every cookie gets a `bad`
+// note exactly when Chromium refuses to store it, over plain HTTP from localhost names, an IP
+// address and a name that is not localhost (mapped to 127.0.0.1).
+const CHROMIUM = '/usr/bin/chromium';
+describe.skipIf(!existsSync(CHROMIUM) && process.env.CI !== 'true')('a bad note is exactly a cookie Chromium rejects', () => {
+  const HEADERS = [
+    'plain=1',
+    'secure=1; Secure',
+    'none=1; SameSite=None',
+    'noneSecure=1; SameSite=None; Secure',
+    'bogus=1; SameSite=Bogus',
+    '__Secure-ok=1; Secure',
+    '__Secure-insecure=1',
+    '__Host-ok=1; Secure; Path=/',
+    '__host-lower=1; Path=/',
+    '__Host-path=1; Secure; Path=/x',
+    '__Host-domain=1; Secure; Path=/; Domain=localhost',
+    'domLocalhost=1; Domain=localhost',
+    'domApp=1; Domain=app.localhost',
+    'domOther=1; Domain=example.com',
+    'domIp=1; Domain=127.0.0.1',
+    'domEmpty=1; Domain=',
+  ];
+
+  let browser: Browser;
+  let server: http.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => res.writeHead(200, { 'set-cookie': HEADERS, 'content-type': 'text/html' }).end('<p>set'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as net.AddressInfo).port;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP app.test 127.0.0.1'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test.each(['localhost', 'app.localhost', '127.0.0.1', 'app.test'])('from http://%s', async (hostname) => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`http://${hostname}:${port}/`);
+      const stored = new Set((await context.cookies()).map((c) => c.name));
+      const actual = HEADERS.map((h) => h.split('=')[0]!).map((name) => `${name}: ${stored.has(name) ? 'stored' : 'rejected'}`);
+      const predicted = HEADERS.map((h) => {
+        const { name, notes } = annotateSetCookie(h, ctx('http', `${hostname}:${port}`));
+        return `${name}: ${notes.some((n) => n.level === 'bad') ? 'rejected' : 'stored'}`;
+      });
+      expect(actual).toEqual(predicted);
+    } finally {
+      await context.close();
+    }
+  });
 });
