@@ -255,10 +255,10 @@ export const INSPECTOR_JS = String.raw`'use strict';
   function rowFor(r) {
     let row = rows.get(r.id);
     if (row) return row;
-    row = h('button', { type: 'button', class: 'row', 'data-testid': 'request-row', 'data-id': r.id, onclick: () => select(r.id), onkeydown: rowKey }, [
+    row = h('button', { type: 'button', class: 'row', 'data-testid': 'request-row', 'data-id': r.id, onclick: (e) => select(r.id, e.detail === 0), onkeydown: rowKey }, [
       h('time', { class: 'c-time', datetime: r.time, title: r.time, text: clock(r.time) }),
       h('span', { class: 'c-method', text: r.method }),
-      h('span', { class: 'c-path', title: r.path }, [h('span', { class: 'chain', 'aria-label': 'redirected from the row above' }), r.path]),
+      h('span', { class: 'c-path', title: r.path }, [h('span', { class: 'chain' }), r.path]),
       h('span', { class: 'c-status' }, statusEl(r.status)),
       h('span', { class: 'c-proto', text: r.listener + ' ' + r.protocol }),
       h('span', { class: 'c-route', text: r.route || '' }),
@@ -417,7 +417,8 @@ export const INSPECTOR_JS = String.raw`'use strict';
     }
   }
 
-  async function select(id) {
+  // From the keyboard (a click with detail 0), focus follows into the detail.
+  async function select(id, keyboard) {
     const r = state.byId.get(id);
     state.selected = id;
     state.selectedPath = r ? r.path : null;
@@ -436,9 +437,11 @@ export const INSPECTOR_JS = String.raw`'use strict';
     if (seq !== state.seq) return;
     if (detail.error) {
       ui.detail.replaceChildren(detailHead(r || { id: id, method: '', path: '#' + id, status: 0 }), h('p', { class: 'none', text: String(detail.error) }));
+      if (keyboard) ui.detail.querySelector('h2').focus();
       return;
     }
     renderDetail(detail);
+    if (keyboard) ui.detail.querySelector('h2').focus();
   }
 
   function closeDetail() {
@@ -454,7 +457,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
 
   function detailHead(d) {
     return h('div', { class: 'd-head' }, [
-      h('h2', {}, [h('span', { class: 'c-method', text: d.method }), ' ', h('span', { class: 'd-path', text: d.path }), ' ', statusEl(d.status)]),
+      h('h2', { tabindex: '-1' }, [h('span', { class: 'c-method', text: d.method }), ' ', h('span', { class: 'd-path', text: d.path }), ' ', statusEl(d.status)]),
       h('button', { type: 'button', class: 'close', text: 'Close', title: 'Close (Esc)', onclick: closeDetail }),
     ]);
   }
@@ -471,7 +474,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
     ];
     if (d.redirectFrom !== null) {
       const from = d.redirectFrom;
-      const link = state.byId.has(from) ? h('button', { type: 'button', class: 'link', text: '#' + from, onclick: () => select(from) }) : '#' + from;
+      const link = state.byId.has(from) ? h('button', { type: 'button', class: 'link', text: '#' + from, onclick: (e) => select(from, e.detail === 0) }) : '#' + from;
       list.push(fact('redirected from', link));
     }
     return h('dl', { class: 'facts' }, list);

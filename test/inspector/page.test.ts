@@ -430,12 +430,21 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
     await page.locator('[data-testid=request-row][data-id="7"]').focus();
     await page.keyboard.press('Enter');
     await detail.getByTestId('loop-fix').waitFor();
+    // Focus followed into the detail; Escape brings it back to the row.
+    expect(await page.evaluate(() => document.activeElement?.matches('[data-testid=detail] h2'))).toBe(true);
+    await page.keyboard.press('Escape');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-id'))).toBe('7');
+    await page.keyboard.press('ArrowDown');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-id'))).toBe('4');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('Enter');
+    await detail.getByTestId('loop-fix').waitFor();
     expect(await detail.getByTestId('loop-fix').textContent()).toBe(LOOP_FIX);
     expect(await detail.getByTestId('loop-fix').innerText()).toBe(LOOP_FIX);
     expect(await detail.getByTestId('panel-app-request').textContent()).toBe('as the app received itnever reached the app');
     expect(await detail.getByTestId('panel-app-response').textContent()).toBe('as the app sent itthe app did not answer');
     expect(await detail.getByTestId('panel-client-response').getByTestId('header-row').getAttribute('data-mark')).toBe('set');
-    expect(tokens).toEqual([TOKEN, TOKEN]);
+    expect(tokens).toEqual([TOKEN, TOKEN, TOKEN]);
     await assertClean();
   });
 
