@@ -1,5 +1,6 @@
 // The public API of dev-https.
-export { startDevHttps, type DevHttpsHandle } from './server/server.js';
+export { startDevHttps, type DevHttpsHandle, type InspectorHandle } from './server/server.js';
+export type { InspectedRequest, InspectedDetail, HeadView, HeaderRow, HeaderMark, CookieNote, BodyInfo } from './inspector/types.js';
 export type { CertificateInfo } from './certs/current-cert.js';
 export { resolveOptions, type DevHttpsOptions, type ResolvedOptions } from './options.js';
 export { DevHttpsError, type DevHttpsErrorCode } from './errors.js';

@@ -115,6 +115,12 @@ export interface DevHttpsOptions {
    */
   keepHsts?: boolean;
   /**
+   * Serve the request inspector at `https://dev-https.localhost:<port>/` and keep the last 500
+   * requests for it (`handle.inspector`). Off: that name answers 404 and nothing is kept.
+   * @default true
+   */
+  inspect?: boolean;
+  /**
    * Open the HTTPS URL in the default browser once listening. Failure only warns.
    * @default false
    */
@@ -199,6 +205,7 @@ export interface ResolvedOptions {
   idleTimeout: number;
   http2: boolean;
   keepHsts: boolean;
+  inspect: boolean;
   open: boolean;
   logger: Logger;
 }
@@ -261,6 +268,7 @@ export function resolveOptions(options: DevHttpsOptions = {}): ResolvedOptions {
     idleTimeout: options.idleTimeout === undefined ? DEFAULT_IDLE_TIMEOUT : resolveTimeout(options.idleTimeout, 'idleTimeout'),
     http2: options.http2 ?? true,
     keepHsts: options.keepHsts ?? false,
+    inspect: options.inspect ?? true,
     open: options.open ?? false,
     logger: options.logger ?? createLogger(),
   };
@@ -292,6 +300,8 @@ export function resolveRoutes(
       if (match === '') throw badRoute(flag, shown, 'the prefix / is everything: that is --target');
       if (/[?#\s]/.test(match)) throw badRoute(flag, shown, 'a prefix is a path, without a query, fragment or spaces');
       kind = 'prefix';
+    } else if (match === 'dev-https.localhost') {
+      throw badRoute(flag, shown, 'dev-https.localhost is the name of the dev-https inspector; route another *.localhost name');
     } else if ((isLocalhostName(match) && match !== 'localhost') || names.includes(match)) {
       kind = 'host';
     } else {

@@ -102,6 +102,7 @@ export async function runCheck(options: CheckOptions): Promise<CheckReport> {
     certDir: options.certDir,
     cwd: options.cwd,
     keepHsts: true,
+    inspect: false,
     logger: options.logger ?? silentLogger,
   });
   try {

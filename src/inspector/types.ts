@@ -58,6 +58,8 @@ export interface HeaderRow {
 export interface HeadView {
   /** `GET /path HTTP/1.1`, `HTTP/1.1 302 Found`, `:status 200` (HTTP/2). The request line's query values masked. */
   line: string;
+  /** Present when the line's query values are masked: POST it to /api/reveal as for a header. */
+  secret?: string;
   headers: HeaderRow[];
 }
 

@@ -43,13 +43,18 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
     // Set by the response: once the app has answered, what goes wrong later is no one's business.
     let answered = false;
     let stallProbe: ((proxyRes: http.IncomingMessage) => void) | null = null;
+    let connected = false;
     upstream.on('socket', (socket) => {
+      if (socket.connecting) socket.once('connect', () => (connected = true));
+      else connected = true;
       state.reusedSocket = upstream.reusedSocket;
       stallProbe = stalls.probe(upstream.reusedSocket, socket, upstream);
     });
     cancelWithClient(req, res, upstream);
     const onError = (err: Error) => {
       if (answered) return;
+      // What reached the app before it failed (nothing when it refused the connection).
+      state.appHead = connected ? ((upstream as unknown as { _header: string | null })._header ?? null) : null;
       if (req.socket.destroyed && errnoCode(err) === 'ECONNRESET') upstream.destroy();
       else failed(err, req, res);
     };
@@ -59,6 +64,7 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
     sendBody(req, upstream, state);
     upstream.on('response', (proxyRes) => {
       answered = true;
+      state.appHead = (upstream as unknown as { _header: string | null })._header;
       stallProbe?.(proxyRes);
       if (!upstream.writableFinished) dropUnsentBody(req, upstream, proxyRes);
       relayResponse(proxyRes, req, res, state, ctx);

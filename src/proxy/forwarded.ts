@@ -48,6 +48,8 @@ export const CLIENT_CONTROLLED_HEADERS: readonly string[] = [
   'script-name',
 ];
 const CLIENT_CONTROLLED = new RegExp(`^(${CLIENT_CONTROLLED_HEADERS.map((h) => h.replace('*', '.*')).join('|')})$`);
+/** Whether a client's header (lower case) is one dev-https drops as spoofable; `_` and `.` count as `-`. */
+export const isClientControlled = (name: string): boolean => CLIENT_CONTROLLED.test(name.replace(/[_.]/g, '-'));
 /** Headers about one connection, never passed on, in either direction (the proxy frames bodies itself). */
 export const HOP_BY_HOP = new Set([
   'connection',
@@ -76,8 +78,7 @@ export function setForwardedHeaders(headers: IncomingHttpHeaders, info: Forwarde
   const upgrade = listed.includes('upgrade') && headers.upgrade !== undefined ? headers.upgrade : undefined;
   for (const name of Object.keys(headers)) {
     // X_Forwarded_Proto and X.Forwarded.Proto too: some app servers map `_`, `.` and `-` to the same variable (CVE-2024-45614).
-    if (CLIENT_CONTROLLED.test(name.replace(/[_.]/g, '-')) || HOP_BY_HOP.has(name) || (listed.includes(name) && !NEVER_LISTED.has(name)))
-      delete headers[name];
+    if (isClientControlled(name) || HOP_BY_HOP.has(name) || (listed.includes(name) && !NEVER_LISTED.has(name))) delete headers[name];
   }
   // The pooled connection to the app is ours to keep alive; only a protocol upgrade passes through.
   if (upgrade !== undefined) {

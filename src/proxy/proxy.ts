@@ -11,9 +11,9 @@ import { setForwardedHeaders } from './forwarded.js';
 import { requestFraming, sendUnframeable } from './framing.js';
 import { createAppHealth } from './health.js';
 import { createAgents } from './pool.js';
-import { setState, type EntryListener } from './request-state.js';
+import { newState, setState, type EntryListener } from './request-state.js';
 import { createStallWatch } from './stall.js';
-import { createWebSocketProxy } from './websocket.js';
+import { createWebSocketProxy, type UpgradeObserver } from './websocket.js';
 
 export type { EntryListener } from './request-state.js';
 
@@ -27,6 +27,8 @@ export interface Proxy {
 export interface ProxyOptions {
   /** Pass the app's Strict-Transport-Security through on localhost names. */
   keepHsts: boolean;
+  /** Told of each WebSocket upgrade the app answered. */
+  onUpgrade?: UpgradeObserver;
 }
 
 export function createProxy(target: ResolvedTarget, logger: Logger, options: ProxyOptions): Proxy {
@@ -34,7 +36,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
   const health = createAppHealth(logger, target.origin);
   const stalls = createStallWatch(agents, logger, target.origin);
   const forward = createForwarder({ target, logger, stalls, health, diagnostics: createDiagnostics(logger, options.keepHsts) });
-  const websockets = createWebSocketProxy(target, agents.fresh, logger, health);
+  const websockets = createWebSocketProxy(target, agents.fresh, logger, health, options.onUpgrade ?? null);
   return {
     web(req, res, listener) {
       const framing = requestFraming(req);
@@ -44,7 +46,7 @@ export function createProxy(target: ResolvedTarget, logger: Logger, options: Pro
       }
       const connection = String(req.headers.connection ?? '');
       const clientClose = /\bclose\b/i.test(connection) || (req.httpVersion === '1.0' && !/\bkeep-alive\b/i.test(connection));
-      setState(req, { listener, clientClose, framing, body: null, readAhead: null, reusedSocket: false, retried: false });
+      setState(req, newState(listener, clientClose, framing, target.origin));
       setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });
       forward(req, res);
     },

@@ -22,6 +22,8 @@ export interface ResponseContext {
   diagnostics: Diagnostics;
   /** The redirect loop this response closes, once `diagnose` found one. */
   loop: RedirectLoop | null;
+  /** The request's state, where the loop is noted for the inspector (absent in the passes' own tests). */
+  state?: RequestState;
 }
 
 /** A pass does one job on the head; true when dev-https answered instead and the app's response is dropped. */
@@ -67,6 +69,7 @@ export const rewriteUrls: ResponsePass = ({ req, proxyRes, listener, target }) =
 export const diagnose: ResponsePass = (ctx) => {
   const { req, listener, proxyRes } = ctx;
   ctx.loop = ctx.diagnostics.inspect({ req, proto: listener.proto, statusCode: proxyRes.statusCode ?? 0, headers: proxyRes.headers });
+  if (ctx.state) ctx.state.loop = ctx.loop;
 };
 
 /** A browser caught in a redirect loop gets a page saying so; the app's body is drained so its connection goes back to the pool. */
@@ -105,10 +108,18 @@ export function relayResponse(
   proxyRes: http.IncomingMessage,
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  state: Pick<RequestState, 'listener' | 'clientClose'>,
+  state: RequestState,
   relay: RelayContext,
 ): void {
   relay.health.answered();
+  // For the inspector: what the app sent, before the passes rewrite `headers`.
+  state.appStatus = proxyRes.statusCode ?? null;
+  state.appStatusMessage = proxyRes.statusMessage ?? '';
+  state.appRawHeaders = proxyRes.rawHeaders;
+  if (proxyRes.headers['content-length'] === undefined) {
+    state.appBodyBytes = 0;
+    proxyRes.on('data', (chunk: Buffer) => (state.appBodyBytes! += chunk.length));
+  }
   // The app cut its response short: cut the client's too, never pass a truncated body off as whole.
   proxyRes.on('close', () => {
     if (!proxyRes.complete) res.destroy();
@@ -122,12 +133,16 @@ export function relayResponse(
     target: relay.target,
     diagnostics: relay.diagnostics,
     loop: null,
+    state,
   });
   if (answered || res.headersSent) {
     proxyRes.resume();
     return;
   }
-  if (writeResponseHead(proxyRes, req, res, relay.logger)) proxyRes.pipe(res);
+  if (writeResponseHead(proxyRes, req, res, relay.logger)) {
+    state.relayed = true;
+    proxyRes.pipe(res);
+  }
 }
 
 /** Writes the app's status and headers; false when Node refused them and a 502 went out instead. */

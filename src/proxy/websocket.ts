@@ -10,7 +10,7 @@ import { rawReply } from '../pages/raw-reply.js';
 import { requestFraming } from './framing.js';
 import { setForwardedHeaders } from './forwarded.js';
 import type { AppHealth } from './health.js';
-import { routeOf, setState, stateOf, type EntryListener } from './request-state.js';
+import { newState, routeOf, setState, stateOf, type EntryListener } from './request-state.js';
 
 export interface WebSocketProxy {
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, listener: EntryListener): void;
@@ -18,7 +18,16 @@ export interface WebSocketProxy {
   close(): void;
 }
 
-export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, logger: Logger, health: AppHealth): WebSocketProxy {
+/** Told of each upgrade the app answered (101, or the status it refused it with), for the inspector. */
+export type UpgradeObserver = (req: http.IncomingMessage, status: number) => void;
+
+export function createWebSocketProxy(
+  target: ResolvedTarget,
+  agent: http.Agent,
+  logger: Logger,
+  health: AppHealth,
+  observe: UpgradeObserver | null = null,
+): WebSocketProxy {
   const upgradeSockets = new Set<Duplex>();
   // The app's side of upgraded connections: they leave the agent's pool, so close() ends them here.
   const appSockets = new Set<Duplex>();
@@ -33,14 +42,25 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
     socket.destroy();
   };
   const onProxyReq = (proxyReq: http.ClientRequest, req: http.IncomingMessage, socket: Duplex) => {
-    const log = (status: number) => logger.request?.(upgradeEntry(req, status, stateOf(req)?.listener.proto ?? 'https', routeOf(req)));
-    proxyReq.once('upgrade', (_res, appSocket: Duplex) => {
+    const log = (status: number, res: http.IncomingMessage) => {
+      const state = stateOf(req);
+      if (state) {
+        state.appHead = (proxyReq as unknown as { _header: string | null })._header;
+        state.appStatus = status;
+        state.appStatusMessage = res.statusMessage ?? '';
+        state.appRawHeaders = res.rawHeaders;
+        state.relayed = true;
+      }
+      observe?.(req, status);
+      logger.request?.(upgradeEntry(req, status, state?.listener.proto ?? 'https', routeOf(req)));
+    };
+    proxyReq.once('upgrade', (res: http.IncomingMessage, appSocket: Duplex) => {
       switched.add(socket);
       appSockets.add(appSocket);
       appSocket.once('close', () => appSockets.delete(appSocket));
-      log(101);
+      log(101, res);
     });
-    proxyReq.once('response', (res: http.IncomingMessage) => log(res.statusCode ?? 0));
+    proxyReq.once('response', (res: http.IncomingMessage) => log(res.statusCode ?? 0, res));
   };
   let wsProxy: Promise<ProxyServer> | null = null;
   const loadWsProxy = () => (wsProxy ??= loadProxyServer(target, agent, { open: () => health.answered(), proxyReq: onProxyReq, failed }));
@@ -54,15 +74,7 @@ export function createWebSocketProxy(target: ResolvedTarget, agent: http.Agent, 
         socket.end(rawReply(400, '400 Bad Request: a WebSocket upgrade request cannot carry a body\n'));
         return;
       }
-      setState(req, {
-        listener,
-        clientClose: false,
-        framing: { kind: 'none' },
-        body: null,
-        readAhead: null,
-        reusedSocket: false,
-        retried: false,
-      });
+      setState(req, newState(listener, false, { kind: 'none' }, target.origin));
       upgradeSockets.add(socket);
       socket.on('close', () => upgradeSockets.delete(socket));
       setForwardedHeaders(req.headers, { proto: listener.proto, port: listener.port, clientAddress: req.socket.remoteAddress });

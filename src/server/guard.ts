@@ -3,7 +3,8 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { escapeControl, logPath, protocolOf, upgradeEntry, type Logger } from '../logger.js';
-import { routeOf } from '../proxy/request-state.js';
+import { isInternal, routeOf } from '../proxy/request-state.js';
+import type { Recorder } from '../inspector/record.js';
 import { closeConnection, sendForbiddenHost } from '../pages/pages.js';
 import { rawReply } from '../pages/raw-reply.js';
 import { parseHost } from '../net.js';
@@ -26,7 +27,7 @@ export interface Guard {
 type Malformed = { status: 400 | 431; reason: string; value?: string };
 
 /** The Host and Origin checks in front of everything, and a net for unexpected exceptions. */
-export function createGuard(hosts: HostCheck, logger: Logger): Guard {
+export function createGuard(hosts: HostCheck, logger: Logger, recorder: Recorder | null = null): Guard {
   const refusals = createRefusalLog(logger);
   const unexpected = (err: unknown) =>
     logger.error(
@@ -36,11 +37,15 @@ export function createGuard(hosts: HostCheck, logger: Logger): Guard {
     web(req, res, next, scheme, refuseWith400) {
       // HTTP/2 names the host in :authority; everything after us (and the app) reads Host.
       if (req.headers.host === undefined && req.headers[':authority'] !== undefined) req.headers.host = String(req.headers[':authority']);
-      if (logger.request) {
+      if (logger.request || recorder) {
         const started = performance.now();
         res.once('close', () => {
+          // The inspector's own requests are neither logged nor recorded.
+          if (isInternal(req)) return;
+          recorder?.record(req, res, started, scheme);
+          if (!logger.request) return;
           const route = routeOf(req);
-          logger.request!({
+          logger.request({
             time: new Date(),
             method: req.method ?? 'GET',
             path: logPath(req.url),

@@ -23,6 +23,9 @@ import { redirectToHttps } from '../proxy/redirect.js';
 import { dispatchByFirstByte, prepareFedServer, refuseUpgrade, serve } from './dispatch.js';
 import { createGuard, MAX_HEADER_BYTES, type UpgradeHandler, type WebHandler } from './guard.js';
 import { createHostCheck } from './hosts.js';
+import { createRecorder, type Recorder } from '../inspector/record.js';
+import { createInspectorServer, INSPECTOR_HOST, type CheckRunner, type InspectorServer } from '../inspector/serve.js';
+import type { InspectedDetail, InspectedRequest } from '../inspector/types.js';
 import { listenAll } from './listen.js';
 import { applyCertificateUpdates, createTlsServer, type ServerTimeouts } from './tls.js';
 
@@ -50,8 +53,21 @@ export interface DevHttpsHandle {
    * that signed it: trust `certificate.ca.cert` (or `trustPath`) in a client. Never the key.
    */
   readonly certificate: CertificateInfo;
+  /** The request inspector (null with `inspect: false`): its page, and the same data for tools. */
+  inspector: InspectorHandle | null;
   /** Stops listening, destroys open client, upgraded and pooled connections. Safe to call twice. */
   close(): Promise<void>;
+}
+
+export interface InspectorHandle {
+  /** `https://dev-https.localhost:<port>/` */
+  url: string;
+  /** The recent requests (up to 500), oldest first, secrets masked. */
+  recent(): InspectedRequest[];
+  /** A recent request in full: the four heads, what dev-https changed, the cookies; null once it left. */
+  detail(id: number): InspectedDetail | null;
+  /** New requests, in batches (at most every 100 ms), as the page gets them; returns the unsubscribe function. */
+  subscribe(subscriber: (batch: InspectedRequest[]) => void): () => void;
 }
 
 /** What a start has opened so far, all of it closed by closeAll. */
@@ -64,6 +80,8 @@ interface Opened {
   sockets: Set<net.Socket>;
   demo: http.Server | null;
   proxy: Proxy | null;
+  recorder: Recorder | null;
+  inspector: InspectorServer | null;
 }
 
 export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevHttpsHandle> {
@@ -76,12 +94,17 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
       `${settingText(opts.origins, 'allowHosts', '--allow-host', 'any')}: the Host check is off, so any web page you visit can reach your app through DNS rebinding`,
     );
   }
-  const opened: Opened = { listening: [], fed: [], sockets: new Set(), demo: null, proxy: null };
+  const opened: Opened = { listening: [], fed: [], sockets: new Set(), demo: null, proxy: null, recorder: null, inspector: null };
   const closeAll = () => closeOpened(opened, certificate);
   try {
     const target = opts.target ?? (await startDemo(opened));
-    const proxy = (opened.proxy = createRoutedProxy(target, opts.routes, logger, { keepHsts: opts.keepHsts }));
-    const guard = createGuard(hosts, logger);
+    const recorder = (opened.recorder = opts.inspect ? createRecorder() : null);
+    const inspector = (opened.inspector = createInspectorServer(recorder, checkRunner(opts, target)));
+    const proxy = (opened.proxy = createRoutedProxy(target, opts.routes, logger, {
+      keepHsts: opts.keepHsts,
+      ...(recorder ? { onUpgrade: (req, status) => recorder.recordUpgrade(req, status) } : {}),
+    }));
+    const guard = createGuard(hosts, logger, recorder);
     const timeouts: ServerTimeouts = {
       headersTimeout: opts.headersTimeout,
       requestTimeout: 0,
@@ -98,9 +121,10 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
     const tlsServer = prepareFedServer(createTlsServer(certificate, opts, timeouts));
     await applyCertificateUpdates(tlsServer, certificate);
     // A listener's requests and upgrades, proxied with what the app is told about that listener.
+    // The inspector's name is dev-https' own, on every listener: never proxied.
     const proxied = (listener: EntryListener): [WebHandler, UpgradeHandler] => [
-      (req, res) => proxy.web(req, res, listener),
-      (req, socket, head) => proxy.ws(req, socket, head, listener),
+      (req, res) => (inspector.claims(req) ? inspector.web(req, res, listener) : proxy.web(req, res, listener)),
+      (req, socket, head) => (inspector.claims(req) ? inspector.upgrade(req, socket) : proxy.ws(req, socket, head, listener)),
     ];
     serve(tlsServer, guard, 'https', ...proxied(httpsListener));
     const plainOnTlsPort = prepareFedServer(http.createServer(timeouts));
@@ -155,11 +179,38 @@ function createHandle(
     urls,
     target: target.origin,
     demo: opened.demo !== null,
+    inspector: inspectorHandle(opened.recorder, urls.https),
     redirectHttp: opts.redirectHttp,
     routes: opts.routes.map((r) => ({ match: r.match, target: r.target.origin })),
     addresses: [...new Set(opened.listening.map((s) => (s.address() as net.AddressInfo | null)?.address).filter((a): a is string => !!a))],
     networkAddresses: opts.exposed ? networkAddresses(opts.listenAddresses) : [],
     close,
+  };
+}
+
+function inspectorHandle(recorder: Recorder | null, httpsUrl: string): InspectorHandle | null {
+  if (!recorder) return null;
+  const port = new URL(httpsUrl).port || '443';
+  return {
+    url: `https://${INSPECTOR_HOST}${port === '443' ? '' : `:${port}`}/`,
+    recent: () => recorder.recent(),
+    detail: (id) => recorder.detail(id),
+    subscribe: (subscriber) => recorder.subscribe(subscriber),
+  };
+}
+
+/** The inspector's "Run dev-https check": the check of the app (and its routes) at one path. */
+function checkRunner(opts: ResolvedOptions, target: ResolvedTarget): CheckRunner {
+  return async (path) => {
+    // Loaded when asked: check.ts starts a dev-https of its own (this module).
+    const { formatCheckReport, runCheck } = await import('../check/check.js');
+    const report = await runCheck({
+      target: target.origin,
+      routes: opts.routes.map((r) => `${r.match}=${r.target.origin}`),
+      paths: [path],
+      certDir: opts.certDir,
+    });
+    return { text: formatCheckReport(report), ok: report.ok, score: report.score };
   };
 }
 
@@ -222,6 +273,8 @@ function openWhenAnswering(opts: ResolvedOptions, target: ResolvedTarget, url: s
 
 async function closeOpened(opened: Opened, certificate: CurrentCertificate): Promise<void> {
   await certificate.close();
+  opened.recorder?.close();
+  opened.inspector?.close();
   // Upgraded sockets first: server.close() would wait for them.
   opened.proxy?.close();
   for (const socket of opened.sockets) socket.destroy();

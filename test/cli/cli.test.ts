@@ -240,6 +240,7 @@ describe('formatBanner', () => {
       routes: [],
       addresses: ['127.0.0.1', '::1'],
       networkAddresses: [],
+      inspector: null,
       certificate: {
         certPath: '/srv/app/certs/cert.pem',
         keyPath: '/srv/app/certs/key.pem',

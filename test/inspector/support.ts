@@ -1,0 +1,40 @@
+// Requests to the inspector of a dev-https the tests started.
+import type http from 'node:http';
+import https from 'node:https';
+import type { Started } from '../helpers.js';
+
+/** A request to the inspector's own name on the HTTPS port (its certificate is issued on demand). */
+export function inspectorRequest(
+  s: Started,
+  path: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string; host?: string } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: s.port,
+        servername: 'dev-https.localhost',
+        path,
+        method: options.method ?? 'GET',
+        headers: { host: options.host ?? `dev-https.localhost:${s.port}`, ...options.headers },
+        ca: s.ca,
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The page's token, read from the page as its script does. */
+export async function tokenOf(s: Started): Promise<string> {
+  const page = await inspectorRequest(s, '/');
+  return /<meta name="dev-https-token" content="([^"]+)"/.exec(page.body)![1]!;
+}
