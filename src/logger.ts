@@ -25,8 +25,8 @@ export interface Logger {
   error(message: string): void;
   /** One line per request. Optional: loggers without it log no requests. */
   request?(entry: RequestLogEntry): void;
-  /** A line of output from the app command (`dev-https -- <command>`). */
-  app?(line: string, stream: 'stdout' | 'stderr'): void;
+  /** A line of output from an app command: the --target app's (`dev-https -- <command>`), or that of `route`. */
+  app?(line: string, stream: 'stdout' | 'stderr', route?: string): void;
   /** Writes what is batched now (see LoggerOptions.batch). */
   flush?(): void;
 }
@@ -139,8 +139,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         pending += text;
       }
     : (text: string) => void stdout.write(text);
-  const line = (stream: NodeJS.WritableStream, level: string, message: string) => {
-    const text = JSON.stringify({ time: new Date().toISOString(), level, message }) + '\n';
+  const line = (stream: NodeJS.WritableStream, level: string, message: string, extra: object = {}) => {
+    const text = JSON.stringify({ time: new Date().toISOString(), level, message, ...extra }) + '\n';
     if (stream === stdout) toStdout(text);
     else stream.write(text);
   };
@@ -165,10 +165,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           if (json) toStdout(JSON.stringify({ ...entry, time: entry.time.toISOString(), level: 'request' }) + '\n');
           else toStdout(formatRequest(entry, out) + '\n');
         },
-    app: (text, stream) => {
-      if (json) line(stream === 'stderr' ? stderr : stdout, 'app', text);
-      else if (stream === 'stderr') stderr.write(`${out('2', '[app]')} ${text}\n`);
-      else toStdout(`${out('2', '[app]')} ${text}\n`);
+    // Each app's lines carry its route, as `concurrently` prefixes its commands' lines.
+    app: (text, stream, route) => {
+      if (json) line(stream === 'stderr' ? stderr : stdout, 'app', text, route === undefined ? {} : { route });
+      else {
+        const prefixed = `${out('2', `[${route === undefined ? 'app' : escapeControl(route)}]`)} ${text}\n`;
+        if (stream === 'stderr') stderr.write(prefixed);
+        else toStdout(prefixed);
+      }
     },
     flush,
   };

@@ -1,6 +1,6 @@
-// Runs the app command given after `--` as a child process, its output line by line through the
-// logger, and stops everything it started: on POSIX its own process group, on Windows its process
-// tree (taskkill), as Windows has neither process groups nor signals.
+// Runs an app command (the one after `--`, or a config's "run") as a child process, its output line
+// by line through the logger, and stops everything it started: on POSIX its own process group, on
+// Windows its process tree (taskkill), as Windows has neither process groups nor signals.
 import { spawn as spawnProcess, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -34,31 +34,45 @@ export type SpawnFunction = (file: string, args: string[], options: SpawnOptions
 export interface StartAppOptions {
   /** Decides how the app is started and stopped. @default process.platform */
   platform?: NodeJS.Platform;
-  /** Starts the app command. @default cross-spawn */
+  /** Starts an app command given as a list. @default cross-spawn */
   spawn?: SpawnFunction;
-  /** Starts taskkill on Windows, without a shell. @default child_process.spawn */
+  /** Starts what is named by its full path: the shell of a command line, taskkill on Windows. @default child_process.spawn */
   spawnTool?: SpawnFunction;
   /** Signals a process group on POSIX (a negative pid). @default process.kill */
   kill?: (pid: number, signal: NodeJS.Signals) => void;
+  /** The route the app serves, which prefixes its output lines (`[/api]`); without one, `[app]`. */
+  route?: string;
 }
 
-/** Starts `command` with `env`, less SECRET_ENV. */
-export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logger, options: StartAppOptions = {}): AppProcess {
-  const { platform = process.platform, spawn = crossSpawn, spawnTool = spawnProcess, kill = process.kill } = options;
+/**
+ * Starts `command` with `env`, less SECRET_ENV. A list is the program and its arguments, run
+ * without a shell; a string is a command line for the shell, as npm scripts are: /bin/sh -c, or
+ * cmd.exe on Windows.
+ */
+export function startApp(command: string | string[], env: NodeJS.ProcessEnv, logger: Logger, options: StartAppOptions = {}): AppProcess {
+  const { platform = process.platform, spawn = crossSpawn, spawnTool = spawnProcess, kill = process.kill, route } = options;
   const windows = platform === 'win32';
-  const [file, ...args] = command;
+  const shell = typeof command === 'string';
+  const [file, args, shellOptions] = shell ? shellCommand(command, windows, env) : [command[0]!, command.slice(1), {}];
   const appEnv = { ...env };
   for (const name of SECRET_ENV) delete appEnv[name];
   // POSIX: its own process group, so the terminal's Ctrl-C reaches dev-https only and the group can
   // be signalled as one. Windows: `detached` would give it a console of its own; it keeps ours,
   // so Ctrl-C reaches it as in a plain terminal.
-  const child = spawn(file!, args, { env: appEnv, stdio: ['inherit', 'pipe', 'pipe'], ...(windows ? {} : { detached: true }) });
+  // The shell, a full path with its arguments verbatim, goes around cross-spawn, which would look
+  // it up and quote it again.
+  const child = (shell ? spawnTool : spawn)(file, args, {
+    env: appEnv,
+    stdio: ['inherit', 'pipe', 'pipe'],
+    ...(windows ? {} : { detached: true }),
+    ...shellOptions,
+  });
   for (const [stream, name] of [
     [child.stdout!, 'stdout'],
     [child.stderr!, 'stderr'],
   ] as const) {
     readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-      if (logger.app) logger.app(line, name);
+      if (logger.app) logger.app(line, name, route);
       else logger.info(line);
     });
   }
@@ -66,7 +80,7 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (err) => {
       logger.error(
-        `cannot run ${quoteShellWord(file!, true)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`,
+        `cannot run ${quoteShellWord(file, true)}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'command not found' : err.message}`,
       );
       notStarted = true;
       resolve({ code: 127, signal: null });
@@ -90,6 +104,19 @@ export function startApp(command: string[], env: NodeJS.ProcessEnv, logger: Logg
     },
     kill: () => end(true),
   };
+}
+
+/**
+ * The shell that runs a command line, as Node's `shell: true` and npm do it: `/bin/sh -c`; on
+ * Windows `cmd.exe /d /s /c "<line>"` passed verbatim (cmd.exe strips the outer quotes itself).
+ * cmd.exe is %ComSpec% when that is a full path, else the one in System32: never a cmd.exe found
+ * in the current directory, which is the project's.
+ */
+export function shellCommand(line: string, windows: boolean, env: NodeJS.ProcessEnv): [string, string[], SpawnOptions] {
+  if (!windows) return ['/bin/sh', ['-c', line], {}];
+  const comspec = Object.entries(env).find(([name]) => name.toLowerCase() === 'comspec')?.[1];
+  const cmd = comspec && path.win32.isAbsolute(comspec) ? comspec : path.win32.join(env.SystemRoot || 'C:\\Windows', 'System32', 'cmd.exe');
+  return [cmd, ['/d', '/s', '/c', `"${line}"`], { windowsVerbatimArguments: true }];
 }
 
 /** POSIX: SIGTERM or SIGKILL to the whole process group, the group too when the command itself is gone (what it started in the background stays). */

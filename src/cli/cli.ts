@@ -1,11 +1,12 @@
 // The dev-https command: parses argv (a pure function), merges it with the project's settings,
-// calls startDevHttps (and the app command after `--`), prints the banner and errors for a
-// person, and owns the process (exit codes, signals).
+// calls startDevHttps (and starts the app commands), prints the banner and errors for a person,
+// and owns the process (exit codes, signals).
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CheckOptions } from '../check/check.js';
 import type { AppProcess } from './child.js';
+import { planApps, startApps, type AppPlan, type AppSession } from './apps.js';
 import { unconstrainedWarning } from '../certs/ca.js';
 import { resolveSettings, type ResolvedSettings, type Settings } from './config.js';
 import { resolvePermit } from '../certs/constraints.js';
@@ -13,10 +14,8 @@ import { DevHttpsError } from '../errors.js';
 import type { HelpPageName } from './help.js';
 import { createLogger, escapeControl, painter, colorEnabled, type Logger } from '../logger.js';
 import { exampleFlag, optionSpec, optionsOf, SETTING_NAMES, SUBCOMMANDS, type CommandName, type OptionName } from './option-table.js';
-import { resolveStores, resolveTarget, type DevHttpsOptions, type StoreName } from '../options.js';
-import { waitUntilAccepting } from './reachable.js';
+import { resolveStores, type StoreName } from '../options.js';
 import { startDevHttps, type DevHttpsHandle } from '../server/server.js';
-import { formatShellCommand } from './shell-quote.js';
 import { alternatives, closest } from './suggest.js';
 
 export type CliCommand =
@@ -318,60 +317,61 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   await serve(command.flags, command.command);
 }
 
-/** `dev-https [options] [-- app command]`: serves until a signal, or the app command's exit, stops it. */
+/**
+ * `dev-https [options] [-- app command]`: serves until a signal, or the exit of an app command
+ * (the one after `--`, those of the config with --run), stops it.
+ */
 async function serve(flags: Settings, appCommand: string[]): Promise<void> {
   let settings: ResolvedSettings;
+  let plan: AppPlan;
   try {
     settings = resolveSettings(flags);
+    plan = planApps(settings, appCommand);
   } catch (err) {
     fail(createLogger(), err);
     return;
   }
   const logger = createLogger({ quiet: settings.quiet, format: settings.log, batch: true });
+  if (plan.warning) logger.warn(plan.warning);
   // Signal handlers come first: a Ctrl-C during start-up, or right after the banner, still exits 0.
   const session = createSession();
   handleSignals(session, logger);
   const trustCheck = checkTrust(settings);
   await startListeners(settings, session, logger);
   if (session.stopping) return;
-  if (appCommand.length && !(await startAppCommand(appCommand, settings.proxies[0]!.target, session, logger))) return;
+  if (plan.apps.length && !(await startApps(plan.apps, session, logger))) return;
   if (session.stopping) return;
   await printBanner(session.handles, trustCheck, logger);
 }
 
-/** What a shutdown stops: the listeners and the app command. */
-interface Session {
-  readonly handles: DevHttpsHandle[];
-  app: AppProcess | null;
-  /** A shutdown has begun. */
-  stopping: boolean;
-  /** Aborted by the shutdown: stops waiting for the target. */
-  readonly waiting: AbortSignal;
-  /** Stops the app command, closes the listeners, exits with `code`. */
-  shutdown(code: number): Promise<void>;
+/** What a shutdown stops: the listeners and the app commands. */
+interface Session extends AppSession {
+  readonly apps: AppProcess[];
   /** A signal: shuts down with 0; a second one exits at once with 130. */
   stop(): void;
 }
 
 function createSession(): Session {
   const handles: DevHttpsHandle[] = [];
+  const apps: AppProcess[] = [];
   const waiting = new AbortController();
   const session: Session = {
     handles,
-    app: null,
+    apps,
     stopping: false,
     waiting: waiting.signal,
     async shutdown(code) {
       waiting.abort();
-      await session.app?.stop();
+      // Each with its own grace period, at the same time: one slow app does not delay the others'.
+      await Promise.all(apps.map((app) => app.stop()));
       await Promise.all(handles.map((h) => h.close()));
       process.exit(code);
     },
     stop() {
       if (session.stopping) {
-        // Ctrl-C twice: do not wait, but take the app down too (on Unix it has its own process
+        // Ctrl-C twice: do not wait, but take the apps down too (on Unix each has its own process
         // group, which the terminal's signal did not reach).
-        session.app?.kill();
+        for (const app of apps) app.kill();
         process.exit(130);
       }
       session.stopping = true;
@@ -413,54 +413,6 @@ async function startListeners(settings: ResolvedSettings, session: Session, logg
     await Promise.all(session.handles.map((h) => h.close()));
     process.exit();
   }
-}
-
-/**
- * Starts the command after `--` and waits until every target accepts connections. False when
- * dev-https stopped first. The command's exit stops dev-https.
- */
-async function startAppCommand(
-  appCommand: string[],
-  target: DevHttpsOptions['target'],
-  session: Session,
-  logger: Logger,
-): Promise<boolean> {
-  const { startApp } = await import('./child.js');
-  const app = startApp(appCommand, appEnv(session.handles, target), logger);
-  session.app = app;
-  // The target dev-https is waiting for: an exit before it accepts connections is a failure,
-  // exit 0 too (a one-shot command, or a server that went into the background).
-  let waitingFor: string | null = null;
-  void app.exited.then(({ code, signal }) => {
-    if (session.stopping) return;
-    session.stopping = true;
-    const early = waitingFor !== null && !app.failedToStart;
-    const failed = code !== 0 || early;
-    const how = app.failedToStart ? 'could not be started' : signal ? `was ended by ${signal}` : `exited with code ${code}`;
-    const when = early ? ` before ${waitingFor} accepted connections` : '';
-    const why = early && code === 0 ? ' (the command after -- must keep running while the app serves)' : '';
-    (failed ? logger.error : logger.info)(`the app command (${formatShellCommand(appCommand)}) ${how}${when}: stopping dev-https${why}`);
-    void session.shutdown(failed ? code || 1 : 0);
-  });
-  for (const h of session.handles) {
-    if (h.demo) continue;
-    const { hostname, port } = resolveTarget(h.target);
-    waitingFor = h.target;
-    logger.info(`waiting for ${h.target}…`);
-    if (!(await waitUntilAccepting(hostname, port, session.waiting))) return false;
-  }
-  waitingFor = null;
-  return true;
-}
-
-/** The app command's environment: the CA for Node clients, the port to take, colour kept. */
-function appEnv(handles: DevHttpsHandle[], target: DevHttpsOptions['target']): NodeJS.ProcessEnv {
-  const { trustPath } = handles[0]!.certificate;
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(trustPath ? { NODE_EXTRA_CA_CERTS: trustPath } : {}) };
-  // A bare port for the target: tell the app which port to take, unless the environment does.
-  if (target !== undefined && /^\d+$/.test(String(target)) && env.PORT === undefined) env.PORT = String(target);
-  if (colorEnabled(process.stdout) && env.FORCE_COLOR === undefined && !env.NO_COLOR) env.FORCE_COLOR = '1';
-  return env;
 }
 
 /** The banner, once everything is up; the trust check gets at most a second more. */

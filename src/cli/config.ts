@@ -26,6 +26,24 @@ export interface ResolvedSettings {
   log: 'text' | 'json';
   /** The config file read, if any, for messages. */
   configFile: string | null;
+  /** --run (or DEV_HTTPS_RUN): start the app commands of `apps`. Never from the config file. */
+  run: boolean;
+  /** Where --run came from, for messages: `--run` or `DEV_HTTPS_RUN`; null without it. */
+  runFrom: string | null;
+  /** The app commands the config file names ("run"), in its order; started only with `run`. */
+  apps: ConfigApp[];
+}
+
+/** An app command of the config file: `"run"` next to a proxy's "target", or in one of its routes. */
+export interface ConfigApp {
+  /** The proxy whose app it is (0 without "proxies"). */
+  proxy: number;
+  /** The route it serves, as the config writes it (`/api`); null: the proxy's --target app. */
+  route: string | null;
+  /** Its target as written (a route's; the --target app's is the proxy's `target`). */
+  target: string | undefined;
+  /** A string runs through the shell, a list of strings without one. */
+  command: string | string[];
 }
 
 export const CONFIG_FILE = 'dev-https.config.json';
@@ -37,6 +55,9 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
   const shared: Settings = { ...config.shared, ...fromEnv, ...flags };
   const quiet = shared.quiet === true;
   const log = (shared.log as 'text' | 'json' | undefined) ?? 'text';
+  // The config file never says "run": true (its "run" is a command), so only the user starts them.
+  const runFrom = flags.run !== undefined ? (flags.run ? '--run' : null) : fromEnv.run ? envName('run') : null;
+  const apps = { run: runFrom !== null, runFrom, apps: config.apps };
   const common = toOptions(shared, false);
   // Where each setting came from: messages about it then name the file and key or the variable.
   const origins = (fromConfig: Settings, where: string | null): SettingOrigins => {
@@ -55,6 +76,7 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
       quiet,
       log,
       configFile: config.file,
+      ...apps,
     };
   }
   for (const name of SETTING_NAMES) {
@@ -72,6 +94,7 @@ export function resolveSettings(flags: Settings, { cwd = process.cwd(), env = pr
     quiet,
     log,
     configFile: config.file,
+    ...apps,
   };
 }
 
@@ -138,6 +161,7 @@ interface Config {
   file: string | null;
   shared: Settings;
   proxies: Settings[] | null;
+  apps: ConfigApp[];
 }
 
 function readConfig(cwd: string): Config {
@@ -157,11 +181,12 @@ function readConfig(cwd: string): Config {
       raw = (pkg as Record<string, unknown>)['dev-https'];
     }
   }
-  if (file === null) return { file, shared: {}, proxies: null };
+  if (file === null) return { file, shared: {}, proxies: null, apps: [] };
   if (!isObject(raw)) throw new DevHttpsError('E_BAD_OPTION', `Invalid ${file}: expected an object of options by their long names`);
   const { proxies, ...rest } = raw;
-  const shared = validate(rest, file, null, cwd);
-  if (proxies === undefined) return { file, shared, proxies: null };
+  const top = takeCommands(rest, file, 0);
+  const shared = validate(top.settings, file, null, cwd);
+  if (proxies === undefined) return { file, shared, proxies: null, apps: top.apps };
   if (!Array.isArray(proxies) || proxies.length === 0 || !proxies.every(isObject)) {
     throw new DevHttpsError(
       'E_BAD_OPTION',
@@ -173,7 +198,75 @@ function readConfig(cwd: string): Config {
       throw new DevHttpsError('E_BAD_OPTION', `Invalid "${name}" in ${file}: with "proxies", set it in each proxy`);
     }
   }
-  return { file, shared, proxies: proxies.map((p, i) => validate(p as Record<string, unknown>, file!, i, cwd)) };
+  if (top.apps.length) throw new DevHttpsError('E_BAD_OPTION', `Invalid "run" in ${file}: with "proxies", set it in each proxy`);
+  const each = proxies.map((p, i) => takeCommands(p as Record<string, unknown>, `"proxies"[${i}] of ${file}`, i));
+  return {
+    file,
+    shared,
+    proxies: each.map((p, i) => validate(p.settings, file!, i, cwd)),
+    apps: each.flatMap((p) => p.apps),
+  };
+}
+
+/**
+ * Takes the app commands out of a config object: its "run" (the --target app's) and each route's
+ * "run", leaving the settings, with `{ "target": 8000, "run": "..." }` routes as their target.
+ * Routes first, as the --target app is usually the front end that calls them.
+ */
+function takeCommands(
+  raw: Record<string, unknown>,
+  where: string,
+  proxy: number,
+): { settings: Record<string, unknown>; apps: ConfigApp[] } {
+  const { run, ...settings } = raw;
+  const apps: ConfigApp[] = [];
+  if (isObject(raw.routes)) {
+    const routes: Record<string, unknown> = {};
+    for (const [match, route] of Object.entries(raw.routes)) {
+      if (hasControlCharacters(match)) {
+        throw new DevHttpsError(
+          'E_BAD_OPTION',
+          `Invalid "routes" in ${where}: expected a prefix or host without control characters, got ${escapeControl(JSON.stringify(match))}`,
+        );
+      }
+      if (!isObject(route)) {
+        routes[match] = route;
+        continue;
+      }
+      const unknown = Object.keys(route).filter((k) => k !== 'target' && k !== 'run');
+      if (unknown.length) {
+        throw new DevHttpsError(
+          'E_BAD_OPTION',
+          `Unknown key ${JSON.stringify(unknown[0])} in "routes".${JSON.stringify(match)} of ${where}: expected "target" and "run"`,
+        );
+      }
+      routes[match] = route.target;
+      if (route.run !== undefined) {
+        const target = typeof route.target === 'number' || typeof route.target === 'string' ? String(route.target) : undefined;
+        apps.push({ proxy, route: match, target, command: command(route.run, `"routes".${JSON.stringify(match)}.run`, where) });
+      }
+    }
+    settings.routes = routes;
+  }
+  if (run !== undefined) apps.push({ proxy, route: null, target: undefined, command: command(run, '"run"', where) });
+  return { settings, apps };
+}
+
+/** A config's "run": a command line for the shell, or a list of program and arguments. */
+function command(value: unknown, key: string, where: string): string | string[] {
+  const ok =
+    typeof value === 'string'
+      ? value.trim() !== ''
+      : Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string') && value[0]!.trim() !== '';
+  const strings = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+  const control = strings.some((v) => typeof v === 'string' && hasControlCharacters(v));
+  if (!ok || control) {
+    throw new DevHttpsError(
+      'E_BAD_OPTION',
+      `Invalid ${key} in ${where}: expected ${control ? 'text without control characters' : 'a command: a string the shell runs, or a list of the program and its arguments'}, got ${escapeControl(JSON.stringify(value) ?? String(value))}`,
+    );
+  }
+  return value as string | string[];
 }
 
 function validate(raw: Record<string, unknown>, file: string, proxyIndex: number | null, cwd: string): Settings {
@@ -183,7 +276,8 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
     // "routes": { "/api": 8000, "admin.localhost": { "target": 8001 } } is the list of --route values.
     const [key, value] = rawKey === 'routes' ? ['route', routesObject(rawValue, where)] : [rawKey, rawValue];
     const spec = (SETTING_NAMES as readonly string[]).includes(key) ? settingOf(key as SettingName) : undefined;
-    const allowed = SETTING_NAMES.filter((n) => proxyIndex === null || settingOf(n).perProxy);
+    // "run" is a key of each proxy too: its --target app's command (taken out before this).
+    const allowed = SETTING_NAMES.filter((n) => proxyIndex === null || settingOf(n).perProxy || n === 'run');
     if (spec && proxyIndex !== null && !spec.perProxy) {
       throw new DevHttpsError('E_BAD_OPTION', `Invalid "${key}" in ${where}: it applies to every proxy; set it next to "proxies"`);
     }
@@ -249,17 +343,10 @@ function validate(raw: Record<string, unknown>, file: string, proxyIndex: number
   return settings;
 }
 
-/** A config's "routes" object as `--route` values (`/api=8000`). */
+/** A config's "routes" object (its commands taken out) as `--route` values (`/api=8000`). */
 function routesObject(value: unknown, where: string): unknown {
   if (!isObject(value)) return value;
-  return Object.entries(value).map(([match, route]) => {
-    const target = isObject(route) ? route.target : route;
-    if (isObject(route) && route.run !== undefined) {
-      throw new DevHttpsError(
-        'E_BAD_OPTION',
-        `Invalid "routes" in ${where}: "run" for a route is not supported yet; start that app yourself, or with -- for the --target app`,
-      );
-    }
+  return Object.entries(value).map(([match, target]) => {
     if (typeof target !== 'string' && typeof target !== 'number') {
       throw new DevHttpsError(
         'E_BAD_OPTION',

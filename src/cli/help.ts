@@ -115,7 +115,11 @@ X-Forwarded-Proto (and the other forwarded headers), and an optional plain-HTTP 
 Without --target, a built-in demo app shows what your app would receive. After --, the command
 that starts your app: dev-https runs it, waits for it, and stops it with Ctrl-C.
 Settings also come from dev-https.config.json, a "dev-https" key in package.json and
-DEV_HTTPS_<OPTION> variables (flags > environment > config file).`,
+DEV_HTTPS_<OPTION> variables (flags > environment > config file).
+
+The config file may name the command of each app ("run" next to "target", and in each route:
+{ "/api": { "target": 8000, "run": "python manage.py runserver 8000" } }); as anyone's repository
+may hold one, dev-https starts them only with --run (or DEV_HTTPS_RUN=1).`,
   commands: ['run'],
   sections: [
     { title: 'Commands', rows: SUBCOMMANDS.map((c) => [c.usage, c.summary] as const), before: true },
@@ -125,6 +129,7 @@ DEV_HTTPS_<OPTION> variables (flags > environment > config file).`,
         ['dev-https', 'Serve the demo app on https://localhost:8443/'],
         ['dev-https --target 8000 --http-port 8080', 'Your app on port 8000 over HTTPS (8443) and HTTP (8080)'],
         ['dev-https -t 8000 -- python manage.py runserver 8000', 'Start the app too, and stop it with Ctrl-C'],
+        ['dev-https --run', 'Start the apps the config file names, each line prefixed by its route'],
       ],
     },
   ],

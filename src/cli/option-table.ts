@@ -33,7 +33,8 @@ export interface OptionSpec {
   /**
    * A project setting: a key of dev-https.config.json (its long name) and the variable `env`.
    * `field` is its DevHttpsOptions field (null: the CLI's own, like quiet); `perProxy` settings
-   * are set in each entry of a config's "proxies".
+   * are set in each entry of a config's "proxies". The exception is `run`: config.ts reads the
+   * key "run" as an app command, never as the switch.
    */
   setting?: { field: keyof DevHttpsOptions | null; perProxy: boolean };
   env?: `DEV_HTTPS_${string}`;
@@ -71,6 +72,16 @@ export const OPTIONS = {
     help: 'Send a path prefix (/api: /api and /api/..., not /apiary; the longest wins) or a host (a *.localhost name or a --name) to another app, e.g. /api=8000 (repeatable); the rest goes to --target',
     setting: { field: 'routes', perProxy: true },
     env: 'DEV_HTTPS_ROUTE',
+  },
+  // A flag and a variable, never a config key: a config's "run" is the command itself, which only
+  // the user (a flag, their environment, their own npm script) may have started.
+  run: {
+    type: 'boolean',
+    commands: PROXY,
+    complete: 'none',
+    help: 'Start the app commands the config file names ("run" next to "target" and in "routes"), each output line prefixed by its route; Ctrl-C stops them all',
+    setting: { field: null, perProxy: false },
+    env: 'DEV_HTTPS_RUN',
   },
   port: {
     short: 'p',

@@ -1,12 +1,29 @@
 // `dev-https --target <port> -- <app command>` through the real bin: the app's output, waiting for
 // it, its environment, its process group on Ctrl-C, its exit code; and --open once the app answers.
-import { execFileSync } from 'node:child_process';
+// How a command line (a config's "run") is started, on Windows too, with the platform injected.
+import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, test } from 'vitest';
+import { startApp } from '../../src/cli/child.js';
 import { formatShellCommand } from '../../src/cli/shell-quote.js';
-import { freePort, onCleanup, poll, request, run, runCleanups, sleep, startUpstream, tempDir, waitFor, testCa } from '../helpers.js';
+import {
+  captureLogger,
+  freePort,
+  onCleanup,
+  poll,
+  request,
+  run,
+  runCleanups,
+  sleep,
+  startUpstream,
+  tempDir,
+  waitFor,
+  testCa,
+} from '../helpers.js';
 
 const NODE = process.execPath;
 
@@ -367,5 +384,103 @@ describe('--open', () => {
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });
     expect(r.stderr()).toBe('');
+  });
+});
+
+// A config's "run" string is a command line for the shell. Here the platform, spawn and taskkill
+// are injected, so the Windows path is checked on any machine with the exact argv.
+describe('a command line (a config\'s "run" string)', () => {
+  const LINE = 'cd api && python manage.py runserver "8000"';
+  const ENV = {
+    PATH: 'C:\\node',
+    SystemRoot: 'D:\\Win',
+    ComSpec: 'D:\\Win\\System32\\cmd.exe',
+    DEV_HTTPS_PASSPHRASE: 'secret',
+    DEV_HTTPS_JAVA_STOREPASS: 'secret',
+  };
+  const APP_ENV = { PATH: 'C:\\node', SystemRoot: 'D:\\Win', ComSpec: 'D:\\Win\\System32\\cmd.exe' };
+
+  interface Call {
+    file: string;
+    args: string[];
+    options: SpawnOptions;
+  }
+
+  function startRecorded(platform: NodeJS.Platform, command: string | string[], env: NodeJS.ProcessEnv, route?: string) {
+    const child = Object.assign(new EventEmitter(), { pid: 4242, stdout: new PassThrough(), stderr: new PassThrough() });
+    const spawns: Call[] = [];
+    const tools: Call[] = [];
+    const lines: string[] = [];
+    const logger = { ...captureLogger(), app: (line: string, stream: string, r?: string) => lines.push(`${r ?? '-'} ${stream} ${line}`) };
+    const handle = startApp(command, env, logger, {
+      platform,
+      ...(route === undefined ? {} : { route }),
+      spawn: (file, args, options) => {
+        spawns.push({ file, args, options });
+        return child as unknown as ChildProcess;
+      },
+      spawnTool: (file, args, options) => {
+        tools.push({ file, args, options });
+        return (file.endsWith('taskkill.exe') ? new EventEmitter() : child) as unknown as ChildProcess;
+      },
+      kill: () => undefined,
+    });
+    return { child, handle, spawns, tools, lines };
+  }
+
+  test('Windows: %ComSpec% /d /s /c "<line>", verbatim, not through cross-spawn, not detached, secrets left out', () => {
+    const r = startRecorded('win32', LINE, ENV);
+    expect(r.spawns).toEqual([]);
+    expect(r.tools).toEqual([
+      {
+        file: 'D:\\Win\\System32\\cmd.exe',
+        args: ['/d', '/s', '/c', `"${LINE}"`],
+        options: { env: APP_ENV, stdio: ['inherit', 'pipe', 'pipe'], windowsVerbatimArguments: true },
+      },
+    ]);
+    r.handle.kill();
+    expect(r.tools[1]).toEqual({
+      file: 'D:\\Win\\System32\\taskkill.exe',
+      args: ['/pid', '4242', '/T', '/F'],
+      options: { stdio: 'ignore', windowsHide: true },
+    });
+  });
+
+  test.each<[string, NodeJS.ProcessEnv, string]>([
+    ['ComSpec in another spelling', { SystemRoot: 'D:\\Win', COMSPEC: 'E:\\cmd\\cmd.exe' }, 'E:\\cmd\\cmd.exe'],
+    [
+      'a relative ComSpec (the project could hold it): System32',
+      { SystemRoot: 'D:\\Win', ComSpec: 'cmd.exe' },
+      'D:\\Win\\System32\\cmd.exe',
+    ],
+    ['no ComSpec, no SystemRoot', {}, 'C:\\Windows\\System32\\cmd.exe'],
+  ])('Windows, %s', (_name, env, cmd) => {
+    expect(startRecorded('win32', 'npx vite', env).tools.map((c) => c.file)).toEqual([cmd]);
+  });
+
+  test.each(['linux', 'darwin'] as const)('%s: /bin/sh -c "<line>" in its own process group', (platform) => {
+    const r = startRecorded(platform, LINE, ENV);
+    expect(r.spawns).toEqual([]);
+    expect(r.tools).toEqual([
+      { file: '/bin/sh', args: ['-c', LINE], options: { env: APP_ENV, stdio: ['inherit', 'pipe', 'pipe'], detached: true } },
+    ]);
+  });
+
+  test('a list still goes through cross-spawn, without a shell', () => {
+    const r = startRecorded('win32', ['npx', 'vite'], ENV);
+    expect(r.tools).toEqual([]);
+    expect(r.spawns).toEqual([{ file: 'npx', args: ['vite'], options: { env: APP_ENV, stdio: ['inherit', 'pipe', 'pipe'] } }]);
+  });
+
+  test("each output line reaches the logger with the app's route, stderr too", async () => {
+    const r = startRecorded('linux', 'node api.js', ENV, '/api');
+    r.child.stdout.write('one\ntwo\n');
+    r.child.stderr.write('oops\n');
+    await poll(() => r.lines.length === 3);
+    expect(r.lines.sort()).toEqual(['/api stderr oops', '/api stdout one', '/api stdout two']);
+    const app = startRecorded('linux', 'npx vite', ENV);
+    app.child.stdout.write('ready\n');
+    await poll(() => app.lines.length === 1);
+    expect(app.lines).toEqual(['- stdout ready']);
   });
 });

@@ -38,9 +38,13 @@ function errorOf(fn: () => unknown): { code: string; message: string } {
   throw new Error('expected a DevHttpsError, got a result');
 }
 
-/** resolveSettings in a project of `files`; each proxy's `origins` (tested on their own below) left out. */
+/**
+ * resolveSettings in a project of `files`; each proxy's `origins` and the app commands (both tested
+ * on their own below) left out: they are checked to be none here.
+ */
 async function settingsIn(files: Files, flags: Settings = {}, env: NodeJS.ProcessEnv = {}) {
-  const settings = resolveSettings(flags, { cwd: await project(files), env });
+  const { run: runApps, runFrom, apps, ...settings } = resolveSettings(flags, { cwd: await project(files), env });
+  expect({ runApps, runFrom, apps }).toEqual({ runApps: false, runFrom: null, apps: [] });
   return { ...settings, proxies: settings.proxies.map(({ origins: _origins, ...options }) => options) };
 }
 
@@ -152,13 +156,136 @@ describe('"routes" in a config file', () => {
     expect(resolveSettings({}, { cwd, env: {} }).proxies[0]!.routes).toEqual(['/api=8000', 'admin.localhost=http://127.0.0.1:8001']);
   });
 
-  test('"run" for a route is refused with what to do instead', async () => {
+  test('{ "target": ..., "run": ... } is the target for --route; its command is kept apart, not a setting', async () => {
     const cwd = await project({ config: { routes: { '/api': { target: 8000, run: 'python manage.py runserver 8000' } } } });
+    const settings = resolveSettings({}, { cwd, env: {} });
+    expect(settings.proxies[0]!.routes).toEqual(['/api=8000']);
+    expect(settings.apps).toEqual([{ proxy: 0, route: '/api', target: '8000', command: 'python manage.py runserver 8000' }]);
+  });
+});
+
+describe('app commands ("run") in a config file', () => {
+  test('a string (for the shell) or a list (without one), for the --target app and for routes, in the order written', async () => {
+    const cwd = await project({
+      config: {
+        target: 5173,
+        run: 'npx vite',
+        routes: {
+          '/api': { target: 8000, run: ['python', 'manage.py', 'runserver', '8000'] },
+          'admin.localhost': 'http://127.0.0.1:8001',
+          '/auth': { target: '127.0.0.1:8002', run: 'node auth.js' },
+        },
+      },
+    });
+    const settings = resolveSettings({}, { cwd, env: {} });
+    expect(settings.proxies[0]!.routes).toEqual(['/api=8000', 'admin.localhost=http://127.0.0.1:8001', '/auth=127.0.0.1:8002']);
+    expect(settings.proxies[0]!.target).toBe('5173');
+    expect(settings.apps).toEqual([
+      { proxy: 0, route: '/api', target: '8000', command: ['python', 'manage.py', 'runserver', '8000'] },
+      { proxy: 0, route: '/auth', target: '127.0.0.1:8002', command: 'node auth.js' },
+      { proxy: 0, route: null, target: undefined, command: 'npx vite' },
+    ]);
+    expect([settings.run, settings.runFrom]).toEqual([false, null]);
+  });
+
+  test('the same under "dev-https" in package.json', async () => {
+    const cwd = await project({ pkg: { 'dev-https': { target: 5173, run: 'npx vite' } } });
+    expect(resolveSettings({}, { cwd, env: {} }).apps).toEqual([{ proxy: 0, route: null, target: undefined, command: 'npx vite' }]);
+  });
+
+  test.each<[string, Settings, NodeJS.ProcessEnv, boolean, string | null]>([
+    ['--run', { run: true }, {}, true, '--run'],
+    ['DEV_HTTPS_RUN=1', {}, { DEV_HTTPS_RUN: '1' }, true, 'DEV_HTTPS_RUN'],
+    ['--no-run over DEV_HTTPS_RUN=1', { run: false }, { DEV_HTTPS_RUN: '1' }, false, null],
+    ['--run over DEV_HTTPS_RUN=0', { run: true }, { DEV_HTTPS_RUN: '0' }, true, '--run'],
+    ['neither', {}, {}, false, null],
+  ])('starting them: %s', async (_name, flags, env, run, runFrom) => {
+    const cwd = await project({ config: { target: 5173, run: 'npx vite' } });
+    const settings = resolveSettings(flags, { cwd, env });
+    expect([settings.run, settings.runFrom]).toEqual([run, runFrom]);
+  });
+
+  test('the config file cannot start them itself: its "run" is a command, so "run": true is a wrong type', async () => {
+    const cwd = await project({ config: { target: 5173, run: true } });
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
       message:
-        'Invalid "routes" in dev-https.config.json: "run" for a route is not supported yet; start that app yourself, or with -- for the --target app',
+        'Invalid "run" in dev-https.config.json: expected a command: a string the shell runs, or a list of the program and its arguments, got true',
     });
+  });
+
+  test('with "proxies": each proxy has its own, named by index in messages; a "run" next to "proxies" is refused', async () => {
+    const cwd = await project({
+      config: {
+        proxies: [
+          { port: 8443, target: 5173, run: 'npx vite' },
+          { port: 8444, target: 3000, routes: { '/api': { target: 8000, run: ['node', 'api.js'] } } },
+        ],
+      },
+    });
+    expect(resolveSettings({}, { cwd, env: {} }).apps).toEqual([
+      { proxy: 0, route: null, target: undefined, command: 'npx vite' },
+      { proxy: 1, route: '/api', target: '8000', command: ['node', 'api.js'] },
+    ]);
+    const bad = await project({ config: { proxies: [{ port: 8443, target: 5173, run: '' }] } });
+    expect(errorOf(() => resolveSettings({}, { cwd: bad, env: {} })).message).toBe(
+      'Invalid "run" in "proxies"[0] of dev-https.config.json: expected a command: a string the shell runs, or a list of the program and its arguments, got ""',
+    );
+    const top = await project({ config: { run: 'npx vite', proxies: [{ target: 5173 }] } });
+    expect(errorOf(() => resolveSettings({}, { cwd: top, env: {} })).message).toBe(
+      'Invalid "run" in dev-https.config.json: with "proxies", set it in each proxy',
+    );
+  });
+
+  const COMMAND = 'expected a command: a string the shell runs, or a list of the program and its arguments';
+  test.each<[string, unknown, string]>([
+    ['an empty string', { run: '' }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got ""`],
+    ['blanks only', { run: '   ' }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got "   "`],
+    ['a number', { run: 5173 }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got 5173`],
+    ['null', { run: null }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got null`],
+    ['an object', { run: { cmd: 'vite' } }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got {"cmd":"vite"}`],
+    ['an empty list', { run: [] }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got []`],
+    ['a list with an empty program', { run: ['', 'x'] }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got ["","x"]`],
+    ['a list with a number', { run: ['node', 3] }, `Invalid "run" in dev-https.config.json: ${COMMAND}, got ["node",3]`],
+    [
+      "a route's empty string",
+      { routes: { '/api': { target: 8000, run: '' } } },
+      `Invalid "routes"."/api".run in dev-https.config.json: ${COMMAND}, got ""`,
+    ],
+    [
+      "a route's wrong type",
+      { routes: { '/api': { target: 8000, run: false } } },
+      `Invalid "routes"."/api".run in dev-https.config.json: ${COMMAND}, got false`,
+    ],
+    [
+      "a route's control characters (shown escaped)",
+      { routes: { '/api': { target: 8000, run: 'x\u001b[2J' } } },
+      'Invalid "routes"."/api".run in dev-https.config.json: expected text without control characters, got "x\\u001b[2J"',
+    ],
+    [
+      'a list entry with C1 control characters',
+      { run: ['node', 'a\u009b31m'] },
+      'Invalid "run" in dev-https.config.json: expected text without control characters, got ["node","a\\x9b31m"]',
+    ],
+    [
+      'a route with a misspelt key',
+      { routes: { '/api': { target: 8000, rnu: 'x' } } },
+      'Unknown key "rnu" in "routes"."/api" of dev-https.config.json: expected "target" and "run"',
+    ],
+    [
+      'a route with a command and no target',
+      { routes: { '/api': { run: 'node api.js' } } },
+      'Invalid "routes" in dev-https.config.json: expected a target for "/api", e.g. { "/api": 8000 }',
+    ],
+    [
+      'a route prefix with control characters',
+      { routes: { '/a\u001b[2J': 8000 } },
+      'Invalid "routes" in dev-https.config.json: expected a prefix or host without control characters, got "/a\\u001b[2J"',
+    ],
+  ])('%s: one line naming the file, the key and the value', async (_what, config, message) => {
+    const cwd = await project({ config });
+    expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({ code: 'E_BAD_OPTION', message });
+    expect(message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 });
 
@@ -374,17 +501,17 @@ describe('bad config files and variables', () => {
     [
       'an unknown key',
       { prot: 8443 },
-      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
     [
       'an unknown key like none of them',
       { verbose: true },
-      'Unknown key "verbose" in dev-https.config.json: expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
+      'Unknown key "verbose" in dev-https.config.json: expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
     ],
     [
       'a near miss of "proxies"',
       { proxys: [] },
-      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
     [
       'a boolean port',
@@ -534,7 +661,7 @@ describe('"proxies": several proxies from one config file', () => {
     ['prot', { prot: 8443 }, 'did you mean "port"? '],
   ])('an unknown key, "%s", inside a proxy', async (key, proxy, suggestion) => {
     const cwd = await project({ config: { proxies: [proxy] } });
-    const keys = 'target, route, port, http-port, redirect-http, keep-hsts';
+    const keys = 'target, route, run, port, http-port, redirect-http, keep-hsts';
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
       message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: ${suggestion ? `${suggestion}(expected one of ${keys})` : `expected one of ${keys}`}`,
@@ -660,7 +787,7 @@ describe('the bin', () => {
     const r = run([], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
     expect(r.stderr()).toBe(
-      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
+      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
     );
     expect(r.stdout()).toBe('');
   });

@@ -70,6 +70,7 @@ describe('the table', () => {
       [
         'target',
         'route',
+        'run',
         'port',
         'http-port',
         'redirect-http',
@@ -120,7 +121,7 @@ describe('config and environment come from the table', () => {
       if (field) {
         expect(settings.proxies[0]![field]).toEqual(expected);
         expect(settings.proxies[0]!.origins![field]).toEqual({ label: spec.env, fromConfig: false });
-      } else expect(name === 'quiet' ? settings.quiet : settings.log).toEqual(expected);
+      } else expect({ quiet: settings.quiet, log: settings.log, run: settings.run }[name as 'quiet' | 'log' | 'run']).toEqual(expected);
       if (spec.type !== 'string' && spec.type !== 'list') {
         expect(() => resolveSettings({}, { cwd, env: { [spec.env!]: 'bad value' } })).toThrow(
           new RegExp(`^Invalid ${spec.env} "bad value": expected `),
