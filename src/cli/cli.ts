@@ -225,6 +225,7 @@ export function formatBanner(handles: DevHttpsHandle[], options: BannerOptions =
     if (h.urls.http)
       lines.push(`  ${arrow}  ${label('HTTP:')}${url(h.urls.http)}  →  ${h.redirectHttp ? `redirects to ${h.urls.https}` : target}`);
     for (const r of h.routes) lines.push(`  ${arrow}  ${label('Route:')}${r.match}  →  ${r.target}`);
+    if (h.inspector) lines.push(`  ${arrow}  ${label('Inspect:')}${url(h.inspector.url)}`);
     const port = new URL(h.urls.https).port; // '' for 443
     for (const address of h.networkAddresses)
       lines.push(

@@ -122,6 +122,15 @@ export const OPTIONS = {
     setting: { field: 'keepHsts', perProxy: true },
     env: 'DEV_HTTPS_KEEP_HSTS',
   },
+  inspect: {
+    type: 'boolean',
+    default: 'on',
+    commands: PROXY,
+    complete: 'none',
+    help: 'Serve the request inspector at https://dev-https.localhost:<port>/ (--no-inspect: off, nothing is kept)',
+    setting: { field: 'inspect', perProxy: true },
+    env: 'DEV_HTTPS_INSPECT',
+  },
   http2: {
     type: 'boolean',
     default: 'on',

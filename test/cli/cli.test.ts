@@ -325,6 +325,23 @@ describe('formatBanner', () => {
       ],
     ],
     [
+      'the inspector, after the routes',
+      [
+        handle({
+          routes: [{ match: '/api', target: 'http://localhost:9000' }],
+          inspector: { url: 'https://dev-https.localhost:8443/', recent: () => [], detail: () => null, subscribe: () => () => undefined },
+        }),
+      ],
+      [
+        ...head,
+        '  ➜  Local:   https://localhost:8443/  →  http://localhost:8000',
+        '  ➜  Route:   /api  →  http://localhost:9000',
+        '  ➜  Inspect: https://dev-https.localhost:8443/',
+        ...certLines('cached'),
+        '  Add --http-port 8080 to test plain HTTP (and your redirect to HTTPS) too.',
+      ],
+    ],
+    [
       'the demo app',
       [handle({ demo: true, target: 'http://127.0.0.1:41234' }, true)],
       [

@@ -501,17 +501,17 @@ describe('bad config files and variables', () => {
     [
       'an unknown key',
       { prot: 8443 },
-      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+      'Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, inspect, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
     [
       'an unknown key like none of them',
       { verbose: true },
-      'Unknown key "verbose" in dev-https.config.json: expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
+      'Unknown key "verbose" in dev-https.config.json: expected one of target, route, run, port, http-port, redirect-http, keep-hsts, inspect, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies',
     ],
     [
       'a near miss of "proxies"',
       { proxys: [] },
-      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
+      'Unknown key "proxys" in dev-https.config.json: did you mean "proxies"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, inspect, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)',
     ],
     [
       'a boolean port',
@@ -661,7 +661,7 @@ describe('"proxies": several proxies from one config file', () => {
     ['prot', { prot: 8443 }, 'did you mean "port"? '],
   ])('an unknown key, "%s", inside a proxy', async (key, proxy, suggestion) => {
     const cwd = await project({ config: { proxies: [proxy] } });
-    const keys = 'target, route, run, port, http-port, redirect-http, keep-hsts';
+    const keys = 'target, route, run, port, http-port, redirect-http, keep-hsts, inspect';
     expect(errorOf(() => resolveSettings({}, { cwd, env: {} }))).toEqual({
       code: 'E_BAD_OPTION',
       message: `Unknown key "${key}" in "proxies"[0] of dev-https.config.json: ${suggestion ? `${suggestion}(expected one of ${keys})` : `expected one of ${keys}`}`,
@@ -787,7 +787,7 @@ describe('the bin', () => {
     const r = run([], { cwd });
     expect(await r.exited).toEqual({ code: 1, signal: null });
     expect(r.stderr()).toBe(
-      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
+      'error: Unknown key "prot" in dev-https.config.json: did you mean "port"? (expected one of target, route, run, port, http-port, redirect-http, keep-hsts, inspect, http2, host, cert-dir, cert, key, pfx, passphrase, name, allow-host, open, quiet, log, proxies)\n',
     );
     expect(r.stdout()).toBe('');
   });

@@ -75,6 +75,7 @@ describe('the table', () => {
         'http-port',
         'redirect-http',
         'keep-hsts',
+        'inspect',
         'http2',
         'host',
         'cert-dir',
@@ -311,7 +312,7 @@ describe.skipIf(!hasBash)('completion', () => {
         if (spec.short) expect(words).toContain(`-${spec.short}`);
       }
     }
-    expect(complete(['dev-https', '--no'])).toBe('--no-http2\n');
+    expect(complete(['dev-https', '--no'])).toBe('--no-inspect --no-http2\n');
   });
 
   test.each([
