@@ -388,8 +388,18 @@ export const INSPECTOR_JS = String.raw`'use strict';
     ui.pause.textContent = state.paused ? 'Resume' + (n ? ' (' + n + ' new)' : '') : 'Pause';
   }
 
+  // Each dev-https process says who it is first: after a restart (same port, ids from 1 again, a
+  // new token) the page reloads instead of mixing two processes' requests.
+  let instance = null;
+  function hello(event) {
+    const id = JSON.parse(event.data).instance;
+    if (instance !== null && instance !== id) location.reload();
+    instance = id;
+  }
+
   function connect() {
     const source = new EventSource('/events');
+    source.addEventListener('hello', hello);
     source.addEventListener('requests', receive);
     source.onopen = () => setLive(true);
     source.onerror = () => {

@@ -45,6 +45,7 @@ const HEARTBEAT_MS = 15_000;
 
 export function createInspectorServer(recorder: Recorder | null, check: CheckRunner): InspectorServer {
   const token = crypto.randomBytes(32).toString('base64url');
+  const instance = crypto.randomBytes(9).toString('base64url');
   const streams = new Set<http.ServerResponse>();
   let checking = false;
 
@@ -85,7 +86,7 @@ export function createInspectorServer(recorder: Recorder | null, check: CheckRun
     const send = (batch: unknown[]) => {
       if (batch.length && res.writableLength < MAX_STREAM_BACKLOG) res.write(`event: requests\ndata: ${JSON.stringify(batch)}\n\n`);
     };
-    res.write('retry: 2000\n\n');
+    res.write(`retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n`);
     send(recorder.recent());
     const unsubscribe = recorder.subscribe(send);
     const heartbeat = setInterval(() => res.write(': still here\n\n'), HEARTBEAT_MS);

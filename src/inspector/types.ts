@@ -97,5 +97,12 @@ export interface InspectedDetail extends InspectedRequest {
   target: string;
 }
 
-/** The `/events` stream: `event: requests`, data an array of InspectedRequest (oldest first). */
+/**
+ * The `/events` stream: first `event: hello` with `{ instance }` (an id of the dev-https process: a
+ * page that sees another one after a reconnect reloads), then `event: requests`, data an array of
+ * InspectedRequest (oldest first): the recent ones, then each batch of new ones.
+ */
 export type InspectorEvent = InspectedRequest[];
+export interface InspectorHello {
+  instance: string;
+}

@@ -164,6 +164,8 @@ interface Fake {
   restore(): void;
   /** Lets the pending /api/check answer. */
   finishCheck(): void;
+  /** The process id the next /events streams say hello with (a dev-https restarted on the port). */
+  setInstance(id: string): void;
 }
 
 function readBody(req: http.IncomingMessage): Promise<unknown> {
@@ -185,6 +187,7 @@ async function startFake(first: InspectedRequest[]): Promise<Fake> {
   const checks: unknown[] = [];
   let finishCheck = () => {};
   let refusing = false;
+  let instance = 'first';
   const json = (res: http.ServerResponse, status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   const send = (res: http.ServerResponse, batch: InspectedRequest[]) => res.write(`event: requests\ndata: ${JSON.stringify(batch)}\n\n`);
@@ -206,6 +209,7 @@ async function startFake(first: InspectedRequest[]): Promise<Fake> {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
       streams.add(res);
       req.on('close', () => streams.delete(res));
+      res.write(`event: hello\ndata: ${JSON.stringify({ instance })}\n\n`);
       return send(res, first);
     }
     if (req.headers['x-dev-https-token'] !== TOKEN) return json(res, 403, { error: 'bad token' });
@@ -256,6 +260,7 @@ async function startFake(first: InspectedRequest[]): Promise<Fake> {
     },
     restore: () => (refusing = false),
     finishCheck: () => finishCheck(),
+    setInstance: (id) => (instance = id),
   };
 }
 
@@ -578,5 +583,20 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
     fake.send(SECOND);
     await rowCount(9);
     expect(await rowIds()).toEqual([9, 8, 5, 6, 7, 4, 2, 3, 1]);
+  });
+
+  test('a reconnect to another dev-https process (a restart on the port) reloads the page; to the same one it does not', async () => {
+    const fake = await open();
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+    fake.drop();
+    fake.restore();
+    await page.locator('[data-testid=live-state]', { hasText: 'live' }).waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+    const reloaded = page.waitForEvent('load');
+    fake.setInstance('second');
+    fake.drop();
+    fake.restore();
+    await reloaded;
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBeUndefined();
   });
 });

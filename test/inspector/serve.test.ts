@@ -139,6 +139,7 @@ describe('the inspector page', () => {
       [...got.matchAll(/event: requests\ndata: (.*)\n\n/g)].map((m) => (JSON.parse(m[1]!) as Array<{ path: string }>).map((r) => r.path));
     await until(() => events().length === 1);
     expect(got).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*content-type: text\/event-stream; charset=utf-8\r\n/i);
+    expect(got).toMatch(/\r\n\r\n[0-9a-f]+\r\nretry: 2000\n\nevent: hello\ndata: \{"instance":"[A-Za-z0-9_-]{12}"\}\n\n/);
     expect(events()).toEqual([['/seen?x=…']]);
     await request(`https://localhost:${s.port}/next`, { ca: s.ca });
     await until(() => events().length === 2);
