@@ -47,10 +47,14 @@ describe.skipIf(!runBrowser)('the inspector page in Chromium', { timeout: 60_000
 
   test('shows a request made while it is open, its forwarded headers and the dropped spoofed one, the cookie flagged, no secret', async () => {
     const app = await startUpstream((req, res) => {
-      if (req.url?.startsWith('/login')) res.setHeader('set-cookie', `sessionid=${SECRETS.session}; Path=/; HttpOnly`);
+      if (req.url?.startsWith('/login')) {
+        res.setHeader('set-cookie', `sessionid=${SECRETS.session}; Path=/; HttpOnly`);
+        res.writeHead(302, { location: `http://127.0.0.1:${app.port}/account` });
+      }
       res.end('app');
     });
-    const s = await start({ target: app.port });
+    const api = await startUpstream((_req, res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":7}'));
+    const s = await start({ target: app.port, routes: { '/api': api.port } });
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const violations: string[] = [];
     page.on('console', (m) => {
@@ -65,10 +69,13 @@ describe.skipIf(!runBrowser)('the inspector page in Chromium', { timeout: 60_000
     // Nothing reloads the page: a value set now is still there when the request shows.
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
 
+    await request(`https://localhost:${s.port}/`, { ca: s.ca });
+    await request(`https://localhost:${s.port}/api/items`, { ca: s.ca, method: 'POST', body: '{"name":"x"}' });
     await request(`https://localhost:${s.port}/login?next=${SECRETS.query}`, {
       ca: s.ca,
       headers: { 'x-forwarded-proto': 'http', authorization: `Bearer ${SECRETS.token}`, cookie: `sessionid=${SECRETS.cookie}` },
     });
+    await request(`https://localhost:${s.port}/account`, { ca: s.ca });
     const row = page.getByTestId('request-row').filter({ hasText: '/login' });
     await row.waitFor();
     expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
