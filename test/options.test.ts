@@ -213,6 +213,7 @@ describe('resolveOptions', () => {
       idleTimeout: 5000,
       http2: true,
       keepHsts: false,
+      inspect: true,
       open: false,
       logger,
     });
@@ -253,6 +254,7 @@ describe('resolveOptions', () => {
         idleTimeout: 250,
         http2: false,
         keepHsts: true,
+        inspect: false,
         open: true,
         logger,
         cwd: '/srv/app',
@@ -280,6 +282,7 @@ describe('resolveOptions', () => {
       idleTimeout: 250,
       http2: false,
       keepHsts: true,
+      inspect: false,
       open: true,
       logger,
     });

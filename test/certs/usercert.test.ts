@@ -596,6 +596,7 @@ describe('the bin', () => {
     expect(r.stdout().replace(/^ {2}dev-https \S+ {2}ready in \d+ ms\n/, '')).toBe(
       '\n' +
         `  ➜  Local:   ${url}  →  http://localhost:${target}\n` +
+        `  ➜  Inspect: ${url.replace('localhost', 'dev-https.localhost')}\n` +
         `  ➜  Cert:    ${certPath} (yours, expires ${day(pair.validTo)})\n` +
         `              SHA-256 ${pair.fingerprint256}\n` +
         `  Clients: curl --cacert ${certPath} · NODE_EXTRA_CA_CERTS=${certPath} · dev-https cert shows more\n` +
@@ -671,6 +672,7 @@ describe('the bin', () => {
     const url = `https://localhost:${httpsPort}/`;
     expect(banner).toBe(
       `  ➜  Local:   ${url}  →  http://localhost:${port}\n` +
+        `  ➜  Inspect: https://dev-https.localhost:${httpsPort}/\n` +
         `  ➜  Cert:    ${pair.cert} (yours, expires ${day(pair.validTo)})\n` +
         `              SHA-256 ${pair.fingerprint256}\n` +
         '  Clients: trust the CA that issued your certificate · dev-https cert shows more\n' +
