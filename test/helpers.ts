@@ -1,7 +1,7 @@
 // Shared test tools: temp dirs, real upstream apps on ephemeral ports, real HTTP(S) requests.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type http2 from 'node:http2';
@@ -514,3 +514,31 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** True when the process has exited (a zombie has too: only its parent has not reaped it yet). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    throw err;
+  }
+  try {
+    return /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Kills, after the test, processes the code under test should have stopped, if it left them running. */
+export function reapAfter(...pids: number[]): void {
+  onCleanup(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone, as it should be.
+      }
+    }
+  });
+}

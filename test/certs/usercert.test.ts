@@ -596,7 +596,7 @@ describe('the bin', () => {
     expect(r.stdout().replace(/^ {2}dev-https \S+ {2}ready in \d+ ms\n/, '')).toBe(
       '\n' +
         `  ➜  Local:   ${url}  →  http://localhost:${target}\n` +
-        `  ➜  Inspect: ${url.replace('localhost', 'dev-https.localhost')}\n` +
+        `  ➜  Inspect: ${url!.replace('localhost', 'dev-https.localhost')}\n` +
         `  ➜  Cert:    ${certPath} (yours, expires ${day(pair.validTo)})\n` +
         `              SHA-256 ${pair.fingerprint256}\n` +
         `  Clients: curl --cacert ${certPath} · NODE_EXTRA_CA_CERTS=${certPath} · dev-https cert shows more\n` +

@@ -3,7 +3,6 @@
 // How a command line (a config's "run") is started, on Windows too, with the platform injected.
 import { execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -13,8 +12,9 @@ import { formatShellCommand } from '../../src/cli/shell-quote.js';
 import {
   captureLogger,
   freePort,
-  onCleanup,
   poll,
+  processGone,
+  reapAfter,
   request,
   run,
   runCleanups,
@@ -29,32 +29,6 @@ const NODE = process.execPath;
 
 afterEach(runCleanups);
 
-/** True when the process has exited (a zombie has too: only its parent has not reaped it yet). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    throw err;
-  }
-  try {
-    return /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-/** Kills a process the test started if the code under test left it running. */
-function reap(pid: number): void {
-  onCleanup(() => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone, as it should be.
-    }
-  });
-}
-
 /** Reads a pid a process wrote to `file`, once it is complete. */
 async function pidIn(file: string): Promise<number> {
   const text = await poll(() =>
@@ -65,7 +39,7 @@ async function pidIn(file: string): Promise<number> {
   );
   if (!text) throw new Error(`no pid in ${file}`);
   const pid = Number(text);
-  reap(pid);
+  reapAfter(pid);
   return pid;
 }
 
@@ -175,11 +149,11 @@ describe('the app command after --', () => {
       const sleeperPid = await pidIn(pids.sleeper);
       const cert = await testCa();
       expect((await request(url!, { ca: cert })).body).toBe('grandchild app');
-      expect([gone(shPid), gone(appPid), gone(sleeperPid)]).toEqual([false, false, false]);
+      expect([processGone(shPid), processGone(appPid), processGone(sleeperPid)]).toEqual([false, false, false]);
 
       r.child.kill(signal);
       expect(await r.exited).toEqual({ code: 0, signal: null });
-      expect(await poll(() => gone(shPid) && gone(appPid) && gone(sleeperPid), 100)).toBe(true);
+      expect(await poll(() => processGone(shPid) && processGone(appPid) && processGone(sleeperPid), 100)).toBe(true);
       expect(r.stderr()).toBe('');
     },
   );
@@ -194,7 +168,7 @@ describe('the app command after --', () => {
     const pid = await pidIn(pidFile);
     r.child.kill('SIGTERM');
     expect(await r.exited).toEqual({ code: 0, signal: null });
-    expect(await poll(() => gone(pid), 100)).toBe(true);
+    expect(await poll(() => processGone(pid), 100)).toBe(true);
     expect(r.stdout().replace(GENERATED, '')).toBe(`waiting for http://localhost:${port}…\n`);
     expect(r.stderr()).toBe('');
   });
@@ -210,7 +184,7 @@ describe('the app command after --', () => {
     r.child.kill('SIGTERM');
     await waitFor(r, /\[app\] ignoring SIGTERM\n/);
     expect(await r.exited).toEqual({ code: 0, signal: null });
-    expect(await poll(() => gone(pid), 100)).toBe(true);
+    expect(await poll(() => processGone(pid), 100)).toBe(true);
   });
 
   // A second Ctrl-C exits at once (130) and must not leave the app running: it is in its own
@@ -227,7 +201,7 @@ describe('the app command after --', () => {
     await waitFor(r, /\[app\] ignoring SIGTERM\n/);
     r.child.kill('SIGINT');
     expect(await r.exited).toEqual({ code: 130, signal: null });
-    expect(await poll(() => gone(pid), 100)).toBe(true);
+    expect(await poll(() => processGone(pid), 100)).toBe(true);
   });
 
   // When the app command exits by itself, what it started in the background must not keep
@@ -243,7 +217,7 @@ describe('the app command after --', () => {
     const r = run(['--target', String(port), '--port', '0', '--', 'sh', '-c', sh, NODE], { cwd });
     expect(await r.exited).toEqual({ code: 3, signal: null });
     const pid = await pidIn(pidFile);
-    expect(await poll(() => gone(pid), 100)).toBe(true);
+    expect(await poll(() => processGone(pid), 100)).toBe(true);
   });
 
   test.each([3, 1, 42])('the app exits by itself with code %i: an error line, dev-https exits with that code', async (code) => {

@@ -1,44 +1,15 @@
 // `dev-https --run` through the real bin: the apps a dev-https.config.json names ("run" next to
 // "target" and in each route) started together, each reached through its route, their output
 // prefixed, Ctrl-C or one app's exit stopping them all; without --run, none of them starts.
-import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { formatShellCommand } from '../../src/cli/shell-quote.js';
-import { freePort, onCleanup, poll, request, run, runCleanups, sleep, tempDir, testCa, waitFor } from '../helpers.js';
+import { freePort, poll, processGone, reapAfter, request, run, runCleanups, sleep, tempDir, testCa, waitFor } from '../helpers.js';
 
 const NODE = process.execPath;
 
 afterEach(runCleanups);
-
-/** True when the process has exited (a zombie has too: only its parent has not reaped it yet). */
-function gone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    throw err;
-  }
-  try {
-    return /^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
-
-/** Kills, after the test, the processes the code under test should have stopped. */
-function reap(pids: number[]): void {
-  onCleanup(() => {
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Gone, as it should be.
-      }
-    }
-  });
-}
 
 /**
  * Node code of an app named `name` on `port`: it answers `<name> <url>`, prints its pid once it
@@ -94,7 +65,7 @@ async function pidsOf(r: ReturnType<typeof run>): Promise<Record<string, number>
     return Object.keys(pids).length === 3 ? pids : null;
   });
   if (!found) throw new Error(`no pids in ${r.stdout()}`);
-  reap(Object.values(found));
+  reapAfter(...Object.values(found));
   return found;
 }
 
@@ -133,7 +104,7 @@ describe('dev-https --run', () => {
     r.child.kill('SIGINT');
     expect(await r.exited).toEqual({ code: 0, signal: null });
     // dev-https waited for each command; what a shell started dies with its process group.
-    expect(await poll(() => Object.values(pids).every(gone), 100)).toBe(true);
+    expect(await poll(() => Object.values(pids).every(processGone), 100)).toBe(true);
     expect(r.stdout()).not.toContain('the app command');
   });
 
@@ -150,7 +121,7 @@ describe('dev-https --run', () => {
         .split('\n')
         .filter((l) => l.startsWith('error:')),
     ).toEqual([`error: the app command for /auth (${p.commands.auth}) exited with code 3: stopping the other apps and dev-https`]);
-    expect(await poll(() => gone(pids['[/api]']!) && gone(pids['[app]']!), 100)).toBe(true);
+    expect(await poll(() => processGone(pids['[/api]']!) && processGone(pids['[app]']!), 100)).toBe(true);
   });
 
   test('--log json: each app line carries its route', async () => {
@@ -174,8 +145,8 @@ describe('dev-https --run', () => {
         [null, 'shell N'],
       ].sort(),
     );
-    reap(
-      r
+    reapAfter(
+      ...r
         .stdout()
         .match(/pid \d+/g)!
         .map((m) => Number(m.slice(4))),
