@@ -189,11 +189,13 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
 /**
  * A URL as the terminal and dev-https' pages show it: the query as `?…` (an OAuth callback's
- * code and state are secrets), control characters escaped.
+ * code and state are secrets), a fragment of name=value pairs as `#…` (the implicit flow's access
+ * token), control characters escaped.
  */
 export function displayUrl(url: string): string {
-  const q = url.indexOf('?');
-  if (q < 0) return escapeControl(url);
-  const hash = url.indexOf('#', q);
-  return escapeControl(`${url.slice(0, q)}?…${hash < 0 ? '' : url.slice(hash)}`);
+  const hash = url.indexOf('#');
+  const fragment = hash < 0 ? '' : url.slice(hash).includes('=') ? '#…' : url.slice(hash);
+  const rest = hash < 0 ? url : url.slice(0, hash);
+  const q = rest.indexOf('?');
+  return escapeControl(`${q < 0 ? rest : `${rest.slice(0, q)}?…`}${fragment}`);
 }

@@ -3,7 +3,7 @@
 // line each, the cookies annotated. Secrets are masked; each masked value has an id to reveal it.
 import { describeLoop } from '../proxy/diagnose.js';
 import { HOP_BY_HOP, isClientControlled } from '../proxy/forwarded.js';
-import { displayUrl, escapeControl } from '../logger.js';
+import { escapeControl } from '../logger.js';
 import { annotateSetCookie } from './cookies.js';
 import type { Recorded } from './record.js';
 import type { BodyInfo, CookieNote, HeaderMark, HeaderRow, HeadView, InspectedDetail, InspectedRequest } from './types.js';
@@ -51,7 +51,7 @@ export function summaryOf(entry: Recorded): InspectedRequest {
     id: entry.id,
     time: new Date(entry.time).toISOString(),
     method: escapeControl(entry.method),
-    path: maskQuery(escapeControl(entry.url)),
+    path: shorten(maskQuery(escapeControl(entry.url))),
     status: entry.status,
     durationMs: Math.round(entry.durationMs * 10) / 10,
     listener: entry.listener,
@@ -60,10 +60,14 @@ export function summaryOf(entry: Recorded): InspectedRequest {
     ws: entry.ws,
     answeredBy: app?.relayed ? 'app' : 'dev-https',
     redirectFrom: entry.redirectFrom,
-    loop: app?.loop ? { urls: app.loop.urls.map(displayUrl), fix: describeLoop(app.loop) } : null,
+    loop: app?.loop ? { urls: app.loop.urls.map((u) => maskQuery(escapeControl(u))), fix: describeLoop(app.loop) } : null,
     flags,
   });
 }
+
+/** A list line's path stays short (a page can send paths of 32 KiB); the detail has it whole. */
+const MAX_LIST_PATH = 2048;
+const shorten = (path: string) => (path.length > MAX_LIST_PATH ? `${path.slice(0, MAX_LIST_PATH)}…` : path);
 
 /** The detail of a recorded request, and its secrets. */
 export function buildDetail(entry: Recorded): Built {
@@ -78,6 +82,7 @@ export function buildDetail(entry: Recorded): Built {
   const clientResponse = clientResponseHead(entry);
   const relayed = app?.relayed === true;
   const host = hostOfFields(clientRequest.fields);
+  const cookieValues = cookieValuesOf(clientRequest.fields);
 
   const requestMarks = appRequest ? compare(clientRequest.fields, appRequest.fields, requestWhy) : null;
   const responseMarks =
@@ -86,7 +91,7 @@ export function buildDetail(entry: Recorded): Built {
     const line = maskQuery(escapeControl(head.line));
     const shown: HeadView = {
       line,
-      headers: head.fields.map((field, i) => row(field, marks?.[i] ?? { mark: 'kept' }, `${side}.${i}`, secrets)),
+      headers: head.fields.map((field, i) => row(field, marks?.[i] ?? { mark: 'kept' }, `${side}.${i}`, secrets, cookieValues)),
     };
     if (line !== escapeControl(head.line)) {
       shown.secret = `${side}.line`;
@@ -235,11 +240,11 @@ function notPassed(fields: Field[]): Mark[] {
   return fields.map(() => ({ mark: 'kept' }));
 }
 
-function row(field: Field, mark: Mark, id: string, secrets: Map<string, string>): HeaderRow {
+function row(field: Field, mark: Mark, id: string, secrets: Map<string, string>, cookieValues: ReadonlySet<string>): HeaderRow {
   const name = field.name.toLowerCase();
   const out: HeaderRow = { name: escapeControl(field.name), value: escapeControl(field.value), mark: mark.mark };
   if (mark.why) out.why = mark.why;
-  const masked = maskValue(name, field.value);
+  const masked = maskValue(name, field.value, cookieValues);
   if (masked !== null) {
     out.value = escapeControl(masked);
     out.secret = id;
@@ -248,8 +253,21 @@ function row(field: Field, mark: Mark, id: string, secrets: Map<string, string>)
   return out;
 }
 
-/** The shown form of a secret value (null: not a secret): cookie names, a credential's scheme and attributes stay. */
-export function maskValue(name: string, value: string): string | null {
+/**
+ * Header names whose values are credentials by their name (X-CSRFToken, X-XSRF-TOKEN, X-Api-Key,
+ * X-Auth-Token, X-Amz-Security-Token...), and the WebSocket subprotocol header, which Kubernetes and
+ * Hasura clients use to carry a bearer token.
+ */
+const SECRET_NAME = /csrf|xsrf|token|api-?key|secret|session|signature|password|auth|^sec-websocket-protocol$/i;
+/** A value this long that is also a cookie's value is that cookie, copied (a CSRF token in X-XSRF-TOKEN). */
+const MIN_COPIED_SECRET = 8;
+
+/**
+ * The shown form of a secret value (null: not a secret): cookie names, a credential's scheme and
+ * a cookie's attributes stay. `cookieValues` are the values of the request's cookies: a header
+ * that repeats one is masked too.
+ */
+export function maskValue(name: string, value: string, cookieValues: ReadonlySet<string> = new Set()): string | null {
   if (name === 'cookie')
     return value
       .split(';')
@@ -263,36 +281,68 @@ export function maskValue(name: string, value: string): string | null {
     const eq = pair!.indexOf('=');
     return [eq < 0 ? '…' : `${pair!.slice(0, eq).trim()}=…`, ...attributes.map((a) => a.trim())].join('; ');
   }
-  if (SECRET_HEADERS.has(name)) {
+  if (SECRET_HEADERS.has(name) || SECRET_NAME.test(name)) {
     const space = value.indexOf(' ');
-    return space > 0 ? `${value.slice(0, space)} …` : '…';
+    return space > 0 && /^[A-Za-z]+$/.test(value.slice(0, space)) ? `${value.slice(0, space)} …` : '…';
   }
+  for (const secret of cookieValues) if (value.includes(secret)) return '…';
   if (URL_HEADERS.has(name)) {
     const masked = maskQuery(value);
+    return masked === value ? null : masked;
+  }
+  if (name === 'link') {
+    // Each <URL> of the list: a preloaded signed URL carries its signature in the query.
+    const masked = value.replace(/<([^>]*)>/g, (_, url: string) => `<${maskQuery(url)}>`);
     return masked === value ? null : masked;
   }
   return null;
 }
 
-/** `/search?q=…&page=…`: each query value hidden, the names kept; a fragment stays. */
+/** The values of a request's cookies long enough to be secrets (see MIN_COPIED_SECRET). */
+function cookieValuesOf(fields: Field[]): Set<string> {
+  const values = new Set<string>();
+  for (const f of fields) {
+    if (f.name.toLowerCase() !== 'cookie') continue;
+    for (const part of f.value.split(';')) {
+      const value = part.slice(part.indexOf('=') + 1).trim();
+      if (part.includes('=') && value.length >= MIN_COPIED_SECRET) values.add(value);
+    }
+  }
+  return values;
+}
+
+/**
+ * `/search?q=…&page=…#access_token=…`: each query value hidden, the names kept; a fragment's
+ * `name=value` values too (OAuth's implicit flow returns the access token there), a plain `#section` stays.
+ */
 export function maskQuery(text: string): string {
   const q = text.indexOf('?');
-  if (q < 0) return text;
-  const hash = text.indexOf('#', q);
+  const hash = text.indexOf('#');
+  if (q < 0 || (hash >= 0 && hash < q)) return hash < 0 ? text : `${text.slice(0, hash)}${maskFragment(text.slice(hash))}`;
   const end = hash < 0 ? text.length : hash;
   // The query ends at the first space too: a request line goes on with its version.
   const space = text.indexOf(' ', q);
   const stop = space >= 0 && space < end ? space : end;
-  const query = text
-    .slice(q + 1, stop)
+  const query = maskPairs(text.slice(q + 1, stop), true);
+  const rest = text.slice(stop);
+  return `${text.slice(0, q + 1)}${query}${rest.startsWith('#') ? maskFragment(rest) : rest}`;
+}
+
+/** `#a=…&b=…` for a fragment of name=value pairs; any other fragment as it is. */
+export function maskFragment(fragment: string): string {
+  return fragment.includes('=') ? `#${maskPairs(fragment.slice(1), false)}` : fragment;
+}
+
+/** `a=1&b` → `a=…&…` (a bare part is hidden too when `bare`: `?abc123` may be a token). */
+function maskPairs(text: string, bare: boolean): string {
+  return text
     .split('&')
     .map((part) => {
       if (part === '') return part;
       const eq = part.indexOf('=');
-      return eq < 0 ? '…' : `${part.slice(0, eq)}=…`;
+      return eq < 0 ? (bare ? '…' : part) : `${part.slice(0, eq)}=…`;
     })
     .join('&');
-  return `${text.slice(0, q + 1)}${query}${text.slice(stop)}`;
 }
 
 function clientRequestHead(entry: Recorded): Head {
@@ -387,7 +437,7 @@ function changesOf(
     const after = valueOf(clientResponse.fields, name);
     if (before !== undefined && after !== undefined && before !== after)
       changes.push(
-        `Rewrote ${name === 'location' ? 'Location' : name === 'refresh' ? 'Refresh' : 'Content-Location'} ${displayUrl(before)} → ${displayUrl(after)}: it pointed at the app's own address`,
+        `Rewrote ${name === 'location' ? 'Location' : name === 'refresh' ? 'Refresh' : 'Content-Location'} ${maskQuery(escapeControl(before))} → ${maskQuery(escapeControl(after))}: it pointed at the app's own address`,
       );
   }
   if (has(appResponse.fields, 'strict-transport-security') && !has(clientResponse.fields, 'strict-transport-security'))

@@ -398,7 +398,7 @@ export const INSPECTOR_JS = String.raw`'use strict';
   }
 
   function connect() {
-    const source = new EventSource('/events');
+    const source = new EventSource('/events?token=' + encodeURIComponent(token));
     source.addEventListener('hello', hello);
     source.addEventListener('requests', receive);
     source.onopen = () => setLive(true);

@@ -51,6 +51,14 @@ export interface Recorded {
 export interface RecorderOptions {
   /** @default 500 */
   size?: number;
+  /**
+   * Kept until someone looks (the page is served, recent() or subscribe() is called): a ring of
+   * 500 entries outlives a young generation of V8's heap, so while nobody looks fewer are kept.
+   * @default 100
+   */
+  sizeUnseen?: number;
+  /** A subscriber threw. */
+  onSubscriberError?: (err: unknown) => void;
   /** How often subscribers get the new requests, in ms. @default 100 */
   batchMs?: number;
 }
@@ -70,6 +78,8 @@ export interface Recorder {
   reveal(id: number, secret: string): string | null;
   /** New requests in batches; returns the unsubscribe function. */
   subscribe(subscriber: Subscriber): () => void;
+  /** Someone looks (the page was served): keep the whole ring from now on. */
+  seen(): void;
   close(): void;
 }
 
@@ -77,9 +87,18 @@ const REDIRECT_WINDOW_MS = 10_000;
 const MAX_PENDING_REDIRECTS = 64;
 
 export function createRecorder(options: RecorderOptions = {}): Recorder {
-  const size = options.size ?? 500;
+  const fullSize = options.size ?? 500;
+  let size = Math.min(options.sizeUnseen ?? 100, fullSize);
   const batchMs = options.batchMs ?? 100;
-  const ring: Array<Recorded | undefined> = new Array(size);
+  let ring: Array<Recorded | undefined> = new Array(size);
+  // Someone looks: from now on the whole ring is kept (what was kept so far moves in).
+  const seen = () => {
+    if (size === fullSize) return;
+    const kept = ring;
+    size = fullSize;
+    ring = new Array(size);
+    for (const entry of kept) if (entry) ring[entry.id % size] = entry;
+  };
   let nextId = 1;
   const subscribers = new Set<Subscriber>();
   let pending: Recorded[] = [];
@@ -90,7 +109,14 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
     timer = null;
     const batch = pending.slice(-size).map(summaryOf);
     pending = [];
-    for (const subscriber of subscribers) subscriber(batch);
+    for (const subscriber of subscribers) {
+      // A tool's subscriber that throws must not stop dev-https, nor the others' batches.
+      try {
+        subscriber(batch);
+      } catch (err) {
+        options.onSubscriberError?.(err);
+      }
+    }
   };
   const add = (entry: Recorded) => {
     ring[entry.id % size] = entry;
@@ -114,6 +140,7 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       add(upgradeOf(req, status, nextId++));
     },
     recent() {
+      seen();
       const entries: Recorded[] = [];
       for (let id = Math.max(1, nextId - size); id < nextId; id++) {
         const entry = get(id);
@@ -129,7 +156,9 @@ export function createRecorder(options: RecorderOptions = {}): Recorder {
       const entry = get(id);
       return entry ? (buildDetail(entry).secrets.get(secret) ?? null) : null;
     },
+    seen,
     subscribe(subscriber) {
+      seen();
       subscribers.add(subscriber);
       return () => subscribers.delete(subscriber);
     },

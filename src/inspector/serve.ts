@@ -7,6 +7,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { rawReply } from '../pages/raw-reply.js';
 import { parseHost } from '../net.js';
+import { isLoopbackName } from '../options.js';
 import { markInternal, type EntryListener } from '../proxy/request-state.js';
 import { INSPECTOR_CSS, INSPECTOR_JS, inspectorHtml } from './page.js';
 import type { Recorder } from './record.js';
@@ -39,8 +40,13 @@ const SECURITY_HEADERS = {
 } as const;
 
 const MAX_JSON_BYTES = 8 * 1024;
-/** A page that cannot keep up misses batches rather than growing dev-https' memory. */
-const MAX_STREAM_BACKLOG = 1024 * 1024;
+/**
+ * A page that does not read what it was sent is cut off once this much waits for it (it
+ * reconnects, and gets the recent requests again): a stream never holds more.
+ */
+const MAX_STREAM_BACKLOG = 2 * 1024 * 1024;
+/** Inspector pages open at once. */
+const MAX_STREAMS = 8;
 const HEARTBEAT_MS = 15_000;
 
 export function createInspectorServer(recorder: Recorder | null, check: CheckRunner): InspectorServer {
@@ -81,21 +87,35 @@ export function createInspectorServer(recorder: Recorder | null, check: CheckRun
     sendJson(res, 404, { error: 'no such endpoint' });
   };
 
-  const events = (res: http.ServerResponse, recorder: Recorder) => {
+  // One subscription for every open page: each batch is serialized once.
+  let unsubscribe: (() => void) | null = null;
+  const broadcast = (batch: unknown[]) => {
+    if (batch.length === 0) return;
+    const chunk = `event: requests\ndata: ${JSON.stringify(batch)}\n\n`;
+    for (const res of streams) write(res, chunk);
+  };
+  const events = (req: http.IncomingMessage, res: http.ServerResponse, recorder: Recorder) => {
+    // EventSource sends no headers of its own: the token comes in the query (never logged).
+    if (!sameToken(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('token') ?? '', token))
+      return sendText(res, 403, '403 Forbidden: the inspector token is missing or wrong; reload the page\n');
+    if (streams.size >= MAX_STREAMS) return sendText(res, 429, `429 Too Many Requests: at most ${MAX_STREAMS} inspector pages at once\n`);
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8' });
-    const send = (batch: unknown[]) => {
-      if (batch.length && res.writableLength < MAX_STREAM_BACKLOG) res.write(`event: requests\ndata: ${JSON.stringify(batch)}\n\n`);
-    };
-    res.write(`retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n`);
-    send(recorder.recent());
-    const unsubscribe = recorder.subscribe(send);
-    const heartbeat = setInterval(() => res.write(': still here\n\n'), HEARTBEAT_MS);
-    heartbeat.unref();
     streams.add(res);
+    const recent = recorder.recent();
+    write(
+      res,
+      `retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n${recent.length ? `event: requests\ndata: ${JSON.stringify(recent)}\n\n` : ''}`,
+    );
+    unsubscribe ??= recorder.subscribe(broadcast);
+    const heartbeat = setInterval(() => write(res, ': still here\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
     res.once('close', () => {
-      unsubscribe();
       clearInterval(heartbeat);
       streams.delete(res);
+      if (streams.size === 0) {
+        unsubscribe?.();
+        unsubscribe = null;
+      }
     });
   };
 
@@ -105,14 +125,19 @@ export function createInspectorServer(recorder: Recorder | null, check: CheckRun
       markInternal(req);
       const refusal = refusalOf(req, listener);
       if (refusal) return sendText(res, 403, `403 Forbidden: ${refusal}\n`);
+      // `dev-https.localhost.` is another origin to a browser: one origin only, the canonical one.
+      if (/\.(:\d+)?$/.test(req.headers.host ?? '')) return redirectToCanonical(req, res, listener);
       if (!recorder) return sendText(res, 404, '404 Not Found: the dev-https inspector is off (--no-inspect)\n');
       const path = (req.url ?? '/').replace(/\?.*$/, '');
       if (path.startsWith('/api/')) return api(req, res, recorder, path);
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, '405 Method Not Allowed\n');
-      if (path === '/') return send(res, 200, 'text/html; charset=utf-8', inspectorHtml(token));
+      if (path === '/') {
+        recorder.seen();
+        return send(res, 200, 'text/html; charset=utf-8', inspectorHtml(token));
+      }
       if (path === '/inspector.js') return send(res, 200, 'text/javascript; charset=utf-8', INSPECTOR_JS);
       if (path === '/inspector.css') return send(res, 200, 'text/css; charset=utf-8', INSPECTOR_CSS);
-      if (path === '/events') return events(res, recorder);
+      if (path === '/events') return events(req, res, recorder);
       sendText(res, 404, '404 Not Found\n');
     },
     upgrade(req, socket) {
@@ -123,6 +148,21 @@ export function createInspectorServer(recorder: Recorder | null, check: CheckRun
       for (const res of streams) res.destroy();
     },
   };
+}
+
+/** Writes to an event stream, or ends it when its reader has fallen this far behind. */
+function write(res: http.ServerResponse, chunk: string): void {
+  if (res.writableLength + Buffer.byteLength(chunk) > MAX_STREAM_BACKLOG) res.destroy();
+  else res.write(chunk);
+}
+
+function redirectToCanonical(req: http.IncomingMessage, res: http.ServerResponse, listener: EntryListener): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return sendText(res, 403, '403 Forbidden: the dev-https inspector answers its own page only\n');
+  const port = listener.httpsPort === 443 ? '' : `:${listener.httpsPort}`;
+  const url = (req.url ?? '/').startsWith('/') ? req.url! : '/';
+  res.writeHead(307, { ...SECURITY_HEADERS, location: `https://${INSPECTOR_HOST}${port}${url}`, 'content-length': 0 });
+  res.end();
 }
 
 function hostnameOf(req: http.IncomingMessage): string | null {
@@ -138,6 +178,10 @@ function hostnameOf(req: http.IncomingMessage): string | null {
  */
 function refusalOf(req: http.IncomingMessage, listener: EntryListener): string | null {
   const origin = `https://${INSPECTOR_HOST}:${listener.httpsPort}`;
+  // With --host 0.0.0.0 others on the network reach the listener, and every wall below only
+  // stops browsers: the inspector shows your own requests, cookies included, to this machine only.
+  if (!isLoopbackName((req.socket?.remoteAddress ?? '').replace(/^::ffff:/, '')))
+    return 'the dev-https inspector answers this machine only';
   if (listener.proto !== 'https') return `the dev-https inspector is served over HTTPS only: ${origin}/`;
   const port = parseHost(req.headers.host ?? '')?.port ?? 443;
   if (port !== listener.port) return `the dev-https inspector of this dev-https is ${origin}/`;
@@ -154,7 +198,11 @@ function refusalOf(req: http.IncomingMessage, listener: EntryListener): string |
 
 function hasToken(req: http.IncomingMessage, token: string): boolean {
   const given = req.headers['x-dev-https-token'];
-  if (typeof given !== 'string') return false;
+  return typeof given === 'string' && sameToken(given, token);
+}
+
+/** Compared in constant time. */
+function sameToken(given: string, token: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && crypto.timingSafeEqual(a, b);

@@ -98,7 +98,16 @@ export async function startDevHttps(options: DevHttpsOptions = {}): Promise<DevH
   const closeAll = () => closeOpened(opened, certificate);
   try {
     const target = opts.target ?? (await startDemo(opened));
-    const recorder = (opened.recorder = opts.inspect ? createRecorder() : null);
+    let subscriberFailed = false;
+    const recorder = (opened.recorder = opts.inspect
+      ? createRecorder({
+          onSubscriberError: (err) => {
+            if (subscriberFailed) return;
+            subscriberFailed = true;
+            logger.warn(`an inspector subscriber threw (dev-https keeps running): ${err instanceof Error ? err.message : String(err)}`);
+          },
+        })
+      : null);
     const inspector = (opened.inspector = createInspectorServer(recorder, checkRunner(opts, target)));
     const proxy = (opened.proxy = createRoutedProxy(target, opts.routes, logger, {
       keepHsts: opts.keepHsts,

@@ -204,7 +204,9 @@ async function startFake(first: InspectedRequest[]): Promise<Fake> {
         .writeHead(200, { ...headers, 'content-type': 'text/html' })
         .end('<p style="color:red">x</p><script>document.title="ran"</script>');
     }
-    if (url === '/events') {
+    if (url.split('?')[0] === '/events') {
+      // EventSource sends no headers of its own: the page puts its token in the query.
+      if (new URLSearchParams(url.split('?')[1] ?? '').get('token') !== TOKEN) return res.writeHead(403).end('bad token');
       if (refusing) return res.writeHead(503, { 'content-type': 'text/plain' }).end('down');
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
       streams.add(res);

@@ -207,18 +207,43 @@ describe('what a request looks like in the inspector', () => {
     expect(only(s).detail(refused!.id)!.changes).toEqual(['Answered 403 itself: the request did not reach the app']);
   });
 
-  test('the ring keeps the last 500 requests', async () => {
+  test('the ring keeps the last 100 requests until someone looks, then the last 500', async () => {
     const app = await startUpstream((_req, res) => res.end());
     const s = await start({ target: app.port });
     const agent = new https.Agent({ keepAlive: true, maxSockets: 4 });
-    await Promise.all(Array.from({ length: 510 }, (_, i) => request(`https://localhost:${s.port}/${i}`, { ca: s.ca, agent })));
+    const send = (from: number, count: number) =>
+      Promise.all(Array.from({ length: count }, (_, i) => request(`https://localhost:${s.port}/${from + i}`, { ca: s.ca, agent })));
+    await send(1, 150);
+    expect(only(s).detail(50)).toBeNull();
+    expect(only(s).detail(51)!.path).toMatch(/^\/\d+$/);
+    // Looking (the page, recent() or subscribe()) keeps the whole ring from then on.
+    const seen = only(s).recent();
+    expect(seen.map((r) => r.id)).toEqual(Array.from({ length: 100 }, (_, i) => 51 + i));
+    await send(151, 510);
     agent.destroy();
     const recent = only(s).recent();
     expect(recent).toHaveLength(500);
-    expect(recent[0]!.id).toBe(11);
-    expect(recent.at(-1)!.id).toBe(510);
-    expect(only(s).detail(10)).toBeNull();
-    expect(only(s).detail(11)!.id).toBe(11);
+    expect(recent[0]!.id).toBe(161);
+    expect(recent.at(-1)!.id).toBe(660);
+    expect(only(s).detail(160)).toBeNull();
+    expect(only(s).detail(161)!.id).toBe(161);
+  });
+
+  test('a subscriber that throws is reported once; dev-https and the other subscribers go on', async () => {
+    const app = await startUpstream((_req, res) => res.end());
+    const s = await start({ target: app.port });
+    const got: number[] = [];
+    only(s).subscribe(() => {
+      throw new Error('tool bug');
+    });
+    only(s).subscribe((batch) => got.push(...batch.map((r) => r.id)));
+    await request(`https://localhost:${s.port}/1`, { ca: s.ca });
+    await waitFor(() => got.length === 1);
+    await request(`https://localhost:${s.port}/2`, { ca: s.ca });
+    await waitFor(() => got.length === 2);
+    expect(s.logger.lines.filter((l) => l.includes('subscriber'))).toEqual([
+      'warn: an inspector subscriber threw (dev-https keeps running): tool bug',
+    ]);
   });
 
   test('subscribers get the new requests in batches, the same objects as recent()', async () => {

@@ -134,7 +134,8 @@ describe('the inspector page', () => {
     let got = '';
     socket.setEncoding('utf8');
     socket.on('data', (c: string) => (got += c));
-    socket.write(`GET /events HTTP/1.1\r\nHost: dev-https.localhost:${s.port}\r\nAccept: text/event-stream\r\n\r\n`);
+    const token = await tokenOf(s);
+    socket.write(`GET /events?token=${token} HTTP/1.1\r\nHost: dev-https.localhost:${s.port}\r\nAccept: text/event-stream\r\n\r\n`);
     const events = () =>
       [...got.matchAll(/event: requests\ndata: (.*)\n\n/g)].map((m) => (JSON.parse(m[1]!) as Array<{ path: string }>).map((r) => r.path));
     await until(() => events().length === 1);
@@ -145,6 +146,45 @@ describe('the inspector page', () => {
     await until(() => events().length === 2);
     expect(events()).toEqual([['/seen?x=…'], ['/next']]);
     socket.destroy();
+  });
+
+  test('the event stream needs the token, and at most 8 pages stream at once', async () => {
+    const s = await start({ target: (await startUpstream((_q, r) => r.end())).port });
+    const noToken = await inspectorRequest(s, '/events');
+    expect([noToken.status, noToken.body]).toEqual([403, '403 Forbidden: the inspector token is missing or wrong; reload the page\n']);
+    const token = await tokenOf(s);
+    const open = () =>
+      new Promise<{ socket: tls.TLSSocket; head: string }>((resolve) => {
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port: s.port,
+          servername: 'dev-https.localhost',
+          ca: s.ca,
+          ALPNProtocols: ['http/1.1'],
+        });
+        socket.once('data', (c: Buffer) => resolve({ socket, head: c.toString('latin1').split('\r\n')[0]! }));
+        socket.write(`GET /events?token=${token} HTTP/1.1\r\nHost: dev-https.localhost:${s.port}\r\n\r\n`);
+      });
+    const pages = [];
+    for (let i = 0; i < 9; i++) pages.push(await open());
+    expect(pages.map((p) => p.head)).toEqual([...Array(8).fill('HTTP/1.1 200 OK'), 'HTTP/1.1 429 Too Many Requests']);
+    pages[0]!.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await open();
+    expect(again.head).toBe('HTTP/1.1 200 OK');
+    for (const p of [...pages, again]) p.socket.destroy();
+  });
+
+  test('the name with a trailing dot (another origin to a browser) is sent to the canonical one', async () => {
+    const s = await start({ target: (await startUpstream((_q, r) => r.end())).port });
+    const reply = await inspectorRequest(s, '/?x=1', { host: `dev-https.localhost.:${s.port}` });
+    expect([reply.status, reply.headers.location]).toEqual([307, `https://dev-https.localhost:${s.port}/?x=1`]);
+    const post = await inspectorRequest(s, '/api/check', {
+      method: 'POST',
+      host: `dev-https.localhost.:${s.port}`,
+      headers: { origin: `https://dev-https.localhost.:${s.port}` },
+    });
+    expect(post.status).toBe(403);
   });
 
   test('WebSocket upgrades to its name are refused', async () => {
