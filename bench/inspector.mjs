@@ -6,6 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -38,8 +39,23 @@ await startDevHttps({ target: ${upstreamPort}, port: ${port}, certDir: ${JSON.st
   return { child, port };
 }
 
+/** The page itself, for its token (the event stream needs it). */
+function pageToken(port) {
+  return new Promise((resolve, reject) => {
+    const headers = { host: `dev-https.localhost:${port}` };
+    https
+      .get({ host: '127.0.0.1', port, path: '/', servername: 'dev-https.localhost', headers, rejectUnauthorized: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(/<meta name="dev-https-token" content="([^"]+)"/.exec(body)[1]));
+      })
+      .on('error', reject);
+  });
+}
+
 /** An open inspector page, as far as dev-https can tell: an /events stream that reads every batch. */
-function openPage(port) {
+async function openPage(port) {
+  const token = await pageToken(port);
   const socket = tls.connect({
     host: '127.0.0.1',
     port,
@@ -50,7 +66,7 @@ function openPage(port) {
   let bytes = 0;
   socket.on('data', (c) => (bytes += c.length));
   socket.on('error', () => undefined);
-  socket.write(`GET /events HTTP/1.1\r\nHost: dev-https.localhost:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.write(`GET /events?token=${token} HTTP/1.1\r\nHost: dev-https.localhost:${port}\r\nAccept: text/event-stream\r\n\r\n`);
   return { close: () => socket.destroy(), bytes: () => bytes };
 }
 
@@ -81,7 +97,7 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const mode of MODES) {
     const { child, port } = await startProxy(mode !== 'off');
     await wrk(port, 8); // warm up: JIT, TLS sessions, the pool
-    const page = mode === 'page open' ? openPage(port) : null;
+    const page = mode === 'page open' ? await openPage(port) : null;
     await sleep(200);
     const before = cpuTicks(child.pid);
     const loaded = await wrk(port, 32);
