@@ -25,7 +25,7 @@ import { chromium } from 'playwright-core';
 import { DEFAULT_BIN, argsOf, caddyAvailable, has, median, printSaid, startCaddy, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
-const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1'];
+const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1', 'dev-https-b'];
 const a = argsOf(process.argv.slice(2));
 const ROUNDS = a.int('rounds', 5, 1);
 const MODULES = a.str('modules', '300,1000').split(',').map(Number);
@@ -36,6 +36,8 @@ const WANT = a.list('targets', TARGET_NAMES, TARGET_NAMES);
 const SINK = a.list('log-sink', [has('script') ? 'pty' : 'pipe'], ['pty', 'pipe', 'null', 'slow-pty'])[0];
 const TTY_RATE = a.int('tty-rate', 20_000, 100);
 const BIN = path.resolve(a.str('devhttps-bin', DEFAULT_BIN));
+// A second dev-https build in the same run (HTTP/2, log on): target `dev-https-b`.
+const BIN_B = a.str('bin-b', '') && path.resolve(a.str('bin-b', ''));
 const PROFILE_DIR = a.str('profile', '');
 const PROFILE_LOADS = a.int('profile-loads', 10, 1);
 // One page load must never hang the run; nor the run itself.
@@ -83,6 +85,13 @@ const app = http.createServer((req, res) => {
 
 app.on('connection', () => appConnections++);
 
+/** utime + stime of a process in µs (Linux, USER_HZ 100). */
+function cpuOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
 /** The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as --ignore-certificate-errors-spki-list wants it. */
 function spkiHash(certPem) {
   const der = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
@@ -113,13 +122,23 @@ try {
     { name: 'dev-https', label: 'dev-https h2 (log on)', extra: [], expect: 'h2' },
     { name: 'dev-https-quiet', label: 'dev-https h2 --quiet', extra: ['--quiet'], expect: 'h2' },
     { name: 'dev-https-h1', label: 'dev-https --no-http2 (log on)', extra: ['--no-http2'], expect: 'http/1.1' },
+    ...(BIN_B ? [{ name: 'dev-https-b', label: 'dev-https (--bin-b) h2 (log on)', extra: [], expect: 'h2', bin: BIN_B }] : []),
   ];
   const started = [];
   for (const v of dhVariants.filter((x) => WANT.includes(x.name))) {
     // Sequential starts: the first makes the certificate, the others reuse it (one pin for all).
-    const d = await startDevHttpsBin({ bin: BIN, appPort, certDir, caRoot, extra: v.extra, sink: SINK, ttyRate: TTY_RATE, cwd: tmp });
+    const d = await startDevHttpsBin({
+      bin: v.bin ?? BIN,
+      appPort,
+      certDir,
+      caRoot,
+      extra: v.extra,
+      sink: SINK,
+      ttyRate: TTY_RATE,
+      cwd: tmp,
+    });
     started.push(d);
-    targets.push({ ...v, origin: `https://localhost:${d.port}` });
+    targets.push({ ...v, origin: `https://localhost:${d.port}`, pid: d.child.innerPid ?? d.child.pid });
   }
   if (!started.length && PROFILE_DIR) {
     // The profiled run starts later; its certificate must exist now, for Chromium's pin.
@@ -206,7 +225,9 @@ try {
         const t = targets[(round + k) % targets.length];
         const acc = c.results.get(t.name);
         try {
+          const cpuBefore = t.pid ? cpuOf(t.pid) : 0;
           const r = await load(t, c.modules, c.delay);
+          if (t.pid) (acc.cpu ??= []).push((cpuOf(t.pid) - cpuBefore) / (c.modules + 1));
           acc.ms.push(r.ms);
           acc.connections.push(r.connections);
           acc.protocols.add(r.protocol);
@@ -255,6 +276,16 @@ try {
       .map((t) => {
         const r = c.results.get(t.name);
         return `${t.name} ${Math.min(...r.ms).toFixed(0)}–${Math.max(...r.ms).toFixed(0)} [${median(r.connections)}]`;
+      });
+    console.log(`- ${c.modules} x ${c.delay} ms: ${each.join(', ')}`);
+  }
+  console.log('\nCPU of the dev-https process per request (page and modules), µs, median of the loads (mean) [min–max]');
+  for (const c of cases) {
+    const each = targets
+      .filter((t) => c.results.get(t.name).cpu?.length)
+      .map((t) => {
+        const cpu = c.results.get(t.name).cpu;
+        return `${t.name} ${median(cpu).toFixed(0)} (mean ${(cpu.reduce((x, y) => x + y, 0) / cpu.length).toFixed(0)}) [${Math.min(...cpu).toFixed(0)}–${Math.max(...cpu).toFixed(0)}]`;
       });
     console.log(`- ${c.modules} x ${c.delay} ms: ${each.join(', ')}`);
   }
