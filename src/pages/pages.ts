@@ -34,10 +34,15 @@ export function wantsHtml(req: IncomingMessage): boolean {
   return /\btext\/html\b/.test(String(req.headers.accept ?? ''));
 }
 
-/** 502 Bad Gateway naming the target and what to check; HTML for browsers, text otherwise. */
-export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target: string, code: string | undefined): void {
+/**
+ * 502 Bad Gateway naming the target (and the route that took the request, `/api`) and what to
+ * check; HTML for browsers, text otherwise.
+ */
+export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target: string, code: string | undefined, route?: string): void {
   const reason = describeUpstreamError(code);
-  const hint = `Is the app running and listening on ${target}? Start it, or point --target at the port it uses. This page will work again as soon as it answers; dev-https needs no restart.`;
+  const flag = route === undefined ? '--target' : `--route ${route}=`;
+  const hint = `Is the app running and listening on ${target}? Start it, or point ${flag} at the port it uses. This page will work again as soon as it answers; dev-https needs no restart.`;
+  const app = route === undefined ? 'the app' : `the app of the route ${route}`;
   let body: string;
   let type: string;
   if (wantsHtml(req)) {
@@ -46,13 +51,13 @@ export function sendBadGateway(req: IncomingMessage, res: ServerResponse, target
 <html lang="en"><head><meta charset="utf-8"><title>502 Bad Gateway: app not reachable</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}code{background:#eee;padding:.1em .3em;border-radius:3px}</style></head>
 <body><h1>502 Bad Gateway</h1>
-<p>dev-https could not reach the app at <code>${escapeHtml(target)}</code>: ${escapeHtml(reason)}.</p>
+<p>dev-https could not reach ${escapeHtml(app)} at <code>${escapeHtml(target)}</code>: ${escapeHtml(reason)}.</p>
 <p>${escapeHtml(hint)}</p>
 </body></html>
 `;
   } else {
     type = 'text/plain; charset=utf-8';
-    body = `502 Bad Gateway: dev-https could not reach the app at ${target}: ${reason}.\n${hint}\n`;
+    body = `502 Bad Gateway: dev-https could not reach ${app} at ${target}: ${reason}.\n${hint}\n`;
   }
   // The marker tells dev-https' own clients (`dev-https check`) this 502 is ours, not the app's.
   res.writeHead(502, {

@@ -10,7 +10,7 @@ import type { Diagnostics } from './diagnose.js';
 import { dropUnsentBody, isRetryable, mustReadFirst, readBody, sendBody, upstreamHeaders } from './framing.js';
 import type { AppHealth } from './health.js';
 import { originForm } from './request-target.js';
-import { stateOf } from './request-state.js';
+import { routeOf, stateOf } from './request-state.js';
 import { relayResponse } from './response.js';
 import type { StallWatch } from './stall.js';
 
@@ -88,7 +88,7 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
       return;
     }
     ctx.health.failed(code);
-    sendBadGateway(req, res, target.origin, code);
+    sendBadGateway(req, res, target.origin, code, routeOf(req));
   };
   return forward;
 }
