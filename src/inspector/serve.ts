@@ -51,74 +51,8 @@ const HEARTBEAT_MS = 15_000;
 
 export function createInspectorServer(recorder: Recorder | null, check: CheckRunner): InspectorServer {
   const token = crypto.randomBytes(32).toString('base64url');
-  const instance = crypto.randomBytes(9).toString('base64url');
-  const streams = new Set<http.ServerResponse>();
-  let checking = false;
-
-  const api = (req: http.IncomingMessage, res: http.ServerResponse, recorder: Recorder, path: string) => {
-    if (!hasToken(req, token)) return sendText(res, 403, '403 Forbidden: the inspector token is missing or wrong; reload the page\n');
-    const detail = /^\/api\/requests\/(\d{1,15})$/.exec(path);
-    if (detail && req.method === 'GET') {
-      const found = recorder.detail(Number(detail[1]));
-      return found ? sendJson(res, 200, found) : sendJson(res, 404, { error: 'that request has left the list of recent ones' });
-    }
-    if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' });
-    if (path === '/api/reveal') {
-      return readJson(req, res, (body) => {
-        const value = typeof body.id === 'number' && typeof body.secret === 'string' ? recorder.reveal(body.id, body.secret) : null;
-        if (value === null) sendJson(res, 404, { error: 'no such value (the request may have left the list)' });
-        else sendJson(res, 200, { value });
-      });
-    }
-    if (path === '/api/check') {
-      return readJson(req, res, (body) => {
-        const target = typeof body.path === 'string' ? body.path : '/';
-        if (!/^\/[\x21-\x7e]{0,2047}$/.test(target)) return sendJson(res, 400, { error: 'expected a path starting with /' });
-        if (checking) return sendJson(res, 409, { error: 'a check is running already' });
-        checking = true;
-        check(target)
-          .then(
-            (report) => sendJson(res, 200, report),
-            (err: unknown) => sendJson(res, 200, { error: err instanceof Error ? err.message : String(err) }),
-          )
-          .finally(() => (checking = false));
-      });
-    }
-    sendJson(res, 404, { error: 'no such endpoint' });
-  };
-
-  // One subscription for every open page: each batch is serialized once.
-  let unsubscribe: (() => void) | null = null;
-  const broadcast = (batch: unknown[]) => {
-    if (batch.length === 0) return;
-    const chunk = `event: requests\ndata: ${JSON.stringify(batch)}\n\n`;
-    for (const res of streams) write(res, chunk);
-  };
-  const events = (req: http.IncomingMessage, res: http.ServerResponse, recorder: Recorder) => {
-    // EventSource sends no headers of its own: the token comes in the query (never logged).
-    if (!sameToken(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('token') ?? '', token))
-      return sendText(res, 403, '403 Forbidden: the inspector token is missing or wrong; reload the page\n');
-    if (streams.size >= MAX_STREAMS) return sendText(res, 429, `429 Too Many Requests: at most ${MAX_STREAMS} inspector pages at once\n`);
-    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8' });
-    streams.add(res);
-    const recent = recorder.recent();
-    write(
-      res,
-      `retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n${recent.length ? `event: requests\ndata: ${JSON.stringify(recent)}\n\n` : ''}`,
-    );
-    unsubscribe ??= recorder.subscribe(broadcast);
-    const heartbeat = setInterval(() => write(res, ': still here\n\n'), HEARTBEAT_MS);
-    heartbeat.unref();
-    res.once('close', () => {
-      clearInterval(heartbeat);
-      streams.delete(res);
-      if (streams.size === 0) {
-        unsubscribe?.();
-        unsubscribe = null;
-      }
-    });
-  };
-
+  const api = createApi(token, check);
+  const streams = createEventStreams(token);
   return {
     claims: (req) => hostnameOf(req) === INSPECTOR_HOST,
     web(req, res, listener) {
@@ -137,14 +71,88 @@ export function createInspectorServer(recorder: Recorder | null, check: CheckRun
       }
       if (path === '/inspector.js') return send(res, 200, 'text/javascript; charset=utf-8', INSPECTOR_JS);
       if (path === '/inspector.css') return send(res, 200, 'text/css; charset=utf-8', INSPECTOR_CSS);
-      if (path === '/events') return events(req, res, recorder);
+      if (path === '/events') return streams.open(req, res, recorder);
       sendText(res, 404, '404 Not Found\n');
     },
     upgrade(req, socket) {
       markInternal(req);
       socket.end(rawReply(403, '403 Forbidden: the dev-https inspector takes no WebSocket connections\n'));
     },
-    close() {
+    close: () => streams.close(),
+  };
+}
+
+const BAD_TOKEN = '403 Forbidden: the inspector token is missing or wrong; reload the page\n';
+
+/** The page's JSON endpoints: a request's detail, revealing one of its values, running a check. */
+function createApi(token: string, check: CheckRunner) {
+  let checking = false;
+  const runCheck = (res: http.ServerResponse, body: Record<string, unknown>) => {
+    const target = typeof body.path === 'string' ? body.path : '/';
+    if (!/^\/[\x21-\x7e]{0,2047}$/.test(target)) return sendJson(res, 400, { error: 'expected a path starting with /' });
+    if (checking) return sendJson(res, 409, { error: 'a check is running already' });
+    checking = true;
+    check(target)
+      .then(
+        (report) => sendJson(res, 200, report),
+        (err: unknown) => sendJson(res, 200, { error: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => (checking = false));
+  };
+  return (req: http.IncomingMessage, res: http.ServerResponse, recorder: Recorder, path: string): void => {
+    if (!hasToken(req, token)) return sendText(res, 403, BAD_TOKEN);
+    const detail = /^\/api\/requests\/(\d{1,15})$/.exec(path);
+    if (detail && req.method === 'GET') {
+      const found = recorder.detail(Number(detail[1]));
+      return found ? sendJson(res, 200, found) : sendJson(res, 404, { error: 'that request has left the list of recent ones' });
+    }
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' });
+    if (path === '/api/reveal') {
+      return readJson(req, res, (body) => {
+        const value = typeof body.id === 'number' && typeof body.secret === 'string' ? recorder.reveal(body.id, body.secret) : null;
+        if (value === null) sendJson(res, 404, { error: 'no such value (the request may have left the list)' });
+        else sendJson(res, 200, { value });
+      });
+    }
+    if (path === '/api/check') return readJson(req, res, (body) => runCheck(res, body));
+    sendJson(res, 404, { error: 'no such endpoint' });
+  };
+}
+
+/** The open pages' event streams: one subscription for all of them, each batch serialized once. */
+function createEventStreams(token: string) {
+  const instance = crypto.randomBytes(9).toString('base64url');
+  const streams = new Set<http.ServerResponse>();
+  let unsubscribe: (() => void) | null = null;
+  const broadcast = (batch: unknown[]) => {
+    if (batch.length === 0) return;
+    const chunk = `event: requests\ndata: ${JSON.stringify(batch)}\n\n`;
+    for (const res of streams) write(res, chunk);
+  };
+  return {
+    open(req: http.IncomingMessage, res: http.ServerResponse, recorder: Recorder): void {
+      // EventSource sends no headers of its own: the token comes in the query (never logged).
+      if (!sameToken(new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('token') ?? '', token))
+        return sendText(res, 403, BAD_TOKEN);
+      if (streams.size >= MAX_STREAMS) return sendText(res, 429, `429 Too Many Requests: at most ${MAX_STREAMS} inspector pages at once\n`);
+      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8' });
+      streams.add(res);
+      const recent = recorder.recent();
+      const first = recent.length ? `event: requests\ndata: ${JSON.stringify(recent)}\n\n` : '';
+      write(res, `retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n${first}`);
+      unsubscribe ??= recorder.subscribe(broadcast);
+      const heartbeat = setInterval(() => write(res, ': still here\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      res.once('close', () => {
+        clearInterval(heartbeat);
+        streams.delete(res);
+        if (streams.size === 0) {
+          unsubscribe?.();
+          unsubscribe = null;
+        }
+      });
+    },
+    close(): void {
       for (const res of streams) res.destroy();
     },
   };
