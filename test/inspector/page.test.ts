@@ -211,7 +211,8 @@ async function startFake(first: InspectedRequest[]): Promise<Fake> {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
       streams.add(res);
       req.on('close', () => streams.delete(res));
-      res.write(`event: hello\ndata: ${JSON.stringify({ instance })}\n\n`);
+      // A short reconnect delay (dev-https says 2 s): the reconnect tests wait less.
+      res.write(`retry: 100\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n`);
       return send(res, first);
     }
     if (req.headers['x-dev-https-token'] !== TOKEN) return json(res, 403, { error: 'bad token' });
