@@ -40,7 +40,11 @@ async function sequential(port: number, ca: string, paths: string[]): Promise<st
  * An app that sends its status line, then the rest 50 ms later (`split: 'head'`, as runserver does),
  * or its whole head, then the body 50 ms later (`'body'`, as http.server does), naming the connection.
  */
-async function startSplittingApp(split: 'head' | 'body' = 'head'): Promise<{ port: number }> {
+async function startSplittingApp(
+  split: 'head' | 'body' = 'head',
+  options: { afterMs?: number; busyMs?: number } = {},
+): Promise<{ port: number }> {
+  const { afterMs = 50, busyMs = 0 } = options;
   let connections = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -58,7 +62,11 @@ async function startSplittingApp(split: 'head' | 'body' = 'head'): Promise<{ por
         const cut = split === 'head' ? 'HTTP/1.1 200 OK\r\n'.length : head.length;
         const whole = head + body;
         socket.write(whole.slice(0, cut));
-        setTimeout(() => socket.write(whole.slice(cut)), 50);
+        setTimeout(() => {
+          socket.write(whole.slice(cut));
+          // This process is busy (the test's app shares dev-https' thread): the rest waits unread.
+          for (const end = performance.now() + busyMs; performance.now() < end;);
+        }, afterMs);
       }
     });
   });
@@ -85,6 +93,21 @@ test.each([
     // 1 opens the connection (not a stall: nothing was reused), 2 and 3 stall on it, then one each.
     expect(answers).toEqual(['200 conn 1', '200 conn 1', '200 conn 1', '200 conn 2', '200 conn 3', '200 conn 4']);
     expect(logger.lines).toEqual([SWITCHED(`http://127.0.0.1:${app.port}`)]);
+  },
+);
+
+test.each([
+  ['its status line', 'head'],
+  ['its whole head', 'body'],
+] as const)(
+  'an app that sends %s, then the rest at once, while dev-https is busy for 60 ms: no stall, the pool stays',
+  async (_what, split) => {
+    // What a burst of requests or a garbage collection looks like: the rest is in the socket, unread.
+    const app = await startSplittingApp(split, { afterMs: 2, busyMs: 60 });
+    const { port, ca, logger } = await start({ target: `127.0.0.1:${app.port}` });
+    const answers = await sequential(port, ca, ['/1', '/2', '/3', '/4', '/5', '/6']);
+    expect(answers).toEqual(Array.from({ length: 6 }, () => '200 conn 1'));
+    expect(logger.lines).toEqual([]);
   },
 );
 

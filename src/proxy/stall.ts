@@ -1,6 +1,7 @@
 // Apps that stall on reused connections (Python's development servers): probed on reused
 // sockets, and once seen twice, every request to the app gets a fresh connection.
 import type http from 'node:http';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { Agents } from './pool.js';
@@ -16,7 +17,14 @@ const STALL_MS = 30;
  * a flushed head), which a new connection would not shorten.
  */
 const STALL_MAX_MS = 250;
-const isStall = (ms: number) => ms >= STALL_MS && ms <= STALL_MAX_MS;
+/**
+ * A pause counts only when dev-https' event loop spent it mostly waiting: a loop busy with a burst
+ * of other requests or a garbage collection reads the rest late although it had arrived (on a busy
+ * machine, two such pauses switched a Node app to a connection per request).
+ */
+const MAX_BUSY_SHARE = 0.5;
+const isStall = (ms: number, since: EventLoopUtilization) =>
+  ms >= STALL_MS && ms <= STALL_MAX_MS && performance.eventLoopUtilization(since).utilization < MAX_BUSY_SHARE;
 /** Stalls seen before dev-https stops reusing connections to the app. */
 const STALLS_TO_SWITCH = 2;
 
@@ -60,6 +68,7 @@ export function createStallWatch(agents: Agents, logger: Logger, origin: string)
  */
 export function probeStall(socket: Duplex, upstream: http.ClientRequest, onStall: () => void): () => void {
   let first = 0;
+  let loopAtFirst: EventLoopUtilization | null = null;
   // An informational answer (103 Early Hints) comes before the head: timing starts after it. Node's
   // parser emits 'information' before this listener sees the piece that carried it.
   let afterInformational = false;
@@ -68,14 +77,17 @@ export function probeStall(socket: Duplex, upstream: http.ClientRequest, onStall
     if (afterInformational) {
       afterInformational = false;
       first = 0;
-    } else if (first === 0) first = performance.now();
+    } else if (first === 0) {
+      first = performance.now();
+      loopAtFirst = performance.eventLoopUtilization();
+    }
   };
   upstream.on('information', onInformation);
   socket.on('data', onData);
   return () => {
     socket.off('data', onData);
     upstream.off('information', onInformation);
-    if (first > 0 && isStall(performance.now() - first)) onStall();
+    if (first > 0 && isStall(performance.now() - first, loopAtFirst!)) onStall();
   };
 }
 
@@ -87,8 +99,9 @@ export function probeStall(socket: Duplex, upstream: http.ClientRequest, onStall
 export function probeBodyStall(proxyRes: http.IncomingMessage, onStall: () => void): void {
   if (proxyRes.headers['content-length'] === undefined || proxyRes.headers['content-length'] === '0') return;
   const head = performance.now();
+  const loopAtHead = performance.eventLoopUtilization();
   // A body that came with the head is read on this same turn, before any timer.
   proxyRes.once('data', () => {
-    if (isStall(performance.now() - head)) onStall();
+    if (isStall(performance.now() - head, loopAtHead)) onStall();
   });
 }
