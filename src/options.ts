@@ -115,8 +115,9 @@ export interface DevHttpsOptions {
    */
   keepHsts?: boolean;
   /**
-   * Serve the request inspector at `https://dev-https.localhost:<port>/` and keep the last 500
-   * requests for it (`handle.inspector`). Off: that name answers 404 and nothing is kept.
+   * Serve the request inspector at `https://dev-https.localhost:<port>/` and keep the last requests
+   * for it (`handle.inspector`): 100 until someone looks, then 500. Off: that name answers 404 and
+   * nothing is kept.
    * @default true
    */
   inspect?: boolean;

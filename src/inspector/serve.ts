@@ -53,8 +53,17 @@ export function createInspectorServer(recorder: Recorder | null, check: CheckRun
   const token = crypto.randomBytes(32).toString('base64url');
   const api = createApi(token, check);
   const streams = createEventStreams(token);
+  // Every request asks, nearly always with the Host of the one before: the last answer is kept.
+  let lastHost: string | undefined;
+  let lastClaim = false;
   return {
-    claims: (req) => hostnameOf(req) === INSPECTOR_HOST,
+    claims(req) {
+      if (req.headers.host !== lastHost || lastHost === undefined) {
+        lastHost = req.headers.host;
+        lastClaim = hostnameOf(req) === INSPECTOR_HOST;
+      }
+      return lastClaim;
+    },
     web(req, res, listener) {
       markInternal(req);
       const refusal = refusalOf(req, listener);
