@@ -38,8 +38,9 @@ beforeAll(async () => {
   project = path.join(work, 'project');
   await fs.mkdir(packDir);
   await fs.mkdir(project);
-  // `prepare` builds dist/ first, as it does before a publish.
-  await npm(['pack', '--pack-destination', packDir], ROOT);
+  // dist/ as `npm test` built it a moment ago: npm's prepack would build it again, removing dist/
+  // under the suites that run the bin at the same time (they run in parallel).
+  await npm(['pack', '--ignore-scripts', '--pack-destination', packDir], ROOT);
   modules = (await fs.readdir(path.join(ROOT, 'src'), { recursive: true }))
     .filter((f) => f.endsWith('.ts'))
     .map((f) => f.slice(0, -3).split(path.sep).join('/'))
