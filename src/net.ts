@@ -8,6 +8,11 @@ export function canonicalIp(ip: string): string {
   return isIPv6(ip) ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
 }
 
+/** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) is reported as 127.0.0.1. */
+export function unmappedAddress(address: string | undefined): string | undefined {
+  return address?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+}
+
 /** 0.0.0.0 and ::, the listen addresses for every address of this machine (in canonical form). */
 export function isUnspecified(address: string): boolean {
   return address === '0.0.0.0' || address === '::';
@@ -61,4 +66,9 @@ function isHostName(name: string): boolean {
   if (!labels.every((label) => LABEL.test(label))) return false;
   // A numeric last label is an address, and only a plain dotted quad is one (not 127.1 or 0x7f.1).
   return !/^\d+$/.test(labels.at(-1)!) || DOTTED_QUAD.test(bare);
+}
+
+/** The host name of a Host header (see parseHost), a trailing dot dropped (`localhost.` names localhost); null when invalid. */
+export function hostnameOfHost(value: string): string | null {
+  return parseHost(value)?.hostname.replace(/\.$/, '') || null;
 }

@@ -38,14 +38,15 @@ export function summaryOf(entry: Recorded): InspectedRequest {
   const flags: InspectedRequest['flags'] = [];
   const appFields = app?.rawHeaders ? pairs(app.rawHeaders) : [];
   const clientFields = clientResponseHead(entry)?.fields ?? [];
-  const host = hostOfFields(pairs(entry.rawHeaders));
+  const requestFields = pairs(entry.rawHeaders);
+  const host = hostOfFields(requestFields);
   if (cookiesOf(appFields, entry.listener, host).some((c) => c.notes.some((n) => n.level === 'bad' || n.level === 'warn')))
     flags.push('cookie');
   if (app?.relayed && has(appFields, 'strict-transport-security') && !has(clientFields, 'strict-transport-security'))
     flags.push('hsts-removed');
   if (app?.relayed && valueOf(appFields, 'location') !== valueOf(clientFields, 'location')) flags.push('location-rewritten');
   if (app?.loop) flags.push('loop');
-  if (pairs(entry.rawHeaders).some((f) => isClientControlled(f.name.toLowerCase()))) flags.push('spoofed-header-dropped');
+  if (requestFields.some((f) => isClientControlled(f.name.toLowerCase()))) flags.push('spoofed-header-dropped');
   if (entry.status === 0 || entry.status >= 500) flags.push('error');
   return (entry.summary = {
     id: entry.id,

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { rawReply } from '../pages/raw-reply.js';
-import { parseHost } from '../net.js';
+import { hostnameOfHost, parseHost, unmappedAddress } from '../net.js';
 import { isLoopbackName } from '../options.js';
 import { markInternal, type EntryListener } from '../proxy/request-state.js';
 import { INSPECTOR_CSS, INSPECTOR_JS, inspectorHtml } from './page.js';
@@ -184,7 +184,7 @@ function redirectToCanonical(req: http.IncomingMessage, res: http.ServerResponse
 
 function hostnameOf(req: http.IncomingMessage): string | null {
   const host = req.headers.host;
-  return host === undefined ? null : (parseHost(host)?.hostname.replace(/\.$/, '') ?? null);
+  return host === undefined ? null : hostnameOfHost(host);
 }
 
 /**
@@ -197,8 +197,7 @@ function refusalOf(req: http.IncomingMessage, listener: EntryListener): string |
   const origin = `https://${INSPECTOR_HOST}:${listener.httpsPort}`;
   // With --host 0.0.0.0 others on the network reach the listener, and every wall below only
   // stops browsers: the inspector shows your own requests, cookies included, to this machine only.
-  if (!isLoopbackName((req.socket?.remoteAddress ?? '').replace(/^::ffff:/, '')))
-    return 'the dev-https inspector answers this machine only';
+  if (!isLoopbackName(unmappedAddress(req.socket?.remoteAddress) ?? '')) return 'the dev-https inspector answers this machine only';
   if (listener.proto !== 'https') return `the dev-https inspector is served over HTTPS only: ${origin}/`;
   const port = parseHost(req.headers.host ?? '')?.port ?? 443;
   if (port !== listener.port) return `the dev-https inspector of this dev-https is ${origin}/`;

@@ -2,6 +2,7 @@
 // us and never taken from the client, plus removal of hop-by-hop headers meant for us alone.
 import type { IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
+import { unmappedAddress } from '../net.js';
 
 export interface ForwardedInfo {
   /** Scheme the client used to reach dev-https. */
@@ -85,7 +86,7 @@ export function setForwardedHeaders(headers: IncomingHttpHeaders, info: Forwarde
     headers.connection = 'upgrade';
     headers.upgrade = upgrade;
   }
-  const client = normalizeAddress(info.clientAddress);
+  const client = unmappedAddress(info.clientAddress);
   const host = headers.host;
   headers['x-forwarded-proto'] = info.proto;
   if (host) headers['x-forwarded-host'] = host;
@@ -96,11 +97,6 @@ export function setForwardedHeaders(headers: IncomingHttpHeaders, info: Forwarde
   if (host) forwarded.push(`host=${quote(host)}`);
   forwarded.push(`proto=${info.proto}`);
   headers.forwarded = forwarded.join(';');
-}
-
-/** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) is reported as 127.0.0.1. */
-function normalizeAddress(address: string | undefined): string | undefined {
-  return address?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 }
 
 /** RFC 7239 values that are not a plain token (a host with a port has a colon) are quoted. */

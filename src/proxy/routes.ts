@@ -6,14 +6,14 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { ResolvedRoute, ResolvedTarget } from '../options.js';
 import { createProxy, type EntryListener, type Proxy, type ProxyOptions } from './proxy.js';
-import { parseHost } from '../net.js';
+import { hostnameOfHost } from '../net.js';
 import { setRoute } from './request-state.js';
 import { absoluteFormPath } from './request-target.js';
 
 /** The route a request takes: the first host route for its Host, else the longest prefix of its path. */
 export function pickRoute(routes: readonly ResolvedRoute[], host: string | undefined, url: string | undefined): ResolvedRoute | null {
   // The guard has found the Host valid already; a trailing dot names the same host.
-  const hostname = (host === undefined ? null : parseHost(host)?.hostname.replace(/\.$/, '')) ?? '';
+  const hostname = (host === undefined ? null : hostnameOfHost(host)) ?? '';
   const raw = url ?? '/';
   const path = (raw.startsWith('/') ? raw : (absoluteFormPath(raw) ?? '/')).replace(/[?#].*$/, '');
   for (const route of routes) {

@@ -1,6 +1,6 @@
 // Which Host (and WebSocket Origin) values dev-https answers: its own names only, so a web page
 // cannot reach the app through DNS rebinding or a cross-site WebSocket.
-import { parseHost } from '../net.js';
+import { hostnameOfHost } from '../net.js';
 import { hostnameOf, isLoopbackName, machineAddresses } from '../options.js';
 
 export interface HostCheck {
@@ -36,10 +36,8 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
     name !== null && (isLoopbackName(name) || exact.has(name) || wildcards.some((suffix) => name.endsWith(suffix)));
 
   const verdicts = new Map<string, boolean>();
-  // A trailing dot (`localhost.`) names the same host.
-  const normalized = (host: string) => parseHost(host)?.hostname.replace(/\.$/, '') || null;
   return {
-    hostnameOfHostHeader: normalized,
+    hostnameOfHostHeader: hostnameOfHost,
     // No Host at all is an HTTP/1.0 client, not a browser page: there is nothing to rebind.
     allowsHost: (host) => {
       if (any || host === undefined) return true;
@@ -47,7 +45,7 @@ export function createHostCheck(certNames: string[], listenAddresses: string[], 
       // sending endless different Hosts cannot grow it).
       let allowed = verdicts.get(host);
       if (allowed === undefined) {
-        allowed = allowsName(normalized(host));
+        allowed = allowsName(hostnameOfHost(host));
         if (verdicts.size >= 256) verdicts.clear();
         verdicts.set(host, allowed);
       }

@@ -2,7 +2,6 @@
 // network, secrets in places the first masking missed, an event stream whose reader never reads.
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
-import https from 'node:https';
 import os from 'node:os';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Recorder } from '../../src/inspector/record.js';
@@ -10,7 +9,8 @@ import { maskQuery } from '../../src/inspector/detail.js';
 import { createInspectorServer } from '../../src/inspector/serve.js';
 import { displayUrl } from '../../src/logger.js';
 import type { InspectedRequest } from '../../src/inspector/types.js';
-import { request, runCleanups, start, startUpstream, type Started } from '../helpers.js';
+import { request, runCleanups, start, startUpstream } from '../helpers.js';
+import { inspectorRequest } from './support.js';
 
 afterEach(runCleanups);
 
@@ -18,37 +18,6 @@ afterEach(runCleanups);
 const lanAddress = Object.values(os.networkInterfaces())
   .flat()
   .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-
-/** A request to the inspector's name, made to `address` (the Host stays the inspector's). */
-function inspectorAt(
-  s: Started,
-  address: string,
-  path: string,
-  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string } = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: address,
-        port: s.port,
-        servername: 'dev-https.localhost',
-        path,
-        method: options.method ?? 'GET',
-        headers: { host: `dev-https.localhost:${s.port}`, ...options.headers },
-        ca: s.ca,
-        agent: false,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode!, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 describe('review: who can reach the inspector', () => {
   // With --host 0.0.0.0 (testing from a phone) anyone on the same network can connect. The walls
@@ -62,12 +31,13 @@ describe('review: who can reach the inspector', () => {
     await request(`https://localhost:${s.port}/account`, { ca: s.ca, headers: { cookie: 'sessionid=S3SSION' } });
 
     // Someone else on the network.
-    const page = await inspectorAt(s, lanAddress!, '/');
+    const page = await inspectorRequest(s, '/', { address: lanAddress! });
     const token = /<meta name="dev-https-token" content="([^"]+)"/.exec(page.body)?.[1] ?? '';
-    const detail = await inspectorAt(s, lanAddress!, '/api/requests/1', { headers: { 'x-dev-https-token': token } });
+    const detail = await inspectorRequest(s, '/api/requests/1', { address: lanAddress!, headers: { 'x-dev-https-token': token } });
     const cookieRow =
       detail.status === 200 ? JSON.parse(detail.body).request.client.headers.find((h: { name: string }) => h.name === 'cookie') : null;
-    const revealed = await inspectorAt(s, lanAddress!, '/api/reveal', {
+    const revealed = await inspectorRequest(s, '/api/reveal', {
+      address: lanAddress!,
       method: 'POST',
       headers: { 'x-dev-https-token': token, 'content-type': 'application/json', origin: `https://dev-https.localhost:${s.port}` },
       body: JSON.stringify({ id: 1, secret: cookieRow?.secret ?? 'request.client.1' }),

@@ -7,7 +7,7 @@ import { DevHttpsError } from '../../src/errors.js';
 import { resolveOptions } from '../../src/options.js';
 import { request, runCleanups, start, startUpstream, type Started } from '../helpers.js';
 import { startRawApp } from '../raw.js';
-import { inspectorRequest, tokenOf } from './support.js';
+import { inspectorRequest, inspectorSocket, tokenOf } from './support.js';
 
 afterEach(runCleanups);
 
@@ -124,13 +124,7 @@ describe('the inspector page', () => {
   test('the event stream sends the recent requests, then each new one without being asked', async () => {
     const s = await start({ target: (await startUpstream((_q, r) => r.end())).port });
     await withRequest(s);
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port: s.port,
-      servername: 'dev-https.localhost',
-      ca: s.ca,
-      ALPNProtocols: ['http/1.1'],
-    });
+    const socket = inspectorSocket(s);
     let got = '';
     socket.setEncoding('utf8');
     socket.on('data', (c: string) => (got += c));
@@ -155,13 +149,7 @@ describe('the inspector page', () => {
     const token = await tokenOf(s);
     const open = () =>
       new Promise<{ socket: tls.TLSSocket; head: string }>((resolve) => {
-        const socket = tls.connect({
-          host: '127.0.0.1',
-          port: s.port,
-          servername: 'dev-https.localhost',
-          ca: s.ca,
-          ALPNProtocols: ['http/1.1'],
-        });
+        const socket = inspectorSocket(s);
         socket.once('data', (c: Buffer) => resolve({ socket, head: c.toString('latin1').split('\r\n')[0]! }));
         socket.write(`GET /events?token=${token} HTTP/1.1\r\nHost: dev-https.localhost:${s.port}\r\n\r\n`);
       });
@@ -190,13 +178,7 @@ describe('the inspector page', () => {
   test('WebSocket upgrades to its name are refused', async () => {
     const app = await startRawApp();
     const s = await start({ target: app.port });
-    const socket = tls.connect({
-      host: '127.0.0.1',
-      port: s.port,
-      servername: 'dev-https.localhost',
-      ca: s.ca,
-      ALPNProtocols: ['http/1.1'],
-    });
+    const socket = inspectorSocket(s);
     let got = '';
     socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
     socket.write(

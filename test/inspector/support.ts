@@ -1,18 +1,22 @@
 // Requests to the inspector of a dev-https the tests started.
 import type http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { Started } from '../helpers.js';
 
-/** A request to the inspector's own name on the HTTPS port (its certificate is issued on demand). */
+/**
+ * A request to the inspector's own name on the HTTPS port (its certificate is issued on demand),
+ * sent to `address` (a client elsewhere on the network connects to another one; the Host stays).
+ */
 export function inspectorRequest(
   s: Started,
   path: string,
-  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string; host?: string } = {},
+  options: { method?: string; headers?: http.OutgoingHttpHeaders; body?: string; host?: string; address?: string } = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
-        host: '127.0.0.1',
+        host: options.address ?? '127.0.0.1',
         port: s.port,
         servername: 'dev-https.localhost',
         path,
@@ -37,4 +41,9 @@ export function inspectorRequest(
 export async function tokenOf(s: Started): Promise<string> {
   const page = await inspectorRequest(s, '/');
   return /<meta name="dev-https-token" content="([^"]+)"/.exec(page.body)![1]!;
+}
+
+/** A raw HTTP/1.1 connection over TLS to the inspector's name, for heads written by hand. */
+export function inspectorSocket(s: Started): tls.TLSSocket {
+  return tls.connect({ host: '127.0.0.1', port: s.port, servername: 'dev-https.localhost', ca: s.ca, ALPNProtocols: ['http/1.1'] });
 }
