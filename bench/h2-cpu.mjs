@@ -24,6 +24,7 @@ const BODY = a.int('body', 60, 0);
 const SINK = a.str('log-sink', 'pty');
 // With --cpu-prof DIR every bin runs under `node --cpu-prof` and its profile is summarised.
 const PROFILE_DIR = a.str('cpu-prof', '');
+if (PROFILE_DIR) fs.mkdirSync(PROFILE_DIR, { recursive: true });
 // With --trace-gc the bins run under `node --trace-gc` (log sink pipe): GC pauses per request are printed too.
 const TRACE_GC = a.has('trace-gc');
 const TICK_US = 1e6 / 100; // USER_HZ on Linux

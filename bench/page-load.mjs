@@ -13,7 +13,7 @@
 // first case's page `--profile-loads` times, and summarises where its CPU time went.
 // Run: `npm run build && node bench/page-load.mjs [--rounds 5] [--modules 300,1000] [--delay 5,20]
 //   [--targets direct,caddy,dev-https,dev-https-quiet,dev-https-h1] [--log-sink pty|pipe|null|slow-pty]
-//   [--tty-rate 20000]
+//   [--tty-rate 20000] [--warmup 1]
 //   [--devhttps-bin PATH] [--profile DIR] [--profile-loads 10]`. About 4 minutes with the defaults.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -40,6 +40,8 @@ const BIN = path.resolve(a.str('devhttps-bin', DEFAULT_BIN));
 const BIN_B = a.str('bin-b', '') && path.resolve(a.str('bin-b', ''));
 const PROFILE_DIR = a.str('profile', '');
 const PROFILE_LOADS = a.int('profile-loads', 10, 1);
+// Unmeasured loads per target before the rounds (each printed, in order, with its CPU).
+const WARMUP = a.int('warmup', 1, 0);
 // One page load must never hang the run; nor the run itself.
 const LOAD_TIMEOUT_MS = 60_000;
 const RUN_LIMIT_MS = 30 * 60_000;
@@ -216,8 +218,15 @@ try {
     })),
   );
   const t0 = performance.now();
-  // One unmeasured load each: Chromium's and Node's first-use costs are not the proxy's.
-  for (const t of targets) await load(t, MODULES[0], DELAYS[0]);
+  // Unmeasured loads first: Chromium's first-use costs are not the proxy's. Each is printed, in
+  // order, so what a just-started proxy costs (its JavaScript not yet compiled) is seen too.
+  const warm = new Map(targets.map((t) => [t.name, []]));
+  for (let i = 0; i < WARMUP; i++)
+    for (const t of targets) {
+      const cpuBefore = t.pid ? cpuOf(t.pid) : 0;
+      const r = await load(t, MODULES[0], DELAYS[0]);
+      warm.get(t.name).push(`${r.ms.toFixed(0)}${t.pid ? ` (${((cpuOf(t.pid) - cpuBefore) / (MODULES[0] + 1)).toFixed(0)} µs)` : ''}`);
+    }
   for (const c of cases) {
     for (let round = 0; round < ROUNDS; round++) {
       // Interleaved, and the order rotates so no target always goes first.
@@ -289,6 +298,11 @@ try {
       });
     console.log(`- ${c.modules} x ${c.delay} ms: ${each.join(', ')}`);
   }
+  if (WARMUP)
+    console.log(
+      `\nUnmeasured loads after start (${MODULES[0]} x ${DELAYS[0]} ms), in order: ms (CPU per request)\n` +
+        targets.map((t) => `- ${t.name}: ${warm.get(t.name).join(', ')}`).join('\n'),
+    );
   if (bad.length) {
     exitCode = 1;
     console.log('\nFAILED:\n' + bad.map((b) => `- ${b}`).join('\n'));

@@ -2,6 +2,7 @@
 // trusted through `ca`, real client sockets. What the app receives, what the client gets back.
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import {
   payloadSha256,
   uploadBig,
   freePort,
+  h2get,
   onCleanup,
   readResponse,
   request,
@@ -188,6 +190,45 @@ describe('what the app receives', () => {
     expect(seen.headers['content-type']).toBe('text/plain');
     expect(seen.headers['x-custom']).toBe('kept');
     expect(app.seen).toHaveLength(1);
+  });
+
+  test("the head the app receives, byte for byte: the client's headers in order, ours after them, the framing last", async () => {
+    // A raw app: what arrives on the wire, not what a parser makes of it.
+    const heads: string[] = [];
+    const app = net.createServer((socket) => {
+      let got = '';
+      socket.on('data', (c: Buffer) => {
+        got += c.toString('latin1');
+        const end = got.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const length = Number(/\r\ncontent-length: (\d+)/.exec(got)?.[1] ?? 0);
+        if (got.length < end + 4 + length) return;
+        heads.push(got.slice(0, end + 4 + length));
+        got = '';
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => new Promise<void>((resolve) => app.close(() => resolve())));
+    const { port, ca } = await start({ target: (app.address() as net.AddressInfo).port });
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca });
+    onCleanup(() => void socket.destroy());
+    socket.write(
+      `POST /p?q=1 HTTP/1.1\r\nHost: localhost:${port}\r\nAccept: a\r\nX-Forwarded-Proto: http\r\nAccept: b\r\n` +
+        `Transfer-Encoding: chunked\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n3\r\nabc\r\n0\r\n\r\n`,
+    );
+    await readResponse(socket);
+    const session = http2.connect(`https://localhost:${port}`, { ca });
+    onCleanup(() => void session.destroy());
+    expect((await h2get(session)).status).toBe(200);
+    const ours = (p: number) =>
+      `x-forwarded-proto: https\r\nx-forwarded-host: localhost:${p}\r\nx-forwarded-port: ${p}\r\nx-forwarded-for: 127.0.0.1\r\n` +
+      `forwarded: for=127.0.0.1;host="localhost:${p}";proto=https\r\n`;
+    expect(heads).toEqual([
+      `POST /p?q=1 HTTP/1.1\r\nhost: localhost:${port}\r\naccept: a, b\r\ncookie: a=1; b=2\r\n${ours(port)}content-length: 3\r\nConnection: keep-alive\r\n\r\nabc`,
+      `GET / HTTP/1.1\r\nhost: localhost:${port}\r\n${ours(port)}Connection: keep-alive\r\n\r\n`,
+    ]);
   });
 
   test.each([
