@@ -13,7 +13,7 @@
 // first case's page `--profile-loads` times, and summarises where its CPU time went.
 // Run: `npm run build && node bench/page-load.mjs [--rounds 5] [--modules 300,1000] [--delay 5,20]
 //   [--targets direct,caddy,dev-https,dev-https-quiet,dev-https-h1] [--log-sink pty|pipe|null|slow-pty]
-//   [--tty-rate 20000] [--warmup 1]
+//   [--tty-rate 20000] [--warmup 10]
 //   [--devhttps-bin PATH] [--profile DIR] [--profile-loads 10]`. About 4 minutes with the defaults.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
@@ -25,7 +25,7 @@ import { chromium } from 'playwright-core';
 import { DEFAULT_BIN, argsOf, caddyAvailable, has, median, printSaid, startCaddy, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
-const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1', 'dev-https-b'];
+const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1', 'dev-https-b', 'dev-https-h1-b'];
 const a = argsOf(process.argv.slice(2));
 const ROUNDS = a.int('rounds', 5, 1);
 const MODULES = a.str('modules', '300,1000').split(',').map(Number);
@@ -36,12 +36,14 @@ const WANT = a.list('targets', TARGET_NAMES, TARGET_NAMES);
 const SINK = a.list('log-sink', [has('script') ? 'pty' : 'pipe'], ['pty', 'pipe', 'null', 'slow-pty'])[0];
 const TTY_RATE = a.int('tty-rate', 20_000, 100);
 const BIN = path.resolve(a.str('devhttps-bin', DEFAULT_BIN));
-// A second dev-https build in the same run (HTTP/2, log on): target `dev-https-b`.
+// A second dev-https build in the same run (log on): targets `dev-https-b` (HTTP/2) and `dev-https-h1-b` (--no-http2).
 const BIN_B = a.str('bin-b', '') && path.resolve(a.str('bin-b', ''));
 const PROFILE_DIR = a.str('profile', '');
 const PROFILE_LOADS = a.int('profile-loads', 10, 1);
-// Unmeasured loads per target before the rounds (each printed, in order, with its CPU).
-const WARMUP = a.int('warmup', 1, 0);
+// Unmeasured loads per target before the rounds, each printed in order with its CPU. A developer
+// reloads many times an hour: the rounds measure a dev-https whose JavaScript V8 has compiled,
+// which takes about 8 loads of 300 modules (the first costs 4-5x the CPU per request).
+const WARMUP = a.int('warmup', 10, 0);
 // One page load must never hang the run; nor the run itself.
 const LOAD_TIMEOUT_MS = 60_000;
 const RUN_LIMIT_MS = 30 * 60_000;
@@ -124,7 +126,18 @@ try {
     { name: 'dev-https', label: 'dev-https h2 (log on)', extra: [], expect: 'h2' },
     { name: 'dev-https-quiet', label: 'dev-https h2 --quiet', extra: ['--quiet'], expect: 'h2' },
     { name: 'dev-https-h1', label: 'dev-https --no-http2 (log on)', extra: ['--no-http2'], expect: 'http/1.1' },
-    ...(BIN_B ? [{ name: 'dev-https-b', label: 'dev-https (--bin-b) h2 (log on)', extra: [], expect: 'h2', bin: BIN_B }] : []),
+    ...(BIN_B
+      ? [
+          { name: 'dev-https-b', label: 'dev-https (--bin-b) h2 (log on)', extra: [], expect: 'h2', bin: BIN_B },
+          {
+            name: 'dev-https-h1-b',
+            label: 'dev-https (--bin-b) --no-http2 (log on)',
+            extra: ['--no-http2'],
+            expect: 'http/1.1',
+            bin: BIN_B,
+          },
+        ]
+      : []),
   ];
   const started = [];
   for (const v of dhVariants.filter((x) => WANT.includes(x.name))) {
@@ -277,6 +290,18 @@ try {
     });
     const ratios = ratioCols.map((n) => (Number.isFinite(med(n) / med('caddy')) ? `${(med(n) / med('caddy')).toFixed(2)}x` : '–'));
     console.log(`| ${c.modules} modules, ${c.delay} ms | ${cols.join(' | ')} | ${ratios.join(' | ')} |`);
+  }
+  if (BIN_B) {
+    // The two builds side by side: this one over --bin-b's, per protocol.
+    const pairs = [
+      ['dev-https', 'dev-https-b', 'h2'],
+      ['dev-https-h1', 'dev-https-h1-b', '--no-http2'],
+    ].filter(([x, y]) => [x, y].every((n) => targets.some((t) => t.name === n)));
+    if (pairs.length) console.log(`\nThis build / --bin-b's, median page load (${pairs.map((p) => p[2]).join(', ')})`);
+    for (const c of cases) {
+      const ratio = ([x, y]) => (median(c.results.get(x).ms) / median(c.results.get(y).ms)).toFixed(2) + 'x';
+      if (pairs.length) console.log(`- ${c.modules} x ${c.delay} ms: ${pairs.map(ratio).join(', ')}`);
+    }
   }
   console.log('\nEvery load: min–max ms, and [connections the app accepted per load, median]');
   for (const c of cases) {

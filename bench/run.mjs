@@ -4,7 +4,7 @@
 // ../shared/bench is set up (see README "Performance"). `--ceiling` also runs that comparison with
 // bench/bare-proxy.mjs in dev-https' place, to show what Node's own TLS and HTTP code allow.
 // Then the latency benchmark by response shape (bench/latency.mjs, about 2 minutes) and the page
-// load in headless Chromium (bench/page-load.mjs, 3 rounds, about 3 minutes).
+// load in headless Chromium (bench/page-load.mjs, 10 unmeasured loads then 3 rounds, about 4 minutes).
 // `--only rps,shared,latency,page-load` picks parts (`--no-shared` still works); `--devhttps-bin
 // PATH` measures another build of the bin; `--latency-args "..."` and `--page-load-args "..."`
 // pass options on (e.g. `--page-load-args "--modules 300 --delay 5"`).

@@ -3,8 +3,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import { afterEach, describe, expect, test } from 'vitest';
-import { colorEnabled, createLogger, formatRequest, logPath, painter, type RequestLogEntry } from '../src/logger.js';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { BATCH_MS, colorEnabled, createLogger, formatRequest, logPath, painter, type RequestLogEntry } from '../src/logger.js';
 import { freePort, onCleanup, poll, request, run, runCleanups, startUpstream, tempDir, type Run, testCa } from './helpers.js';
 
 afterEach(runCleanups);
@@ -141,23 +141,36 @@ function logTo(options: Parameters<typeof createLogger>[0] = {}) {
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe('createLogger', () => {
-  test('batch: stdout lines of one event-loop turn go out in one write, in order; stderr at once', async () => {
-    const writes: string[] = [];
-    const stdout = { write: (c: string) => (writes.push(c), true) } as unknown as NodeJS.WritableStream;
-    const stderr = sink(false);
-    const logger = createLogger({ env: {}, stdout, stderr, batch: true });
-    logger.info('hello');
-    for (const path of ['/1', '/2', '/3']) logger.request!(entry({ path }));
-    logger.app!('app out', 'stdout');
-    logger.warn('careful');
-    expect([writes, stderr.text()]).toEqual([[], 'warning: careful\n']);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(writes).toEqual([
-      'hello\n03:04:05 https    GET /1 200 12 ms\n03:04:05 https    GET /2 200 12 ms\n03:04:05 https    GET /3 200 12 ms\n[app] app out\n',
-    ]);
-    logger.request!(entry({ path: '/4' }));
-    logger.flush!();
-    expect(writes).toEqual([writes[0], '03:04:05 https    GET /4 200 12 ms\n']);
+  test('batch: stdout lines within BATCH_MS go out in one write, in order; a warning first writes what is batched', () => {
+    vi.useFakeTimers();
+    try {
+      const order: string[] = [];
+      const stdout = { write: (c: string) => (order.push(`out:${c}`), true) } as unknown as NodeJS.WritableStream;
+      const stderr = { write: (c: string) => (order.push(`err:${c}`), true) } as unknown as NodeJS.WritableStream;
+      const logger = createLogger({ env: {}, stdout, stderr, batch: true });
+      logger.info('hello');
+      logger.request!(entry({ path: '/1' }));
+      vi.advanceTimersByTime(BATCH_MS - 1);
+      logger.request!(entry({ path: '/2' }));
+      logger.app!('app out', 'stdout');
+      expect(order).toEqual([]);
+      vi.advanceTimersByTime(1);
+      expect(order).toEqual(['out:hello\n03:04:05 https    GET /1 200 12 ms\n03:04:05 https    GET /2 200 12 ms\n[app] app out\n']);
+      // A warning after a request line shows below it, as it happened.
+      logger.request!(entry({ path: '/3' }));
+      logger.warn('careful');
+      logger.app!('app err', 'stderr');
+      expect(order.slice(1)).toEqual(['out:03:04:05 https    GET /3 200 12 ms\n', 'err:warning: careful\n', 'err:[app] app err\n']);
+      logger.request!(entry({ path: '/4' }));
+      logger.flush!();
+      expect(order.slice(4)).toEqual(['out:03:04:05 https    GET /4 200 12 ms\n']);
+      // Nothing is left to write, and the flushed batch's timer is gone.
+      vi.advanceTimersByTime(BATCH_MS);
+      expect(order).toHaveLength(5);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   test('text: info, request and app stdout lines to stdout; warnings, errors and app stderr lines to stderr', () => {
