@@ -10,6 +10,7 @@ import { annotateSetCookie } from '../../src/inspector/cookies.js';
 import { INSPECTOR_CSS, INSPECTOR_JS, inspectorHtml } from '../../src/inspector/page.js';
 import type { HeaderRow, InspectedDetail, InspectedRequest } from '../../src/inspector/types.js';
 import { CHROMIUM_ARGS, onCleanup, runCleanups } from '../helpers.js';
+import { inspectedRequest } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const runBrowser = existsSync(CHROMIUM) || process.env.CI === 'true';
@@ -37,35 +38,16 @@ describe('the page source', () => {
 });
 
 // Oldest first, as /events sends them; 2 → 3 and 5 → 6 → 7 are redirect chains, 7 closes a loop.
-function req(id: number, fields: Partial<InspectedRequest>): InspectedRequest {
-  return {
-    id,
-    time: `2026-12-01T12:00:0${id % 10}.250Z`,
-    method: 'GET',
-    path: '/',
-    status: 200,
-    durationMs: 12.34,
-    listener: 'https',
-    protocol: 'h2',
-    route: null,
-    ws: false,
-    answeredBy: 'app',
-    redirectFrom: null,
-    loop: null,
-    flags: [],
-    ...fields,
-  };
-}
 
 const LOOP_FIX = 'Django: set SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")\nthen restart runserver.';
 const FIRST: InspectedRequest[] = [
-  req(1, {}),
-  req(2, { path: '/login?next=…', status: 302, durationMs: 4.25, flags: ['location-rewritten'] }),
-  req(3, { path: '/dashboard?tab=…', redirectFrom: 2, flags: ['cookie', 'hsts-removed'] }),
-  req(4, { method: 'POST', path: `/${HOSTILE}`, status: 404, durationMs: 150.6 }),
-  req(5, { path: '/a', status: 302, listener: 'http', protocol: 'http/1.1' }),
-  req(6, { path: '/b', status: 302, redirectFrom: 5, listener: 'http', protocol: 'http/1.1' }),
-  req(7, {
+  inspectedRequest(1, {}),
+  inspectedRequest(2, { path: '/login?next=…', status: 302, durationMs: 4.25, flags: ['location-rewritten'] }),
+  inspectedRequest(3, { path: '/dashboard?tab=…', redirectFrom: 2, flags: ['cookie', 'hsts-removed'] }),
+  inspectedRequest(4, { method: 'POST', path: `/${HOSTILE}`, status: 404, durationMs: 150.6 }),
+  inspectedRequest(5, { path: '/a', status: 302, listener: 'http', protocol: 'http/1.1' }),
+  inspectedRequest(6, { path: '/b', status: 302, redirectFrom: 5, listener: 'http', protocol: 'http/1.1' }),
+  inspectedRequest(7, {
     path: '/a',
     status: 508,
     redirectFrom: 6,
@@ -77,8 +59,8 @@ const FIRST: InspectedRequest[] = [
   }),
 ];
 const SECOND: InspectedRequest[] = [
-  req(8, { path: '/socket', status: 101, ws: true, route: '/api', protocol: 'http/1.1' }),
-  req(9, { path: '/slow', status: 0, durationMs: 2.04, flags: ['error'] }),
+  inspectedRequest(8, { path: '/socket', status: 101, ws: true, route: '/api', protocol: 'http/1.1' }),
+  inspectedRequest(9, { path: '/slow', status: 0, durationMs: 2.04, flags: ['error'] }),
 ];
 
 const row = (name: string, value: string, mark: HeaderRow['mark'], extra: Partial<HeaderRow> = {}): HeaderRow => ({
@@ -376,7 +358,7 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
     expect(await page.locator('[data-id="8"] .c-route').isVisible()).toBe(true);
     // The same batch again (as after a reconnect) adds nothing.
     fake.send(SECOND);
-    fake.send([req(10, { path: '/after' })]);
+    fake.send([inspectedRequest(10, { path: '/after' })]);
     await rowCount(10);
     expect((await rowIds()).slice(0, 3)).toEqual([10, 9, 8]);
     await assertClean();
@@ -542,7 +524,7 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
     fake.send(SECOND);
     // Sent again, as after a reconnect: counted once.
     fake.send(SECOND);
-    fake.send([req(10, { path: '/ten' })]);
+    fake.send([inspectedRequest(10, { path: '/ten' })]);
     await page.locator('#pause', { hasText: 'Resume (3 new)' }).waitFor();
     expect(await rowIds()).toEqual([5, 6, 7, 4, 2, 3, 1]);
     await pause.click();
@@ -555,15 +537,15 @@ describe.skipIf(!runBrowser)('in a real Chromium', () => {
     await rowCount(0);
     expect(await page.locator('#empty').textContent()).toMatch(/^No requests yet/);
     // What was cleared stays cleared when sent again (a reconnect sends the recent ones).
-    fake.send([...FIRST, ...SECOND, req(10, {})]);
-    fake.send([req(11, { path: '/new' })]);
+    fake.send([...FIRST, ...SECOND, inspectedRequest(10, {})]);
+    fake.send([inspectedRequest(11, { path: '/new' })]);
     await rowCount(1);
     expect(await rowIds()).toEqual([11]);
     await assertClean();
   });
 
   test('at most 500 requests, the newest', async () => {
-    const many = Array.from({ length: 600 }, (_, i) => req(i + 1, { path: `/p${i + 1}` }));
+    const many = Array.from({ length: 600 }, (_, i) => inspectedRequest(i + 1, { path: `/p${i + 1}` }));
     const fake = await open(many.slice(0, 300));
     fake.send(many.slice(300));
     await page.waitForFunction(() => document.querySelector('[data-testid=request-row]')?.getAttribute('data-id') === '600');

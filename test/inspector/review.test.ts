@@ -10,7 +10,7 @@ import { createInspectorServer } from '../../src/inspector/serve.js';
 import { displayUrl } from '../../src/logger.js';
 import type { InspectedRequest } from '../../src/inspector/types.js';
 import { request, runCleanups, start, startUpstream } from '../helpers.js';
-import { inspectorRequest } from './support.js';
+import { inspectedRequest, inspectorRequest } from './support.js';
 
 afterEach(runCleanups);
 
@@ -111,22 +111,7 @@ describe('review: the event stream', () => {
   // batch adds up to as much again. Many such streams exhaust dev-https' memory.
   test('a stream whose client does not read holds at most about MAX_STREAM_BACKLOG', () => {
     const path = `/${'A'.repeat(32 * 1024 - 64)}`;
-    const entry = (id: number): InspectedRequest => ({
-      id,
-      time: new Date(0).toISOString(),
-      method: 'GET',
-      path,
-      status: 404,
-      durationMs: 1,
-      listener: 'https',
-      protocol: 'h2',
-      route: null,
-      ws: false,
-      answeredBy: 'app',
-      redirectFrom: null,
-      loop: null,
-      flags: [],
-    });
+    const entry = (id: number) => inspectedRequest(id, { time: new Date(0).toISOString(), path, status: 404, durationMs: 1 });
     let subscriber: ((batch: InspectedRequest[]) => void) | null = null;
     const recorder = {
       seen: () => undefined,

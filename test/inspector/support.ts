@@ -2,6 +2,7 @@
 import type http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import type { InspectedRequest } from '../../src/inspector/types.js';
 import type { Started } from '../helpers.js';
 
 /**
@@ -46,4 +47,25 @@ export async function tokenOf(s: Started): Promise<string> {
 /** A raw HTTP/1.1 connection over TLS to the inspector's name, for heads written by hand. */
 export function inspectorSocket(s: Started): tls.TLSSocket {
   return tls.connect({ host: '127.0.0.1', port: s.port, servername: 'dev-https.localhost', ca: s.ca, ALPNProtocols: ['http/1.1'] });
+}
+
+/** A list line as the inspector sends it: a plain 200 GET over HTTP/2, `fields` changed. */
+export function inspectedRequest(id: number, fields: Partial<InspectedRequest> = {}): InspectedRequest {
+  return {
+    id,
+    time: `2026-12-01T12:00:0${id % 10}.250Z`,
+    method: 'GET',
+    path: '/',
+    status: 200,
+    durationMs: 12.34,
+    listener: 'https',
+    protocol: 'h2',
+    route: null,
+    ws: false,
+    answeredBy: 'app',
+    redirectFrom: null,
+    loop: null,
+    flags: [],
+    ...fields,
+  };
 }
