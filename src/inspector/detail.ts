@@ -52,7 +52,7 @@ export function summaryOf(entry: Recorded): InspectedRequest {
     id: entry.id,
     time: new Date(entry.time).toISOString(),
     method: escapeControl(entry.method),
-    path: shorten(maskQuery(escapeControl(entry.url))),
+    path: shorten(shownUrl(entry.url)),
     status: entry.status,
     durationMs: Math.round(entry.durationMs * 10) / 10,
     listener: entry.listener,
@@ -61,10 +61,13 @@ export function summaryOf(entry: Recorded): InspectedRequest {
     ws: entry.ws,
     answeredBy: app?.relayed ? 'app' : 'dev-https',
     redirectFrom: entry.redirectFrom,
-    loop: app?.loop ? { urls: app.loop.urls.map((u) => maskQuery(escapeControl(u))), fix: describeLoop(app.loop) } : null,
+    loop: app?.loop ? { urls: app.loop.urls.map(shownUrl), fix: describeLoop(app.loop) } : null,
     flags,
   });
 }
+
+/** A URL (or request line) as the inspector shows it: control characters escaped, query and fragment values masked (the terminal's is displayUrl). */
+const shownUrl = (url: string): string => maskQuery(escapeControl(url));
 
 /** A list line's path stays short (a page can send paths of 32 KiB); the detail has it whole. */
 const MAX_LIST_PATH = 2048;
@@ -89,7 +92,7 @@ export function buildDetail(entry: Recorded): Built {
   const responseMarks =
     appResponse && clientResponse ? compare(appResponse.fields, clientResponse.fields, relayed ? responseWhy : pageWhy) : null;
   const view = (head: Head, marks: Mark[] | null, side: string): HeadView => {
-    const line = maskQuery(escapeControl(head.line));
+    const line = shownUrl(head.line);
     const shown: HeadView = {
       line,
       headers: head.fields.map((field, i) => row(field, marks?.[i] ?? { mark: 'kept' }, `${side}.${i}`, secrets, cookieValues)),
@@ -438,7 +441,7 @@ function changesOf(
     const after = valueOf(clientResponse.fields, name);
     if (before !== undefined && after !== undefined && before !== after)
       changes.push(
-        `Rewrote ${name === 'location' ? 'Location' : name === 'refresh' ? 'Refresh' : 'Content-Location'} ${maskQuery(escapeControl(before))} → ${maskQuery(escapeControl(after))}: it pointed at the app's own address`,
+        `Rewrote ${name === 'location' ? 'Location' : name === 'refresh' ? 'Refresh' : 'Content-Location'} ${shownUrl(before)} → ${shownUrl(after)}: it pointed at the app's own address`,
       );
   }
   if (has(appResponse.fields, 'strict-transport-security') && !has(clientResponse.fields, 'strict-transport-security'))

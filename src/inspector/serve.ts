@@ -135,7 +135,7 @@ function createEventStreams(token: string) {
   let unsubscribe: (() => void) | null = null;
   const broadcast = (batch: unknown[]) => {
     if (batch.length === 0) return;
-    const chunk = `event: requests\ndata: ${JSON.stringify(batch)}\n\n`;
+    const chunk = requestsEvent(batch);
     for (const res of streams) write(res, chunk);
   };
   return {
@@ -147,7 +147,7 @@ function createEventStreams(token: string) {
       res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8' });
       streams.add(res);
       const recent = recorder.recent();
-      const first = recent.length ? `event: requests\ndata: ${JSON.stringify(recent)}\n\n` : '';
+      const first = recent.length ? requestsEvent(recent) : '';
       write(res, `retry: 2000\n\nevent: hello\ndata: ${JSON.stringify({ instance })}\n\n${first}`);
       unsubscribe ??= recorder.subscribe(broadcast);
       const heartbeat = setInterval(() => write(res, ': still here\n\n'), HEARTBEAT_MS);
@@ -166,6 +166,9 @@ function createEventStreams(token: string) {
     },
   };
 }
+
+/** An `event: requests` of the stream (see InspectorEvent). */
+const requestsEvent = (batch: unknown[]): string => `event: requests\ndata: ${JSON.stringify(batch)}\n\n`;
 
 /** Writes to an event stream, or ends it when its reader has fallen this far behind. */
 function write(res: http.ServerResponse, chunk: string): void {
