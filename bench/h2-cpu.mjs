@@ -9,7 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_BIN, argsOf, median, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
+import { DEFAULT_BIN, argsOf, cpuMicros, median, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
 
 const a = argsOf(process.argv.slice(2));
 const BINS = a
@@ -27,7 +27,6 @@ const PROFILE_DIR = a.str('cpu-prof', '');
 if (PROFILE_DIR) fs.mkdirSync(PROFILE_DIR, { recursive: true });
 // With --trace-gc the bins run under `node --trace-gc` (log sink pipe): GC pauses per request are printed too.
 const TRACE_GC = a.has('trace-gc');
-const TICK_US = 1e6 / 100; // USER_HZ on Linux
 
 const body = `${'x'.repeat(Math.max(0, BODY - 1))}\n`;
 const app = http.createServer((req, res) => {
@@ -37,13 +36,6 @@ const app = http.createServer((req, res) => {
     res.end(body);
   }, DELAY);
 });
-
-/** utime + stime of a process, in µs. */
-function cpuOf(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-}
 
 /** One burst: a new connection, STREAMS concurrent GETs, each body read whole. */
 function burst(port, ca, latencies) {
@@ -98,7 +90,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < procs.length; k++) {
       const p = procs[(round + k) % procs.length];
-      const before = cpuOf(p.pid);
+      const before = cpuMicros(p.pid);
       const gcBefore = p.gc.ms;
       for (let i = 0; i < BURSTS; i++) {
         const lat = [];
@@ -106,7 +98,7 @@ try {
         p.p50.push(median(lat));
         p.last.push(Math.max(...lat));
       }
-      p.us.push((cpuOf(p.pid) - before) / (BURSTS * STREAMS));
+      p.us.push((cpuMicros(p.pid) - before) / (BURSTS * STREAMS));
       p.gcUs.push(((p.gc.ms - gcBefore) * 1000) / (BURSTS * STREAMS));
     }
   }

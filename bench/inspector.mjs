@@ -3,14 +3,14 @@
 // dev-https with the inspector off, on with no page open (the default: requests are recorded), and on
 // with a page open (an /events stream reading every batch). Interleaved rounds, medians.
 // Run: `npm run build && node bench/inspector.mjs [--rounds 3] [--secs 5]`.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { argsOf, freePort, has, median, sleep, startChild, stopAll, stopChild, waitPort } from './procs.mjs';
+import { argsOf, cpuMicros, freePort, has, median, sleep, startChild, stopAll, stopChild, waitPort } from './procs.mjs';
 
 const args = argsOf(process.argv.slice(2));
 const ROUNDS = args.int('rounds', 3, 1);
@@ -70,12 +70,6 @@ async function openPage(port) {
   return { close: () => socket.destroy(), bytes: () => bytes };
 }
 
-const cpuTicks = (pid) => {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-};
-const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
 // Asynchronous: the open page's stream is read by this process meanwhile.
 async function wrk(port, connections) {
   const { stdout: out } = await promisify(execFile)('wrk', [
@@ -99,9 +93,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     await wrk(port, 8); // warm up: JIT, TLS sessions, the pool
     const page = mode === 'page open' ? await openPage(port) : null;
     await sleep(200);
-    const before = cpuTicks(child.pid);
+    const before = cpuMicros(child.pid);
     const loaded = await wrk(port, 32);
-    const cpu = ((cpuTicks(child.pid) - before) * TICK_US) / loaded.requests;
+    const cpu = (cpuMicros(child.pid) - before) / loaded.requests;
     const single = await wrk(port, 1);
     results[mode].rps.push(loaded.rps);
     results[mode].cpu.push(cpu);

@@ -22,7 +22,19 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { DEFAULT_BIN, argsOf, caddyAvailable, has, median, printSaid, startCaddy, startDevHttpsBin, stopAll, stopChild } from './procs.mjs';
+import {
+  DEFAULT_BIN,
+  argsOf,
+  caddyAvailable,
+  cpuMicros,
+  has,
+  median,
+  printSaid,
+  startCaddy,
+  startDevHttpsBin,
+  stopAll,
+  stopChild,
+} from './procs.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TARGET_NAMES = ['direct', 'caddy', 'dev-https', 'dev-https-quiet', 'dev-https-h1', 'dev-https-b', 'dev-https-h1-b'];
@@ -88,13 +100,6 @@ const app = http.createServer((req, res) => {
 });
 
 app.on('connection', () => appConnections++);
-
-/** utime + stime of a process in µs (Linux, USER_HZ 100). */
-function cpuOf(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-}
 
 /** The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as --ignore-certificate-errors-spki-list wants it. */
 function spkiHash(certPem) {
@@ -236,9 +241,9 @@ try {
   const warm = new Map(targets.map((t) => [t.name, []]));
   for (let i = 0; i < WARMUP; i++)
     for (const t of targets) {
-      const cpuBefore = t.pid ? cpuOf(t.pid) : 0;
+      const cpuBefore = t.pid ? cpuMicros(t.pid) : 0;
       const r = await load(t, MODULES[0], DELAYS[0]);
-      warm.get(t.name).push(`${r.ms.toFixed(0)}${t.pid ? ` (${((cpuOf(t.pid) - cpuBefore) / (MODULES[0] + 1)).toFixed(0)} µs)` : ''}`);
+      warm.get(t.name).push(`${r.ms.toFixed(0)}${t.pid ? ` (${((cpuMicros(t.pid) - cpuBefore) / (MODULES[0] + 1)).toFixed(0)} µs)` : ''}`);
     }
   for (const c of cases) {
     for (let round = 0; round < ROUNDS; round++) {
@@ -247,9 +252,9 @@ try {
         const t = targets[(round + k) % targets.length];
         const acc = c.results.get(t.name);
         try {
-          const cpuBefore = t.pid ? cpuOf(t.pid) : 0;
+          const cpuBefore = t.pid ? cpuMicros(t.pid) : 0;
           const r = await load(t, c.modules, c.delay);
-          if (t.pid) (acc.cpu ??= []).push((cpuOf(t.pid) - cpuBefore) / (c.modules + 1));
+          if (t.pid) (acc.cpu ??= []).push((cpuMicros(t.pid) - cpuBefore) / (c.modules + 1));
           acc.ms.push(r.ms);
           acc.connections.push(r.connections);
           acc.protocols.add(r.protocol);

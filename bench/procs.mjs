@@ -11,6 +11,14 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 export const DEFAULT_BIN = path.join(here, '../bin/dev-https.js');
 export const ANCHORS = process.env.ANCHORS_DIR || path.join(os.tmpdir(), 'dev-https-anchors');
 
+/** The CPU a process has used so far (utime + stime of /proc/<pid>/stat, Linux), in µs. */
+export function cpuMicros(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const median = (xs) => {
