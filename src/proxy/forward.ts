@@ -31,7 +31,7 @@ export function createForwarder(ctx: ForwardContext): (req: http.IncomingMessage
       readBody(req, state, () => forward(req, res));
       return;
     }
-    const headers = upstreamHeaders(req, state, target);
+    const headers = upstreamHeaders(req, state, target.origin);
     const upstream = http.request({
       host: target.hostname,
       port: target.port,

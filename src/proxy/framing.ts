@@ -92,7 +92,7 @@ const REFRAMED = new Set(['content-length', 'transfer-encoding', 'expect']);
  * writes such a list as it is: an object went through setHeader one header at a time, which cost
  * a quarter of the client's CPU per request (README "Performance").
  */
-export function upstreamHeaders(req: http.IncomingMessage, held: HeldBody, app: { hostname: string; port: number }): string[] {
+export function upstreamHeaders(req: http.IncomingMessage, held: HeldBody, appOrigin: string): string[] {
   const list: string[] = [];
   const headers = req.headers;
   for (const name in headers) {
@@ -111,9 +111,8 @@ export function upstreamHeaders(req: http.IncomingMessage, held: HeldBody, app: 
     if (!BODYLESS_METHODS.has(req.method ?? 'GET')) list.push('content-length', '0');
   } else list.push('transfer-encoding', 'chunked');
   // An HTTP/1.0 request may come without a Host; an HTTP/1.1 one to the app may not (RFC 9112
-  // 3.2). It gets the app's own address, last, as Node's client writes it when given none.
-  if (headers.host === undefined)
-    list.push('host', `${app.hostname.includes(':') ? `[${app.hostname}]` : app.hostname}${app.port === 80 ? '' : `:${app.port}`}`);
+  // 3.2). It gets the app's own host and port, last, as Node's client writes it when given none.
+  if (headers.host === undefined) list.push('host', new URL(appOrigin).host);
   return list;
 }
 
