@@ -228,6 +228,13 @@ try {
     }
   }
 
+  /** A load and the CPU dev-https spent on it per request, page and modules (null: not a dev-https). */
+  async function measuredLoad(target, modules, delay) {
+    const before = target.pid ? cpuMicros(target.pid) : 0;
+    const r = await load(target, modules, delay);
+    return { ...r, cpu: target.pid ? (cpuMicros(target.pid) - before) / (modules + 1) : null };
+  }
+
   const cases = MODULES.flatMap((modules) =>
     DELAYS.map((delay) => ({
       modules,
@@ -241,9 +248,8 @@ try {
   const warm = new Map(targets.map((t) => [t.name, []]));
   for (let i = 0; i < WARMUP; i++)
     for (const t of targets) {
-      const cpuBefore = t.pid ? cpuMicros(t.pid) : 0;
-      const r = await load(t, MODULES[0], DELAYS[0]);
-      warm.get(t.name).push(`${r.ms.toFixed(0)}${t.pid ? ` (${((cpuMicros(t.pid) - cpuBefore) / (MODULES[0] + 1)).toFixed(0)} µs)` : ''}`);
+      const r = await measuredLoad(t, MODULES[0], DELAYS[0]);
+      warm.get(t.name).push(`${r.ms.toFixed(0)}${r.cpu === null ? '' : ` (${r.cpu.toFixed(0)} µs)`}`);
     }
   for (const c of cases) {
     for (let round = 0; round < ROUNDS; round++) {
@@ -252,9 +258,8 @@ try {
         const t = targets[(round + k) % targets.length];
         const acc = c.results.get(t.name);
         try {
-          const cpuBefore = t.pid ? cpuMicros(t.pid) : 0;
-          const r = await load(t, c.modules, c.delay);
-          if (t.pid) (acc.cpu ??= []).push((cpuMicros(t.pid) - cpuBefore) / (c.modules + 1));
+          const r = await measuredLoad(t, c.modules, c.delay);
+          if (r.cpu !== null) (acc.cpu ??= []).push(r.cpu);
           acc.ms.push(r.ms);
           acc.connections.push(r.connections);
           acc.protocols.add(r.protocol);
